@@ -1,0 +1,1 @@
+"""fetal_monitor_station."""

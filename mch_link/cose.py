@@ -1,0 +1,103 @@
+"""The small COSE subset the link uses: COSE_Encrypt0 (RFC 9052 §5.2) with AES-CCM-16-64-128
+(RFC 9053 §4.2, algorithm 10: 128-bit key, 64-bit tag, 13-byte nonce).
+
+The nonce follows RFC 9052 §3.1: the Partial IV (header 6, our monotonic counter) is
+left-padded with zeros to the length of the Base IV of the key and XORed with it. The
+Partial IV sits in the protected header, so it is authenticated. The MicroPython firmware
+implements the same bytes (tests/mch_link/vectors/envelope.json holds both to them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cbor2
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from mch_link.errors import EnvelopeError
+
+COSE_ENCRYPT0_TAG = 16
+ALG_AES_CCM_16_64_128 = 10
+KEY_LEN = 16
+NONCE_LEN = 13
+TAG_LEN = 8
+
+# Header labels (RFC 9052 §3.1) and our private-use labels (< -65536).
+H_ALG = 1
+H_CONTENT_TYPE = 3
+H_KID = 4
+H_IV = 5
+H_PARTIAL_IV = 6
+H_SEALED_AT_MS = -65537  # device clock at sealing, unix ms; absent while the clock is unknown
+H_SCHEMA = -65538  # record schema id, e.g. "ctg/1"
+
+MAX_PARTIAL_IV_LEN = 5  # counters up to 2**40 - 1
+
+
+def encode_partial_iv(counter: int) -> bytes:
+    if counter < 0 or counter >= 1 << (8 * MAX_PARTIAL_IV_LEN):
+        raise EnvelopeError("bad-counter", f"counter {counter} out of range")
+    return counter.to_bytes(max(1, (counter.bit_length() + 7) // 8), "big")
+
+
+def nonce_for(base_iv: bytes, partial_iv: bytes) -> bytes:
+    if len(base_iv) != NONCE_LEN:
+        raise EnvelopeError("bad-key", f"base IV must be {NONCE_LEN} bytes")
+    padded = bytes(NONCE_LEN - len(partial_iv)) + partial_iv
+    return bytes(a ^ b for a, b in zip(base_iv, padded, strict=True))
+
+
+def enc_structure(protected: bytes, external_aad: bytes) -> bytes:
+    return cbor2.dumps(["Encrypt0", protected, external_aad])
+
+
+def encrypt0(key: bytes, base_iv: bytes, protected: dict[int, Any], plaintext: bytes, external_aad: bytes) -> bytes:
+    """Seal `plaintext`; `protected` must hold the algorithm and the Partial IV."""
+    if len(key) != KEY_LEN:
+        raise EnvelopeError("bad-key", f"key must be {KEY_LEN} bytes")
+    protected_bytes = cbor2.dumps(protected, canonical=True)
+    nonce = nonce_for(base_iv, protected[H_PARTIAL_IV])
+    ciphertext = AESCCM(key, tag_length=TAG_LEN).encrypt(nonce, plaintext, enc_structure(protected_bytes, external_aad))
+    return cbor2.dumps(cbor2.CBORTag(COSE_ENCRYPT0_TAG, [protected_bytes, {}, ciphertext]))
+
+
+def decode_encrypt0(data: bytes) -> tuple[bytes, dict[int, Any], bytes]:
+    """Parse without decrypting: (protected bytes, protected map, ciphertext). Raises EnvelopeError."""
+    try:
+        obj = cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises many types on garbage
+        raise EnvelopeError("malformed", f"not CBOR: {exc.__class__.__name__}") from None
+    if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_ENCRYPT0_TAG:
+        raise EnvelopeError("malformed", "not a tagged COSE_Encrypt0")
+    value = obj.value
+    if not isinstance(value, list) or len(value) != 3:
+        raise EnvelopeError("malformed", "COSE_Encrypt0 must be a 3-element array")
+    protected_bytes, unprotected, ciphertext = value
+    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, dict) or not isinstance(ciphertext, bytes):
+        raise EnvelopeError("malformed", "bad COSE_Encrypt0 member types")
+    if unprotected:
+        raise EnvelopeError("malformed", "unprotected header must be empty")
+    try:
+        protected = cbor2.loads(protected_bytes)
+    except Exception:
+        raise EnvelopeError("malformed", "protected header is not CBOR") from None
+    if not isinstance(protected, dict):
+        raise EnvelopeError("malformed", "protected header is not a map")
+    if protected.get(H_ALG) != ALG_AES_CCM_16_64_128:
+        raise EnvelopeError("unsupported-alg", f"alg {protected.get(H_ALG)!r}")
+    piv = protected.get(H_PARTIAL_IV)
+    if not isinstance(piv, bytes) or not 1 <= len(piv) <= MAX_PARTIAL_IV_LEN:
+        raise EnvelopeError("malformed", "missing or bad Partial IV")
+    if len(ciphertext) < TAG_LEN:
+        raise EnvelopeError("malformed", "ciphertext shorter than the tag")
+    return protected_bytes, protected, ciphertext
+
+
+def decrypt0(key: bytes, base_iv: bytes, protected_bytes: bytes, protected: dict[int, Any],
+             ciphertext: bytes, external_aad: bytes) -> bytes:
+    nonce = nonce_for(base_iv, protected[H_PARTIAL_IV])
+    try:
+        return AESCCM(key, tag_length=TAG_LEN).decrypt(nonce, ciphertext, enc_structure(protected_bytes, external_aad))
+    except InvalidTag:
+        raise EnvelopeError("auth-failed", "tag does not verify (forged, tampered, wrong key or wrong topic)") from None

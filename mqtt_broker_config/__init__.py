@@ -1,0 +1,1 @@
+"""mqtt_broker_config."""
