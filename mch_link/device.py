@@ -1,0 +1,306 @@
+"""A device's link to the hub: the durable outbox drained over an mTLS MQTT 5 session.
+
+`submit` commits a record to the outbox and returns; a sender thread packs pending records
+into envelopes (one schema per envelope, up to `batch_max` records), keeps at most `window`
+envelopes awaiting the hub's application acknowledgement (so the broker's per-client queue
+can never overflow), and deletes records only when an `ack/1` from the hub names them.
+Unacknowledged records are sealed again under fresh counters after a reconnect or
+`ack_timeout_s`. Fleet state follows the Sparkplug session pattern: birth after connect,
+death as the last will (rebuilt with the next bdseq before every connect), heartbeats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mch_link import envelope, schemas
+from mch_link.envelope import Record
+from mch_link.errors import LinkError
+from mch_link.keys import KEYS_FILE, LinkKeys
+from mch_link.outbox import Outbox, Pending
+from mch_link.topics import Kind, topic
+
+log = logging.getLogger(__name__)
+
+ACK_SCHEMA = "ack/1"
+STATE_SCHEMA = "state/1"
+CMD_SCHEMA = "cmd/1"
+STATE_RECORD_ID = 0  # state messages are not outbox records; the hub applies them, never acks them
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    device_id: str
+    kind: str
+    broker_host: str
+    broker_port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    firmware: str = "mch-edge/0.1.0"
+
+    @classmethod
+    def from_bundle(cls, bundle: Path) -> DeviceConfig:
+        """Read a provisioning bundle directory (config.json, certificates, keys)."""
+        bundle = Path(bundle)
+        try:
+            cfg = json.loads((bundle / "config.json").read_text())
+            return cls(cfg["device_id"], cfg.get("kind", "sim"), cfg["broker"]["host"], int(cfg["broker"]["port"]),
+                       bundle / "ca.pem", bundle / "device.crt.pem", bundle / "device.key.pem",
+                       cfg.get("firmware", cls.firmware))
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise LinkError(f"bundle {bundle}: bad or missing config.json ({exc.__class__.__name__}: {exc})") from None
+
+
+@dataclass
+class LinkStats:
+    connected: bool = False
+    connects: int = 0
+    envelopes_sent: int = 0
+    records_sent: int = 0
+    records_acked: int = 0
+    resends: int = 0
+    bad_downlink: int = 0
+
+
+@dataclass
+class _InFlight:
+    msg_ids: tuple[int, ...]
+    sent_at: float
+
+
+class DeviceLink:
+    def __init__(self, config: DeviceConfig, keys: LinkKeys, outbox: Outbox, *, window: int = 16,
+                 batch_max: int = 100, ack_timeout_s: float = 30.0, heartbeat_s: float = 30.0,
+                 session_expiry_s: int = 86400, clock: Callable[[], float] = time.time) -> None:
+        if keys.device_id != config.device_id:
+            raise LinkError(f"link keys are for {keys.device_id!r}, bundle is {config.device_id!r}")
+        self.config, self.keys, self.outbox = config, keys, outbox
+        self.window, self.batch_max, self.ack_timeout_s = window, batch_max, ack_timeout_s
+        self.heartbeat_s, self.session_expiry_s, self.clock = heartbeat_s, session_expiry_s, clock
+        self.stats = LinkStats()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._inflight: dict[int, _InFlight] = {}  # by counter
+        self._cursor = 0  # highest record id sent since the last (re)connect or timeout
+        self._bdseq = 0
+        self._seq = 0
+        self._started_at = clock()
+        self._sender: threading.Thread | None = None
+        self._client = self._make_client()
+
+    @classmethod
+    def from_bundle(cls, bundle: Path, outbox_path: Path | None = None, **kwargs: Any) -> DeviceLink:
+        bundle = Path(bundle)
+        return cls(DeviceConfig.from_bundle(bundle), LinkKeys.read(bundle / KEYS_FILE),
+                   Outbox(outbox_path or bundle / "outbox.sqlite3"), **kwargs)
+
+    # -- application side -------------------------------------------------------------
+    def submit(self, kind: Kind, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
+        """Validate and commit one record; durable when this returns. Raises SchemaError/OutboxError."""
+        return self.submit_many(kind, schema, [body], made_at_ms)[0]
+
+    def submit_many(self, kind: Kind, schema: str, bodies: Sequence[dict[str, Any]],
+                    made_at_ms: int | None = None) -> list[int]:
+        if kind not in (Kind.RECORDS, Kind.CTG, Kind.ALARMS):
+            raise LinkError(f"records go on rec, ctg or alarm topics, not {kind.value!r}")
+        for body in bodies:
+            schemas.validate(schema, body)
+        made = made_at_ms if made_at_ms is not None else int(self.clock() * 1000)
+        ids = self.outbox.add_many(kind.value, schema, [(b, made) for b in bodies])
+        self._wake.set()
+        return ids
+
+    def start(self) -> None:
+        self._set_will()
+        self._client.connect_async(self.config.broker_host, self.config.broker_port, keepalive=30,
+                                   clean_start=False, properties=self._connect_properties())
+        self._client.loop_start()
+        self._sender = threading.Thread(target=self._send_loop, name=f"link-{self.config.device_id}", daemon=True)
+        self._sender.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Graceful: publish death, disconnect (which suppresses the will), stop threads."""
+        self._stopping.set()
+        self._wake.set()
+        if self._sender:
+            self._sender.join(timeout)
+        if self.stats.connected:
+            info = self._client.publish(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
+            info.wait_for_publish(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def depth(self) -> int:
+        return self.outbox.depth()
+
+    def wait_drained(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.outbox.depth() == 0:
+                return True
+            time.sleep(0.05)
+        return self.outbox.depth() == 0
+
+    # -- MQTT session -----------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.device_id, protocol=mqtt.MQTTv5)
+        c.tls_set(ca_certs=str(self.config.ca_file), certfile=str(self.config.cert_file),
+                  keyfile=str(self.config.key_file))
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        return c
+
+    def _connect_properties(self) -> Properties:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.session_expiry_s
+        return props
+
+    def _set_will(self) -> None:
+        """The death message must carry the bdseq of the connect it belongs to: rebuild it each time."""
+        self._bdseq = self.outbox.bump("bdseq") % 256
+        self._client.will_set(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
+
+    def _state(self, event: str) -> bytes:
+        body: dict[str, Any] = {"event": event, "bdseq": self._bdseq, "seq": self._seq % 256}
+        if event != "death":
+            body.update(firmware=self.config.firmware, kind=self.config.kind, queue_depth=self.outbox.depth(),
+                        uptime_s=round(self.clock() - self._started_at, 3))
+            self._seq += 1
+        return self._seal(Kind.STATE, STATE_SCHEMA, [Record(STATE_RECORD_ID, body, int(self.clock() * 1000))])
+
+    def _seal(self, kind: Kind, schema: str, records: list[Record]) -> bytes:
+        t = topic(self.config.device_id, kind)
+        return envelope.seal(self.keys.uplink, self.config.device_id, t, self.outbox.next_counter(), schema,
+                             records, int(self.clock() * 1000))
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            log.warning("%s: broker refused connection: %s", self.config.device_id, reason_code)
+            return
+        client.subscribe([(topic(self.config.device_id, Kind.ACK), 1), (topic(self.config.device_id, Kind.CMD), 1)])
+        with self._lock:
+            self.stats.connected = True
+            self.stats.connects += 1
+            self._restart_sending()
+        self._seq = 0
+        client.publish(topic(self.config.device_id, Kind.STATE), self._state("birth"), qos=1)
+        self._wake.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any) -> None:
+        with self._lock:
+            self.stats.connected = False
+        if not self._stopping.is_set():
+            log.info("%s: disconnected (%s); will reconnect", self.config.device_id, reason_code)
+            self._set_will()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            opened = envelope.open_envelope(bytes(msg.payload), self.keys.downlink, msg.topic)
+            if opened.schema == ACK_SCHEMA:
+                self._on_ack(opened.records)
+            elif opened.schema == CMD_SCHEMA:
+                for rec in opened.records:
+                    schemas.validate(CMD_SCHEMA, rec.body)
+                    if rec.body["command"] == "rebirth":
+                        client.publish(topic(self.config.device_id, Kind.STATE), self._state("birth"), qos=1)
+            else:
+                raise LinkError(f"unexpected downlink schema {opened.schema!r}")
+        except LinkError as exc:  # forged, tampered or foreign: never acted on
+            self.stats.bad_downlink += 1
+            log.warning("%s: ignored downlink message on %s: %s", self.config.device_id, msg.topic, exc)
+
+    def _on_ack(self, records: Sequence[Record]) -> None:
+        done: set[int] = set()
+        for rec in records:
+            schemas.validate(ACK_SCHEMA, rec.body)
+            done.update(rec.body["ok"])
+            done.update(rec.body["held"])
+        deleted = self.outbox.delete(done)
+        with self._lock:
+            self.stats.records_acked += deleted
+            for counter, flight in list(self._inflight.items()):
+                if done.issuperset(flight.msg_ids):
+                    del self._inflight[counter]
+        self._wake.set()
+
+    # -- sender -----------------------------------------------------------------------
+    def _restart_sending(self) -> None:
+        """Everything not yet acknowledged is sent again (sealed anew) from the oldest record."""
+        if self._inflight:
+            self.stats.resends += 1
+        self._inflight.clear()
+        self._cursor = 0
+
+    def _send_loop(self) -> None:
+        last_heartbeat = self.clock()
+        while not self._stopping.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            try:
+                now = self.clock()
+                with self._lock:
+                    if not self.stats.connected:
+                        continue
+                    oldest = min((f.sent_at for f in self._inflight.values()), default=now)
+                    if now - oldest > self.ack_timeout_s:
+                        log.info("%s: no acknowledgement for %.0f s; resending", self.config.device_id, now - oldest)
+                        self._restart_sending()
+                self._fill_window()
+                if now - last_heartbeat >= self.heartbeat_s:
+                    last_heartbeat = now
+                    self._client.publish(topic(self.config.device_id, Kind.STATE), self._state("heartbeat"), qos=1)
+            except LinkError as exc:  # e.g. outbox unreadable: keep the thread, retry on the next wake
+                log.error("%s: sender: %s", self.config.device_id, exc)
+                time.sleep(0.5)
+
+    def _fill_window(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                if len(self._inflight) >= self.window or not self.stats.connected:
+                    return
+                cursor = self._cursor
+            rows = self.outbox.pending(after_id=cursor, limit=self.batch_max)
+            if not rows:
+                return
+            batch = _same_kind_prefix(rows)
+            records = [Record(r.msg_id, r.body, r.made_at_ms) for r in batch]
+            kind = Kind(batch[0].kind)
+            counter = self.outbox.next_counter()
+            t = topic(self.config.device_id, kind)
+            payload = envelope.seal(self.keys.uplink, self.config.device_id, t, counter, batch[0].schema,
+                                    records, int(self.clock() * 1000))
+            with self._lock:
+                if self._cursor != cursor:  # a reconnect reset the cursor meanwhile: start over
+                    continue
+                self._inflight[counter] = _InFlight(tuple(r.msg_id for r in batch), self.clock())
+                self._cursor = batch[-1].msg_id
+                self.stats.envelopes_sent += 1
+                self.stats.records_sent += len(batch)
+            self._client.publish(t, payload, qos=1)
+
+
+def _same_kind_prefix(rows: list[Pending]) -> list[Pending]:
+    first = rows[0]
+    out = []
+    for r in rows:
+        if (r.kind, r.schema) != (first.kind, first.schema):
+            break
+        out.append(r)
+    return out

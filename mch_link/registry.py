@@ -1,0 +1,146 @@
+"""The hub's device registry: one file per device, ``<site>/registry/<device_id>.json`` (0600).
+
+Provisioning writes it (enrol, revoke); the hub reads it. The format lives here, in the link
+package, so that neither component imports the other.
+
+File format (JSON object)::
+
+    {"format": "mch-registry/1", "device_id": "kiosk-001", "kind": "kiosk",
+     "status": "active" | "revoked", "cert_serial": "<lowercase hex>",
+     "not_after": "<ISO 8601 UTC>", "revoked_at": "<ISO 8601 UTC>" | null,
+     "keys": <the link-keys.json object>}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from mch_link.errors import LinkError
+from mch_link.keys import LinkKeys
+from mch_link.topics import validate_device_id
+
+REGISTRY_DIR = "registry"
+FORMAT = "mch-registry/1"
+SECRET_MODE = 0o600
+
+
+class RegistryError(LinkError):
+    """A registry file is missing, unreadable or malformed."""
+
+
+class DeviceKind(StrEnum):
+    KIOSK = "kiosk"
+    STATION = "station"
+    BRIDGE = "bridge"
+    SIM = "sim"
+
+
+class DeviceStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    device_id: str
+    kind: DeviceKind
+    status: DeviceStatus
+    cert_serial: str  # lowercase hex, no separators
+    not_after: datetime  # certificate expiry, timezone-aware UTC
+    keys: LinkKeys
+    revoked_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        validate_device_id(self.device_id)
+        if self.keys.device_id != self.device_id:
+            raise RegistryError(f"registry {self.device_id}: link keys belong to {self.keys.device_id!r}")
+        if self.not_after.tzinfo is None:
+            raise RegistryError(f"registry {self.device_id}: not_after must be timezone-aware")
+        if not self.cert_serial or self.cert_serial.strip("0123456789abcdef"):
+            raise RegistryError(f"registry {self.device_id}: cert_serial {self.cert_serial!r} is not lowercase hex")
+
+    @property
+    def active(self) -> bool:
+        return self.status is DeviceStatus.ACTIVE
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": FORMAT,
+            "device_id": self.device_id,
+            "kind": self.kind.value,
+            "status": self.status.value,
+            "cert_serial": self.cert_serial,
+            "not_after": self.not_after.astimezone(UTC).isoformat(),
+            "revoked_at": self.revoked_at.astimezone(UTC).isoformat() if self.revoked_at else None,
+            "keys": json.loads(self.keys.to_json()),
+        }, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "<registry>") -> RegistryEntry:
+        try:
+            d: dict[str, Any] = json.loads(text)
+            if d.get("format") != FORMAT:
+                raise RegistryError(f"{source}: unknown format {d.get('format')!r}, expected {FORMAT!r}")
+            revoked_at = d.get("revoked_at")
+            return cls(
+                device_id=d["device_id"],
+                kind=DeviceKind(d["kind"]),
+                status=DeviceStatus(d["status"]),
+                cert_serial=d["cert_serial"],
+                not_after=datetime.fromisoformat(d["not_after"]),
+                keys=LinkKeys.from_json(json.dumps(d["keys"])),
+                revoked_at=datetime.fromisoformat(revoked_at) if revoked_at else None,
+            )
+        except RegistryError:
+            raise
+        except (KeyError, ValueError, TypeError, AttributeError, LinkError) as exc:
+            raise RegistryError(f"{source}: malformed registry entry ({exc.__class__.__name__}: {exc})") from None
+
+
+def entry_path(site_dir: Path | str, device_id: str) -> Path:
+    return Path(site_dir) / REGISTRY_DIR / f"{validate_device_id(device_id)}.json"
+
+
+def load_entry(site_dir: Path | str, device_id: str) -> RegistryEntry:
+    path = entry_path(site_dir, device_id)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RegistryError(f"registry: cannot read {path}: {exc.strerror}") from None
+    entry = RegistryEntry.from_json(text, source=str(path))
+    if entry.device_id != device_id:
+        raise RegistryError(f"{path}: holds device {entry.device_id!r}, expected {device_id!r}")
+    return entry
+
+
+def load_registry(site_dir: Path | str) -> dict[str, RegistryEntry]:
+    """Every device of the site, active and revoked, keyed by device id."""
+    directory = Path(site_dir) / REGISTRY_DIR
+    if not directory.is_dir():
+        raise RegistryError(f"registry: {directory} is not a directory (is {site_dir} a site made by mch-provision?)")
+    entries: dict[str, RegistryEntry] = {}
+    for path in sorted(directory.glob("*.json")):
+        entries[path.stem] = load_entry(site_dir, path.stem)
+    return entries
+
+
+def write_entry(site_dir: Path | str, entry: RegistryEntry) -> Path:
+    """Write atomically (temp file + rename), mode 0600 from the first byte."""
+    path = entry_path(site_dir, entry.device_id)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SECRET_MODE)
+        with os.fdopen(fd, "w") as f:
+            f.write(entry.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RegistryError(f"registry: cannot write {path}: {exc.strerror}") from None
+    return path

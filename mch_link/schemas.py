@@ -1,0 +1,55 @@
+"""Record schemas, one JSON Schema file per kind and version, validated at both ends.
+
+A schema id is ``<name>/<version>`` and lives in ``mch_link/schemas/<name>-<version>.json``.
+Bodies must be JSON-compatible (maps, arrays, text, numbers, booleans, null).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema_rs
+
+from mch_link.errors import SchemaError
+
+SCHEMA_ID_RE = re.compile(r"^([a-z][a-z0-9-]{0,30})/([1-9][0-9]{0,3})$")
+
+
+def schema_file(schema_id: str) -> str:
+    m = SCHEMA_ID_RE.match(schema_id)
+    if not m:
+        raise SchemaError(f"bad schema id {schema_id!r}: want <name>/<version>")
+    return f"{m.group(1)}-{m.group(2)}.json"
+
+
+@cache
+def _validator(schema_id: str) -> Any:
+    path = resources.files("mch_link") / "schemas" / schema_file(schema_id)
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(f"unknown schema {schema_id!r}") from None
+    return jsonschema_rs.validator_for(schema)
+
+
+def known(schema_id: str) -> bool:
+    try:
+        _validator(schema_id)
+    except SchemaError:
+        return False
+    return True
+
+
+def validate(schema_id: str, body: Any) -> None:
+    """Raise SchemaError naming the first violation; return None when the body conforms."""
+    validator = _validator(schema_id)
+    try:
+        validator.validate(body)
+    except jsonschema_rs.ValidationError as exc:
+        raise SchemaError(f"{schema_id}: {str(exc).splitlines()[0]}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # values JSON cannot hold (bytes, huge ints)
+        raise SchemaError(f"{schema_id}: body is not JSON-compatible ({exc.__class__.__name__})") from None
