@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 ACK_SCHEMA = "ack/1"
 STATE_SCHEMA = "state/1"
 CMD_SCHEMA = "cmd/1"
+BUNDLE_FORMAT = "mch-device/1"
 STATE_RECORD_ID = 0  # state messages are not outbox records; the hub applies them, never acks them
 
 
@@ -57,7 +58,9 @@ class DeviceConfig:
         bundle = Path(bundle)
         try:
             cfg = json.loads((bundle / "config.json").read_text())
-            return cls(cfg["device_id"], cfg.get("kind", "sim"), cfg["broker"]["host"], int(cfg["broker"]["port"]),
+            if cfg.get("format") != BUNDLE_FORMAT:
+                raise ValueError(f"format {cfg.get('format')!r}, want {BUNDLE_FORMAT!r}")
+            return cls(cfg["device_id"], cfg.get("kind", "sim"), cfg["broker_host"], int(cfg["broker_port"]),
                        bundle / "ca.pem", bundle / "device.crt.pem", bundle / "device.key.pem",
                        cfg.get("firmware", cls.firmware))
         except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -100,13 +103,18 @@ class DeviceLink:
         self._seq = 0
         self._started_at = clock()
         self._sender: threading.Thread | None = None
-        self._client = self._make_client()
+        self._client: mqtt.Client | None = None  # made in start(): constructing needs no certificates
 
     @classmethod
-    def from_bundle(cls, bundle: Path, outbox_path: Path | None = None, **kwargs: Any) -> DeviceLink:
+    def from_bundle(cls, bundle: Path, outbox_path: Path | None = None, broker: tuple[str, int] | None = None,
+                    **kwargs: Any) -> DeviceLink:
+        """`broker` (host, port) overrides the bundle's address (e.g. a broker on an ephemeral port)."""
         bundle = Path(bundle)
-        return cls(DeviceConfig.from_bundle(bundle), LinkKeys.read(bundle / KEYS_FILE),
-                   Outbox(outbox_path or bundle / "outbox.sqlite3"), **kwargs)
+        config = DeviceConfig.from_bundle(bundle)
+        if broker is not None:
+            config = replace(config, broker_host=broker[0], broker_port=broker[1])
+        return cls(config, LinkKeys.read(bundle / KEYS_FILE), Outbox(outbox_path or bundle / "outbox.sqlite3"),
+                   **kwargs)
 
     # -- application side -------------------------------------------------------------
     def submit(self, kind: Kind, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
@@ -125,10 +133,11 @@ class DeviceLink:
         return ids
 
     def start(self) -> None:
-        self._set_will()
-        self._client.connect_async(self.config.broker_host, self.config.broker_port, keepalive=30,
+        self._client = client = self._make_client()
+        self._set_will(client)
+        client.connect_async(self.config.broker_host, self.config.broker_port, keepalive=30,
                                    clean_start=False, properties=self._connect_properties())
-        self._client.loop_start()
+        client.loop_start()
         self._sender = threading.Thread(target=self._send_loop, name=f"link-{self.config.device_id}", daemon=True)
         self._sender.start()
 
@@ -138,11 +147,14 @@ class DeviceLink:
         self._wake.set()
         if self._sender:
             self._sender.join(timeout)
+        client = self._client
+        if client is None:
+            return
         if self.stats.connected:
-            info = self._client.publish(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
+            info = client.publish(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
             info.wait_for_publish(timeout)
-        self._client.disconnect()
-        self._client.loop_stop()
+        client.disconnect()
+        client.loop_stop()
 
     def depth(self) -> int:
         return self.outbox.depth()
@@ -171,10 +183,10 @@ class DeviceLink:
         props.SessionExpiryInterval = self.session_expiry_s
         return props
 
-    def _set_will(self) -> None:
+    def _set_will(self, client: mqtt.Client) -> None:
         """The death message must carry the bdseq of the connect it belongs to: rebuild it each time."""
         self._bdseq = self.outbox.bump("bdseq") % 256
-        self._client.will_set(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
+        client.will_set(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
 
     def _state(self, event: str) -> bytes:
         body: dict[str, Any] = {"event": event, "bdseq": self._bdseq, "seq": self._seq % 256}
@@ -208,7 +220,7 @@ class DeviceLink:
             self.stats.connected = False
         if not self._stopping.is_set():
             log.info("%s: disconnected (%s); will reconnect", self.config.device_id, reason_code)
-            self._set_will()
+            self._set_will(client)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -263,7 +275,7 @@ class DeviceLink:
                         log.info("%s: no acknowledgement for %.0f s; resending", self.config.device_id, now - oldest)
                         self._restart_sending()
                 self._fill_window()
-                if now - last_heartbeat >= self.heartbeat_s:
+                if now - last_heartbeat >= self.heartbeat_s and self._client is not None:
                     last_heartbeat = now
                     self._client.publish(topic(self.config.device_id, Kind.STATE), self._state("heartbeat"), qos=1)
             except LinkError as exc:  # e.g. outbox unreadable: keep the thread, retry on the next wake
@@ -293,7 +305,9 @@ class DeviceLink:
                 self._cursor = batch[-1].msg_id
                 self.stats.envelopes_sent += 1
                 self.stats.records_sent += len(batch)
-            self._client.publish(t, payload, qos=1)
+                client = self._client
+            if client is not None:
+                client.publish(t, payload, qos=1)
 
 
 def _same_kind_prefix(rows: list[Pending]) -> list[Pending]:

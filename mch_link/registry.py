@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -97,8 +98,10 @@ class RegistryEntry:
                 keys=LinkKeys.from_json(json.dumps(d["keys"])),
                 revoked_at=datetime.fromisoformat(revoked_at) if revoked_at else None,
             )
-        except RegistryError:
-            raise
+        except RegistryError as exc:
+            if str(exc).startswith(source):
+                raise
+            raise RegistryError(f"{source}: {exc}") from None
         except (KeyError, ValueError, TypeError, AttributeError, LinkError) as exc:
             raise RegistryError(f"{source}: malformed registry entry ({exc.__class__.__name__}: {exc})") from None
 
@@ -144,3 +147,56 @@ def write_entry(site_dir: Path | str, entry: RegistryEntry) -> Path:
     except OSError as exc:
         raise RegistryError(f"registry: cannot write {path}: {exc.strerror}") from None
     return path
+
+
+SITE_FILE = "site.json"
+SITE_FORMAT = "mch-site/1"
+CA_CHAIN = "ca/chain.pem"
+HUB_DIR = "hub"
+HUB_ID_RE = re.compile(r"^hub(-[0-9]{1,4})?$")
+
+
+def validate_hub_id(hub_id: str) -> str:
+    if not HUB_ID_RE.match(hub_id):
+        raise RegistryError(f"invalid hub identity {hub_id!r}: want 'hub' or 'hub-<n>'")
+    return hub_id
+
+
+@dataclass(frozen=True)
+class HubIdentity:
+    """Where a hub worker finds its TLS identity in the site directory."""
+
+    hub_id: str
+    cert: Path  # <site>/hub/<hub_id>.crt.pem
+    key: Path  # <site>/hub/<hub_id>.key.pem (0600)
+    ca: Path  # <site>/ca/chain.pem (issuing + root)
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    site_id: str
+    broker_host: str
+    broker_port: int
+    hub_ids: tuple[str, ...]
+
+
+def load_site_info(site_dir: Path | str) -> SiteInfo:
+    """`<site>/site.json`: site id, broker host/port, hub identities."""
+    path = Path(site_dir) / SITE_FILE
+    try:
+        d = json.loads(path.read_text())
+        if d.get("format") != SITE_FORMAT:
+            raise RegistryError(f"{path}: unknown format {d.get('format')!r}, expected {SITE_FORMAT!r}")
+        return SiteInfo(str(d["site_id"]), str(d["broker_host"]), int(d["broker_port"]),
+                        tuple(str(h) for h in d["hub_ids"]))
+    except OSError as exc:
+        raise RegistryError(f"site: cannot read {path}: {exc.strerror}") from None
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise RegistryError(f"{path}: malformed site file ({exc.__class__.__name__}: {exc})") from None
+
+
+def hub_identity(site_dir: Path | str, hub_id: str = "hub") -> HubIdentity:
+    site = Path(site_dir)
+    validate_hub_id(hub_id)
+    return HubIdentity(hub_id, site / HUB_DIR / f"{hub_id}.crt.pem", site / HUB_DIR / f"{hub_id}.key.pem",
+                       site / CA_CHAIN)
