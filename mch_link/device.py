@@ -87,12 +87,14 @@ class _InFlight:
 class DeviceLink:
     def __init__(self, config: DeviceConfig, keys: LinkKeys, outbox: Outbox, *, window: int = 16,
                  batch_max: int = 100, ack_timeout_s: float = 30.0, heartbeat_s: float = 30.0,
-                 session_expiry_s: int = 86400, clock: Callable[[], float] = time.time) -> None:
+                 session_expiry_s: int = 86400, clock: Callable[[], float] = time.time,
+                 on_acked: Callable[[set[int]], None] | None = None) -> None:
         if keys.device_id != config.device_id:
             raise LinkError(f"link keys are for {keys.device_id!r}, bundle is {config.device_id!r}")
         self.config, self.keys, self.outbox = config, keys, outbox
         self.window, self.batch_max, self.ack_timeout_s = window, batch_max, ack_timeout_s
         self.heartbeat_s, self.session_expiry_s, self.clock = heartbeat_s, session_expiry_s, clock
+        self.on_acked = on_acked  # told which record ids the hub acknowledged (latency measurement)
         self.stats = LinkStats()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -245,6 +247,8 @@ class DeviceLink:
             done.update(rec.body["ok"])
             done.update(rec.body["held"])
         deleted = self.outbox.delete(done)
+        if self.on_acked is not None:
+            self.on_acked(done)
         with self._lock:
             self.stats.records_acked += deleted
             for counter, flight in list(self._inflight.items()):
