@@ -8,6 +8,7 @@ Simulators speak from the device side of a pseudo-terminal through :class:`PtySe
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import threading
@@ -26,12 +27,16 @@ BITS_PER_BYTE_8N1 = 10  # start + 8 data + stop
 PTY_POLL_S = 0.01
 PTY_READ_CHUNK = 4096
 PACE_CHUNK_BYTES = 16
+log = logging.getLogger(__name__)
 
 
 class Transport(Protocol):
     """The subset of a pyserial port a driver uses."""
 
     timeout: float | None
+
+    @property
+    def in_waiting(self) -> int: ...
 
     def read(self, size: int = 1) -> bytes: ...
 
@@ -74,6 +79,16 @@ def read_exact(port: Transport, size: int, *, device: str, deadline: float, what
             raise KioskDeviceError(device, f"read failed: {exc}", port=port_name(port)) from exc
         buf.extend(chunk)
     return bytes(buf)
+
+
+def read_available(port: Transport, timeout_s: float, *, device: str) -> bytes:
+    """Wait up to ``timeout_s`` for a first byte, then take whatever else has arrived."""
+    port.timeout = max(timeout_s, 0.001)
+    try:
+        first = port.read(1)
+        return first + port.read(port.in_waiting) if first else b""
+    except (serial.SerialException, OSError) as exc:
+        raise KioskDeviceError(device, f"read failed: {exc}", port=port_name(port)) from exc
 
 
 def write_all(port: Transport, data: bytes, *, device: str) -> None:
@@ -139,10 +154,13 @@ class PtyServer:
                 data = os.read(self._master, PTY_READ_CHUNK) if ready else b""
             except (OSError, ValueError):
                 return
-            if data:
-                self._on_bytes(data)
-            if self._on_tick is not None:
-                self._on_tick()
+            try:
+                if data:
+                    self._on_bytes(data)
+                if self._on_tick is not None:
+                    self._on_tick()
+            except Exception:  # a simulator bug must not silently kill the device thread
+                log.exception("%s: simulator handler failed", self._thread.name)
 
     def stop(self) -> None:
         """Stop the thread and close the pseudo-terminal."""
@@ -160,3 +178,26 @@ class PtyServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Stoppable(Protocol):
+    port_url: str
+
+    def stop(self) -> None: ...
+
+
+def serve_until_signal(handle: _Stoppable, name: str) -> None:
+    """Run a simulator in the foreground (``python -m kiosk.<device>.simulator``).
+
+    Prints ``<name> <port_url>`` on stdout, then waits for SIGINT/SIGTERM and stops the handle.
+    """
+    import signal
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"{name} {handle.port_url}", flush=True)
+    try:
+        done.wait()
+    finally:
+        handle.stop()

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 
 from kiosk.errors import DeviceStatusError, DeviceTimeoutError, FrameError
 from kiosk.ioboard import protocol as p
-from kiosk.serial_transport import Transport, port_name, write_all
+from kiosk.serial_transport import Transport, port_name, read_available, write_all
 
 DEVICE = "ioboard"
 RESPONSE_TIMEOUT_S = 0.25
 RETRIES = 2
 EVENT_QUEUE_MAX = 64
-READ_CHUNK = 64
 READ_SLICE_S = 0.02
 log = logging.getLogger(__name__)
 
@@ -79,6 +78,7 @@ class IoBoard:
         self._events: deque[BoardEvent] = deque()
         self._lock = threading.Lock()
         self._last_event_seq: int | None = None
+        self._last_rx = time.monotonic()
         self.events_dropped = 0
         self.event_gaps = 0
 
@@ -192,11 +192,12 @@ class IoBoard:
 
     def _pump(self, timeout_s: float) -> list[tuple[int, int, bytes]]:
         """Read what is there; queue events; return non-event frames."""
-        self._port.timeout = max(timeout_s, 0.001)
-        try:
-            chunk = self._port.read(READ_CHUNK)
-        except OSError as exc:
-            raise FrameError(DEVICE, f"read failed: {exc}", port=self.port) from exc
+        chunk = read_available(self._port, timeout_s, device=DEVICE)
+        now = time.monotonic()
+        if chunk:
+            self._last_rx = now
+        elif self._decoder.pending and now - self._last_rx > p.INTER_BYTE_TIMEOUT_MS / 1000:
+            self._decoder.reset()  # a frame broken off by noise must not swallow the next one
         others = []
         for seq, ftype, payload in self._decoder.feed(chunk):
             if ftype in p.EVENTS:

@@ -108,6 +108,7 @@ DEFAULT_WATCHDOG_MS = 3000  # host silence that sends the board to its safe stat
 MIN_WATCHDOG_MS = 200
 MOTION_TIMEOUT_MS = 3000  # a motion not reaching its end sensor by then is a jam
 DEBOUNCE_MS = 20  # a sensor must be stable this long before an EVT_SENSOR
+INTER_BYTE_TIMEOUT_MS = 50  # a partial frame is discarded after this much line silence
 STATUS_FORMAT = ">IBBBH"  # uptime s, sensors, motor state, flags, watchdog ms
 STATUS_LEN = 9
 
@@ -192,6 +193,17 @@ class FrameDecoder:
                 self._skip(1)
                 continue
             self._buf = self._buf[total:]
+
+    @property
+    def pending(self):
+        """Bytes held waiting for the rest of a frame."""
+        return len(self._buf)
+
+    def reset(self):
+        """Discard a partial frame (call after INTER_BYTE_TIMEOUT_MS of silence mid-frame)."""
+        if self._buf:
+            self.bad_frames += 1
+            self._skip(len(self._buf))
 
     def _find_sof(self):
         """Drop bytes before the next SOF1 SOF2; return 0 if the buffer starts a frame, else -1."""
