@@ -1,0 +1,125 @@
+"""Render mosquitto.conf and the ACL file for a site from the templates in this package."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from mch_link.errors import LinkError
+from mch_link.registry import load_site_info, validate_hub_id
+from mch_link.topics import PREFIX, Kind
+from mqtt_broker_config.errors import BrokerConfigError
+
+MOSQUITTO_VERSION = "2.0.11"
+CONF_TEMPLATE = "mosquitto.conf.tmpl"
+ACL_TEMPLATE = "acl.tmpl"
+
+# site layout (docs/link-contract.md): what the broker reads from the site directory
+SITE_CHAIN = Path("ca/chain.pem")
+SITE_CRL = Path("ca/crl.pem")
+SITE_BROKER_CERT = Path("broker/broker.crt.pem")
+SITE_BROKER_KEY = Path("broker/broker.key.pem")
+
+# names inside the run dir
+TLS_DIR = "tls"
+DATA_DIR = "data"
+CONF_FILE = "mosquitto.conf"
+ACL_FILE = "acl"
+LOG_FILE = "mosquitto.log"
+PID_FILE = "mosquitto.pid"
+
+MIB = 1024 * 1024
+PORT_MIN, PORT_MAX = 1, 65535
+# a run dir path goes into the config verbatim: no spaces, no comment or newline characters
+SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9_./+-]+$")
+SAFE_HOST_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Tunables with their reasons in the template's comments."""
+
+    max_queued_messages: int = 100_000
+    max_inflight_messages: int = 20
+    memory_limit_bytes: int = 512 * MIB
+    max_packet_size_bytes: int = 1 * MIB
+    autosave_interval_s: int = 60
+    persistent_client_expiration: str = "30d"
+    max_keepalive_s: int = 300
+
+    def __post_init__(self) -> None:
+        for name in ("max_queued_messages", "max_inflight_messages", "memory_limit_bytes",
+                     "max_packet_size_bytes", "autosave_interval_s", "max_keepalive_s"):
+            if getattr(self, name) <= 0:
+                raise BrokerConfigError(f"broker setting {name} must be > 0, got {getattr(self, name)}")
+        if not re.fullmatch(r"[0-9]+[hdwmy]", self.persistent_client_expiration):
+            raise BrokerConfigError(
+                f"persistent_client_expiration {self.persistent_client_expiration!r}: want e.g. '30d'")
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("mqtt_broker_config").joinpath(name).read_text())
+
+
+def _safe_path(path: Path, what: str) -> str:
+    text = str(path)
+    if not SAFE_PATH_RE.match(text):
+        raise BrokerConfigError(f"{what} {text!r}: mosquitto.conf paths may use only letters, digits and ./_+-")
+    return text
+
+
+def hub_ids(site_dir: Path) -> tuple[str, ...]:
+    try:
+        ids = load_site_info(site_dir).hub_ids
+        for hub_id in ids:
+            validate_hub_id(hub_id)
+    except LinkError as exc:
+        raise BrokerConfigError(f"site {site_dir}: {exc}") from None
+    if not ids:
+        raise BrokerConfigError(f"site {site_dir} has no hub identity (mch-provision issue-hub)")
+    return ids
+
+
+def render_acl(site_dir: Path) -> str:
+    blocks = []
+    for hub_id in hub_ids(site_dir):
+        lines = [f"user {hub_id}"]
+        lines += [f"topic read {PREFIX}/+/+"]
+        lines += [f"topic write {PREFIX}/+/{kind.value}" for kind in (Kind.ACK, Kind.CMD)]
+        blocks.append("\n".join(lines))
+    site_id = load_site_info(site_dir).site_id
+    return _template(ACL_TEMPLATE).substitute(site_id=site_id, hub_blocks="\n\n".join(blocks))
+
+
+def render_config(site_dir: Path, run_dir: Path, port: int, host: str = "127.0.0.1", *,
+                  run_user: str, settings: BrokerSettings | None = None) -> str:
+    settings = settings or BrokerSettings()
+    if not PORT_MIN <= port <= PORT_MAX:
+        raise BrokerConfigError(f"port {port} out of range {PORT_MIN}..{PORT_MAX}")
+    if not SAFE_HOST_RE.match(host):
+        raise BrokerConfigError(f"listen host {host!r} is not an address or host name")
+    try:
+        site_id = load_site_info(site_dir).site_id
+    except LinkError as exc:
+        raise BrokerConfigError(f"site {site_dir}: {exc}") from None
+    run = Path(run_dir).resolve()
+    return _template(CONF_TEMPLATE).substitute(
+        mosquitto_version=MOSQUITTO_VERSION,
+        site_id=site_id,
+        run_user=run_user,
+        run_dir=_safe_path(run, "run dir"),
+        data_dir=_safe_path(run / DATA_DIR, "data dir"),
+        tls_dir=_safe_path(run / TLS_DIR, "TLS dir"),
+        port=port,
+        host=host,
+        max_queued_messages=settings.max_queued_messages,
+        max_inflight_messages=settings.max_inflight_messages,
+        memory_limit_bytes=settings.memory_limit_bytes,
+        max_packet_size_bytes=settings.max_packet_size_bytes,
+        autosave_interval_s=settings.autosave_interval_s,
+        persistent_client_expiration=settings.persistent_client_expiration,
+        max_keepalive_s=settings.max_keepalive_s,
+    )

@@ -1,0 +1,155 @@
+"""`mch-provision`: the technicians' CLI for the site CA, enrolment and revocation.
+
+Exit status: 0 done, 1 a provisioning error (message on stderr), 2 bad usage.
+The site passphrase comes from --passphrase-file, $MCH_CA_PASSPHRASE or a prompt, never argv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from mch_link.registry import HUB_ID_RE, DeviceKind
+from provisioning import pki
+from provisioning.errors import ProvisioningError
+from provisioning.passphrase import ENV_VAR, get_passphrase
+from provisioning.site import DEFAULT_BROKER_HOST, DEFAULT_BROKER_PORT, Site
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+PROG = "mch-provision"
+CRL_WARN_BEFORE = timedelta(days=7)  # an expired CRL locks every device out of the broker
+
+
+def _site_args(p: argparse.ArgumentParser, passphrase: bool = True) -> None:
+    p.add_argument("--site", type=Path, required=True, metavar="DIR", help="the site directory")
+    if passphrase:
+        p.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                       help=f"file holding the site CA passphrase (else ${ENV_VAR}, else a prompt)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # no abbreviations: `--passphrase SECRET` must not be taken as `--passphrase-file`
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None,
+                                     allow_abbrev=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init-site", allow_abbrev=False,
+                       help="create the site CA, broker certificate and hub identities")
+    _site_args(p)
+    p.add_argument("--site-id", required=True, help="short name of the site, e.g. county-mch-1")
+    p.add_argument("--broker-host", default=DEFAULT_BROKER_HOST,
+                   help="host name or IP devices use for the broker (put in its certificate)")
+    p.add_argument("--broker-port", type=int, default=DEFAULT_BROKER_PORT)
+    p.add_argument("--hub", action="append", dest="hubs", metavar="HUB_ID",
+                   help="hub identity to issue: 'hub' or 'hub-<n>' (repeatable; default: hub)")
+
+    p = sub.add_parser("enroll", allow_abbrev=False,
+                       help="issue a device certificate and link keys, write its bundle, register it")
+    _site_args(p)
+    p.add_argument("device_id", help="e.g. kiosk-001, station-01, bridge-ctg-001")
+    p.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
+    p.add_argument("--bundle", type=Path, metavar="DIR", help="bundle directory (default <site>/bundles/<id>)")
+    p.add_argument("--csr", type=Path, metavar="FILE", help="the device's own CSR (its key never leaves it)")
+    p.add_argument("--days", type=int, default=pki.DEVICE_VALIDITY.days, help="certificate validity")
+
+    p = sub.add_parser("issue-hub", allow_abbrev=False,
+                       help="issue another hub identity (hub-<n>)")
+    _site_args(p)
+    p.add_argument("hub_id")
+
+    p = sub.add_parser("revoke", allow_abbrev=False,
+                       help="revoke a device (new CRL for the broker, registry status for the hub) "
+                            "or a hub identity (hub-<n>)")
+    _site_args(p)
+    p.add_argument("device_id", help="a device id, or a hub identity")
+
+    p = sub.add_parser("list", allow_abbrev=False,
+                       help="devices, status and certificate expiry")
+    _site_args(p, passphrase=False)
+
+    p = sub.add_parser("renew-crl", allow_abbrev=False,
+                       help="re-issue the CRL before its nextUpdate (run it from cron)")
+    _site_args(p)
+    p.add_argument("--days", type=int, default=pki.CRL_VALIDITY.days, help="validity of the new CRL")
+    p.add_argument("--if-due", type=int, metavar="DAYS",
+                   help="only if the current CRL expires within DAYS")
+    return parser
+
+
+def _open(args: argparse.Namespace) -> Site:
+    return Site.open(args.site, get_passphrase(args.passphrase_file))
+
+
+def _positive_days(days: int, what: str) -> timedelta:
+    if days <= 0:
+        raise ProvisioningError(f"{what} must be a positive number of days, got {days}")
+    return timedelta(days=days)
+
+
+def run(args: argparse.Namespace) -> None:
+    out = sys.stdout
+    if args.command == "init-site":
+        site = Site.init(args.site, get_passphrase(args.passphrase_file, confirm=True), args.site_id,
+                         broker_host=args.broker_host, broker_port=args.broker_port,
+                         hub_ids=args.hubs or ["hub"])
+        print(f"site {site.info.site_id} created in {site.path}; hub identities: {', '.join(site.info.hub_ids)}",
+              file=out)
+    elif args.command == "enroll":
+        csr = args.csr.read_bytes() if args.csr else None
+        site = _open(args)
+        result = site.enroll(args.device_id, args.kind, bundle_dir=args.bundle, csr_pem=csr,
+                             validity=_positive_days(args.days, "--days"))
+        print(f"enrolled {result.device_id} ({result.entry.kind}), serial {result.entry.cert_serial}, "
+              f"expires {result.entry.not_after:%Y-%m-%d}; bundle {result.bundle}", file=out)
+    elif args.command == "issue-hub":
+        ident = _open(args).issue_hub_identity(args.hub_id)
+        print(f"hub identity {ident.hub_id}: {ident.cert}; reload the broker (mch-broker reload) to give it its ACL", file=out)
+    elif args.command == "revoke" and HUB_ID_RE.match(args.device_id):
+        _open(args).revoke_hub_identity(args.device_id)
+        print(f"revoked hub identity {args.device_id}; reload the broker (mch-broker reload) so it reads "
+              "the new CRL and ACL", file=out)
+    elif args.command == "revoke":
+        entry = _open(args).revoke(args.device_id)
+        print(f"revoked {entry.device_id} (serial {entry.cert_serial}); reload the broker "
+              "(mch-broker reload) so it reads the new CRL", file=out)
+    elif args.command == "list":
+        _list(Site.open(args.site))
+    elif args.command == "renew-crl":
+        site = _open(args)
+        if args.if_due is not None and site.crl_next_update() - pki.now_utc() > timedelta(days=args.if_due):
+            print(f"CRL valid until {site.crl_next_update():%Y-%m-%d %H:%M} UTC; not due", file=out)
+            return
+        next_update = site.renew_crl(validity=_positive_days(args.days, "--days"))
+        print(f"CRL re-issued, next update {next_update:%Y-%m-%d %H:%M} UTC; reload the broker", file=out)
+
+
+def _list(site: Site) -> None:
+    devices = site.devices()
+    next_update = site.crl_next_update()
+    due = " (RENEW NOW: mch-provision renew-crl)" if next_update - pki.now_utc() < CRL_WARN_BEFORE else ""
+    print(f"site {site.info.site_id}: {len(devices)} device(s); CRL next update "
+          f"{next_update:%Y-%m-%d %H:%M} UTC{due}")
+    print(f"{'DEVICE':<32} {'KIND':<8} {'STATUS':<8} {'CERT EXPIRES':<17} SERIAL")
+    for e in devices:
+        print(f"{e.device_id:<32} {e.kind.value:<8} {e.status.value:<8} {e.not_after:%Y-%m-%d %H:%M}  {e.cert_serial}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except ProvisioningError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"{PROG}: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
