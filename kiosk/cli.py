@@ -1,0 +1,90 @@
+"""``mch-kiosk``: the kiosk's command line (the kiosk UI comes later).
+
+    mch-kiosk selftest --config /etc/mch/kiosk.toml   # check the real devices
+    mch-kiosk selftest --simulate                     # every device on its simulator
+    mch-kiosk check-config FILE                       # validate a configuration file
+
+Exit status: 0 all OK, 1 a device fault, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kiosk.config import KioskConfig, load_config
+from kiosk.errors import KioskDeviceError
+
+EXIT_OK = 0
+EXIT_FAULT = 1
+EXIT_USAGE = 2
+CONFIG_ENV = "MCH_KIOSK_CONFIG"
+PROG = "mch-kiosk"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Maternal-child health self-service kiosk tools.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log driver activity to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    st = sub.add_parser("selftest", help="check every configured device with a harmless round trip",
+                        description="Check every configured device; prints OK/FAULT per device. "
+                                    "Exit 0 only if all are OK.")
+    st.add_argument("--config", type=Path, default=os.environ.get(CONFIG_ENV),
+                    help=f"kiosk configuration (.toml or .json; default ${CONFIG_ENV})")
+    st.add_argument("--simulate", action="store_true",
+                    help="start every device's simulator first (no hardware needed; uses pcscd and cupsd)")
+    cc = sub.add_parser("check-config", help="validate a kiosk configuration file")
+    cc.add_argument("config", type=Path)
+    return parser
+
+
+def _selftest(config_path: Path | None, simulate: bool) -> int:
+    from kiosk.selftest import CHECKS, check_touch_simulated, format_table, run_selftest
+
+    config = load_config(config_path) if config_path else None
+    if simulate:
+        from kiosk.simulation import simulated
+
+        with simulated(config) as sim:
+            checks = {**CHECKS, "touch": check_touch_simulated}
+            results = run_selftest(sim.config, checks=checks, known_faults=sim.faults)
+    else:
+        if config is None:
+            raise KioskDeviceError("config", f"no configuration: pass --config FILE, set ${CONFIG_ENV}, "
+                                             "or use --simulate")
+        if not config.devices():
+            raise KioskDeviceError("config", f"{config_path} configures no device")
+        results = run_selftest(config)
+    print(format_table(results))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAULT
+
+
+def _check_config(path: Path) -> int:
+    config: KioskConfig = load_config(path)
+    print(f"{path}: OK, devices: {', '.join(config.devices()) or 'none'}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "selftest":
+            return _selftest(args.config, args.simulate)
+        if args.command == "check-config":
+            return _check_config(args.config)
+    except KioskDeviceError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
