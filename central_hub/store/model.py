@@ -1,0 +1,66 @@
+"""Values that cross the store boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    device_id: str
+    online: bool = False
+    bdseq: int | None = None
+    seq: int | None = None
+    births: int = 0
+    birth_at_ms: int | None = None
+    last_seen_ms: int | None = None
+    firmware: str | None = None
+    kind: str | None = None
+    queue_depth: int | None = None
+    records_stored: int = 0
+    rebirth_requested_ms: int | None = None
+
+
+FLEET_COLUMNS = ("device_id", "online", "bdseq", "seq", "births", "birth_at_ms", "last_seen_ms", "firmware",
+                 "kind", "queue_depth", "records_stored", "rebirth_requested_ms")
+
+
+# A record row on the hot path is a plain tuple in this column order (no per-record object).
+RECORD_COLUMNS = ("device_id", "msg_id", "schema_id", "made_at_ms", "sealed_at_ms", "received_at_ms", "key_id",
+                  "nonce", "body")  # body sealed with the hub data key, AAD = record_aad(device_id, msg_id)
+RecordTuple = tuple[str, int, str, int | None, int | None, int, int, bytes, bytes]
+
+
+@dataclass(frozen=True)
+class QuarantineItem:
+    fingerprint: str  # identical items share it and are counted, not repeated
+    reason: str
+    detail: str
+    topic: str
+    device_id: str | None
+    msg_id: int | None
+    received_at_ms: int
+    key_id: int
+    nonce: bytes
+    payload: bytes  # sealed with the hub data key, AAD = quarantine_aad(fingerprint)
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    id: int
+    reason: str
+    detail: str
+    topic: str
+    device_id: str | None
+    msg_id: int | None
+    first_at_ms: int
+    last_at_ms: int
+    seen: int
+
+
+def record_aad(device_id: str, msg_id: int) -> bytes:
+    return f"rec/{device_id}/{msg_id}".encode()
+
+
+def quarantine_aad(fingerprint: str) -> bytes:
+    return f"quarantine/{fingerprint}".encode()

@@ -1,0 +1,55 @@
+"""Batch-level behaviour: a handler bug or a store refusal costs one message, never the batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from central_hub import handler as handler_module
+from central_hub.errors import StoreError
+from central_hub.outcome import Reason, Status
+from central_hub.store import Store
+from tests.central_hub.helpers import FakeDevice, Rig, entry, inbound
+
+
+@pytest.fixture
+def rig(store: Store) -> Rig:
+    return Rig(store, [entry("sim-001")])
+
+
+def test_a_handler_bug_is_quarantined_as_internal_error(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(schema_id: str, body: Any) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(handler_module.schemas, "validate", broken)
+    dev = FakeDevice(rig.registry["sim-001"])
+    out = rig.one(*dev.seal(dev.records(1, 2)))
+    assert (out.status, out.reason, out.acked) == (Status.QUARANTINED, Reason.INTERNAL_ERROR, False)
+    assert rig.reasons() == [Reason.INTERNAL_ERROR]
+
+
+def test_a_store_refusal_is_isolated_to_its_message(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    dev = FakeDevice(rig.registry["sim-001"])
+    good1, bad, good2 = dev.seal(dev.records(1, 2)), dev.seal(dev.records(3, 2)), dev.seal(dev.records(5, 2))
+    real = rig.handler._records
+
+    def refuse_bad(state: Any, msg: Any, opened: Any) -> Any:
+        if msg.payload == bad[1]:
+            raise StoreError("value out of range")
+        return real(state, msg, opened)
+
+    monkeypatch.setattr(rig.handler, "_records", refuse_bad)
+    outs = rig.ingestor.process([inbound(*good1), inbound(*bad), inbound(*good2)])
+    assert [o.status for o in outs] == [Status.STORED, Status.QUARANTINED, Status.STORED]
+    assert outs[1].reason == Reason.STORE_ERROR
+    assert rig.store.record_ids("sim-001") == [1, 2, 5, 6]
+    assert rig.reasons() == [Reason.STORE_ERROR]
+    assert rig.ingestor.stats.get("store_refused_batches") == 1
+
+
+def test_stats_count_outcomes(rig: Rig) -> None:
+    dev = FakeDevice(rig.registry["sim-001"])
+    rig.ingestor.process([inbound(*dev.seal(dev.records(1, 3))), inbound("mch/v1/sim-001/rec", b"x")])
+    snap = rig.ingestor.stats.snapshot()
+    assert snap["records_stored"] == 3 and snap["quarantined_malformed"] == 1 and snap["messages"] == 2
