@@ -30,6 +30,7 @@ unit: venv
 	$(VENV)/bin/python -m pytest -m "not integration and not ui and not slow" $(PYTEST_ARGS)
 
 run: venv
+	bash scripts/start-test-services.sh
 	$(PY) scripts/run_system.py
 
 bench: venv

@@ -81,6 +81,10 @@ def main() -> int:
         procs["fleet"] = spawn("fleet", [PY, "-m", "fleet_simulator", "--state-dir", str(RUN / "fleet"),
                                          "--rate", "12", "--duration", "1e9", "--broker", f"127.0.0.1:{port}",
                                          *[a for b in bundles for a in ("--bundle", b)]])
+        kiosk = subprocess.run([PY, "-m", "kiosk.cli", "selftest", "--simulate"], capture_output=True, text=True,
+                               cwd=ROOT, timeout=120)
+        print("kiosk peripherals (simulated), mch-kiosk selftest --simulate:")
+        print(kiosk.stdout.rstrip() or kiosk.stderr.rstrip(), flush=True)
         print(f"""
 MCH edge is running on simulated hardware (state in {RUN}).
   broker   mosquitto, mTLS on 127.0.0.1:{port}, config {broker.run_dir}
