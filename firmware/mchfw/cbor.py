@@ -53,7 +53,7 @@ class Tag:
         return isinstance(other, Tag) and other.tag == self.tag and other.value == self.value
 
     def __repr__(self) -> str:
-        return "Tag(%d, %r)" % (self.tag, self.value)
+        return f"Tag({self.tag}, {self.value!r})"
 
 
 def _head(out: bytearray, major: int, n: int) -> None:
@@ -129,8 +129,10 @@ def _encode(out: bytearray, obj: object, depth: int) -> None:
     elif isinstance(obj, Tag):
         _head(out, MT_TAG, obj.tag)
         _encode(out, obj.value, depth + 1)
+    elif isinstance(obj, Raw):
+        out.extend(obj.data)
     else:
-        raise CBORError("cannot encode %s" % type(obj).__name__)
+        raise CBORError(f"cannot encode {type(obj).__name__}")
 
 
 def dumps(obj: object) -> bytes:
@@ -158,7 +160,7 @@ class _Decoder:
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if n < 0 or end > len(self.data):
-            raise CBORError("truncated at byte %d" % self.pos)
+            raise CBORError(f"truncated at byte {self.pos}")
         chunk = bytes(self.data[self.pos:end])
         self.pos = end
         return chunk
@@ -174,7 +176,7 @@ class _Decoder:
             return struct.unpack(">I", self.take(4))[0]
         if ai == AI_8BYTE:
             return int.from_bytes(self.take(8), "big")
-        raise CBORError("indefinite or reserved length at byte %d" % self.pos)
+        raise CBORError(f"indefinite or reserved length at byte {self.pos}")
 
     def item(self, depth: int) -> object:
         if depth > MAX_DEPTH:
@@ -224,7 +226,7 @@ class _Decoder:
             return struct.unpack(">f", self.take(4))[0]
         if ai == AI_8BYTE:
             return struct.unpack(">d", self.take(8))[0]
-        raise CBORError("unsupported simple value %d" % ai)
+        raise CBORError(f"unsupported simple value {ai}")
 
 
 def loads(data: bytes) -> object:
@@ -235,7 +237,14 @@ def loads(data: bytes) -> object:
     except CBORError:
         raise
     except (ValueError, TypeError, IndexError, OverflowError, MemoryError) as exc:
-        raise CBORError("malformed: %s" % exc.__class__.__name__) from None
+        raise CBORError(f"malformed: {exc.__class__.__name__}") from None
     if dec.pos != len(dec.data):
-        raise CBORError("%d trailing bytes" % (len(dec.data) - dec.pos))
+        raise CBORError(f"{len(dec.data) - dec.pos} trailing bytes")
     return obj
+
+
+class Raw:
+    """Bytes that are already CBOR, spliced into the output as they are (outbox bodies)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data

@@ -91,11 +91,11 @@ def _ctr(ecb, nonce: bytes, data: bytes) -> bytes:
 
 def _check(key: bytes, nonce: bytes, n: int) -> None:
     if len(key) != KEY_LEN:
-        raise CCMError("key must be %d bytes" % KEY_LEN)
+        raise CCMError(f"key must be {KEY_LEN} bytes")
     if len(nonce) != NONCE_LEN:
-        raise CCMError("nonce must be %d bytes" % NONCE_LEN)
+        raise CCMError(f"nonce must be {NONCE_LEN} bytes")
     if n > MAX_LEN:
-        raise CCMError("message longer than %d bytes" % MAX_LEN)
+        raise CCMError(f"message longer than {MAX_LEN} bytes")
 
 
 def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -118,7 +118,7 @@ def decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
     s0 = _keystream(ecb, nonce, 1, 0)
     want = _xor(_cbc_mac(ecb, nonce, aad, plaintext), s0[:TAG_LEN])
     diff = 0
-    for a, b in zip(want, got):  # constant time in the tag content
+    for a, b in zip(want, got):  # noqa: B905 - MicroPython zip has no strict; lengths checked above
         diff |= a ^ b
     if diff:
         raise CCMError("tag does not verify")

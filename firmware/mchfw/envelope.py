@@ -105,7 +105,7 @@ def peek(data: bytes) -> dict:
     try:
         obj = cbor.loads(data)
     except cbor.CBORError as exc:
-        raise EnvelopeError("malformed", "not CBOR: %s" % exc) from None
+        raise EnvelopeError("malformed", f"not CBOR: {exc}") from None
     if not isinstance(obj, cbor.Tag) or obj.tag != COSE_ENCRYPT0_TAG:
         raise EnvelopeError("malformed", "not a tagged COSE_Encrypt0")
     v = obj.value
@@ -123,7 +123,7 @@ def peek(data: bytes) -> dict:
     if not isinstance(h, dict):
         raise EnvelopeError("malformed", "protected header is not a map")
     if h.get(H_ALG) != ALG_AES_CCM_16_64_128:
-        raise EnvelopeError("unsupported-alg", "alg %r" % (h.get(H_ALG),))
+        raise EnvelopeError("unsupported-alg", f"alg {h.get(H_ALG)!r}")
     piv = h.get(H_PARTIAL_IV)
     if not isinstance(piv, bytes) or not 1 <= len(piv) <= MAX_PARTIAL_IV_LEN:
         raise EnvelopeError("malformed", "missing or bad Partial IV")

@@ -1,0 +1,151 @@
+"""The device side of the link contract: outbox drained over MQTT, deleted only on ack/1.
+
+Mirrors mch_link.device: records are packed (same kind and schema, up to batch_max) into
+envelopes sealed under a fresh counter each transmission; at most `window` envelopes await the
+hub's application acknowledgement; after a reconnect or ack_timeout everything unacknowledged
+is sealed again. Fleet state (state/1): birth after connect, death as the last will with the
+same bdseq, heartbeats with the queue depth. Downlink (ack, cmd) opens with the downlink key;
+anything that does not open is counted and ignored.
+"""
+
+from mchfw import cbor, envelope, mqtt
+from mchfw import clock as ticks
+
+PREFIX = "mch/v1/"
+ACK_SCHEMA = "ack/1"
+CMD_SCHEMA = "cmd/1"
+STATE_SCHEMA = "state/1"
+STATE_RECORD_ID = 0
+CTR_ENVELOPE = "ctr"
+CTR_BDSEQ = "bdseq"
+SEQ_MODULO = 256
+
+
+def topic(device_id: str, kind: str) -> str:
+    return PREFIX + device_id + "/" + kind
+
+
+class Link:
+    def __init__(self, cfg, outbox, counters, robust, clock, window: int = 8, batch_max: int = 30,
+                 ack_timeout_ms: int = 30000, heartbeat_ms: int = 30000) -> None:
+        self.cfg = cfg  # config.Config: device_id, kind, firmware, uplink/downlink keys
+        self.outbox, self.counters, self.robust, self.clock = outbox, counters, robust, clock
+        self.window, self.batch_max = window, batch_max
+        self.ack_timeout_ms, self.heartbeat_ms = ack_timeout_ms, heartbeat_ms
+        self.inflight: dict = {}  # counter -> (msg_ids, sent_at_ms)
+        self.cursor = 0
+        self.bdseq = 0
+        self.seq = 0
+        self.last_heartbeat = clock.ticks()
+        self.stats = {"envelopes": 0, "records": 0, "acked": 0, "resends": 0, "bad_downlink": 0, "births": 0}
+        robust.on_connect = self._on_connect
+        robust.on_disconnect = self._prepare_will
+        robust.client.on_message = self._on_message
+        self._prepare_will()
+
+    # -- sealing ----------------------------------------------------------------------
+    def _seal(self, kind: str, schema: str, records: list) -> bytes:
+        t = topic(self.cfg.device_id, kind)
+        counter = self.counters.next(CTR_ENVELOPE)
+        return envelope.seal(self.cfg.uplink_key, self.cfg.uplink_iv, self.cfg.device_id, t, counter, schema,
+                             records, self.clock.now_ms())
+
+    def _state(self, event: str) -> bytes:
+        body = {"event": event, "bdseq": self.bdseq, "seq": self.seq % SEQ_MODULO}
+        if event != "death":
+            body["firmware"] = self.cfg.firmware
+            body["kind"] = self.cfg.kind
+            body["queue_depth"] = self.outbox.depth()
+            body["uptime_s"] = self.clock.uptime_s()
+            self.seq += 1
+        return self._seal("state", STATE_SCHEMA, [(STATE_RECORD_ID, self.clock.now_ms(), body)])
+
+    def _prepare_will(self) -> None:
+        """The will carries the bdseq of the CONNECT it goes with: rebuilt before each connect."""
+        self.bdseq = self.counters.bump(CTR_BDSEQ) % SEQ_MODULO
+        self.robust.client.set_will(topic(self.cfg.device_id, "state"), self._state("death"), 1)
+
+    # -- session events ---------------------------------------------------------------
+    def _on_connect(self) -> None:
+        client = self.robust.client
+        client.subscribe(topic(self.cfg.device_id, "ack"), 1)
+        client.subscribe(topic(self.cfg.device_id, "cmd"), 1)
+        self._restart_sending()
+        self.seq = 0
+        self.stats["births"] += 1
+        self.robust.publish(topic(self.cfg.device_id, "state"), self._state("birth"))
+
+    def _restart_sending(self) -> None:
+        if self.inflight:
+            self.stats["resends"] += 1
+        self.inflight = {}
+        self.cursor = 0
+
+    def _on_message(self, t: str, payload: bytes, dup: bool) -> None:
+        try:
+            hdr, records = envelope.open_envelope(payload, self.cfg.downlink_key, self.cfg.downlink_iv, t)
+            if hdr["schema"] == ACK_SCHEMA and t == topic(self.cfg.device_id, "ack"):
+                self._on_ack(records)
+            elif hdr["schema"] == CMD_SCHEMA and t == topic(self.cfg.device_id, "cmd"):
+                for _, _, body in records:
+                    if body.get("command") == "rebirth":
+                        self.robust.publish(topic(self.cfg.device_id, "state"), self._state("birth"))
+            else:
+                self.stats["bad_downlink"] += 1
+        except (envelope.EnvelopeError, AttributeError, TypeError, ValueError):
+            self.stats["bad_downlink"] += 1
+
+    def _on_ack(self, records: list) -> None:
+        done: list = []
+        for _, _, body in records:
+            for key in ("ok", "held"):
+                ids = body.get(key)
+                if isinstance(ids, list):
+                    done.extend(i for i in ids if isinstance(i, int) and not isinstance(i, bool))
+        self.stats["acked"] += self.outbox.ack(done)
+        done_set = set(done)
+        for counter in list(self.inflight):
+            if all(i in done_set for i in self.inflight[counter][0]):
+                del self.inflight[counter]
+
+    # -- sending ----------------------------------------------------------------------
+    def service(self, timeout_ms: int = 0) -> None:
+        self.robust.service(timeout_ms)
+        if not self.robust.connected:
+            return
+        now = self.clock.ticks()
+        for _, sent_at in self.inflight.values():
+            if ticks.diff(now, sent_at) > self.ack_timeout_ms:
+                self._restart_sending()
+                break
+        self._fill_window()
+        if ticks.diff(now, self.last_heartbeat) >= self.heartbeat_ms:
+            self.last_heartbeat = now
+            self.robust.publish(topic(self.cfg.device_id, "state"), self._state("heartbeat"))
+
+    def _fill_window(self) -> None:
+        while self.robust.connected and len(self.inflight) < self.window:
+            rows = self.outbox.pending(self.cursor, self.batch_max)
+            if not rows:
+                return
+            kind, schema = rows[0][1], rows[0][2]
+            batch = []
+            for r in rows:
+                if r[1] != kind or r[2] != schema:
+                    break
+                batch.append(r)
+            records = [(r[0], r[3], cbor.Raw(r[4])) for r in batch]
+            counter = self.counters.next(CTR_ENVELOPE)
+            t = topic(self.cfg.device_id, kind)
+            payload = envelope.seal(self.cfg.uplink_key, self.cfg.uplink_iv, self.cfg.device_id, t, counter,
+                                    schema, records, self.clock.now_ms())
+            self.inflight[counter] = (tuple(r[0] for r in batch), self.clock.ticks())
+            self.cursor = batch[-1][0]
+            if not self.robust.publish(t, payload):
+                return
+            self.stats["envelopes"] += 1
+            self.stats["records"] += len(batch)
+
+
+def is_mqtt_error(exc) -> bool:
+    return isinstance(exc, mqtt.MQTTError)

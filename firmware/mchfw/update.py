@@ -1,0 +1,127 @@
+"""Signed firmware updates: verify the manifest, stream into the inactive slot, boot, confirm.
+
+Manifest (JSON, docs/firmware.md): format, version "X.Y.Z", board, size, sha256 (hex of the
+image), key_id, signature (hex r||s, ECDSA P-256 over SHA-256 of `signing_input`). The device
+refuses: an unknown key or bad signature (before writing a byte), another board, a version not
+newer than the running one, an image whose SHA-256 (re-read from flash) differs. Only then is
+the slot marked to boot; the new image must call `confirm()` once healthy, else the bootloader
+rolls back at the next reset (slots_host models ESP-IDF's pending-verify rollback).
+"""
+
+import binascii
+import hashlib
+import json
+
+from mchfw import p256
+
+FORMAT = "mchfw-manifest/1"
+FIELDS = ("format", "version", "board", "size", "sha256", "key_id")
+CHUNK = 4096
+
+
+class UpdateError(ValueError):
+    """The update is refused; `reason` is one of the REASON_* codes."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason + (": " + detail if detail else ""))
+        self.reason = reason
+
+
+REASON_MALFORMED = "malformed"
+REASON_UNKNOWN_KEY = "unknown-key"
+REASON_BAD_SIGNATURE = "bad-signature"
+REASON_WRONG_BOARD = "wrong-board"
+REASON_DOWNGRADE = "downgrade"
+REASON_TOO_BIG = "too-big"
+REASON_HASH = "hash-mismatch"
+
+
+def parse_version(text) -> tuple:
+    try:
+        parts = tuple(int(p) for p in text.split("."))
+    except (AttributeError, ValueError):
+        raise UpdateError(REASON_MALFORMED, "version must be X.Y.Z") from None
+    if len(parts) != 3 or any(p < 0 for p in parts):
+        raise UpdateError(REASON_MALFORMED, "version must be X.Y.Z")
+    return parts
+
+
+def signing_input(m: dict) -> bytes:
+    """The exact bytes signed: one line per field, in FIELDS order (shared with firmware/tools)."""
+    return "\n".join(f"{k}={m[k]}" for k in FIELDS).encode()
+
+
+def parse_manifest(raw: bytes) -> dict:
+    try:
+        m = json.loads(raw)
+    except ValueError:
+        raise UpdateError(REASON_MALFORMED, "manifest is not JSON") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise UpdateError(REASON_MALFORMED, "format must be " + FORMAT)
+    for k in FIELDS + ("signature",):
+        if k not in m:
+            raise UpdateError(REASON_MALFORMED, "missing " + k)
+    if not isinstance(m["size"], int) or isinstance(m["size"], bool) or m["size"] <= 0:
+        raise UpdateError(REASON_MALFORMED, "size must be a positive integer")
+    parse_version(m["version"])
+    return m
+
+
+def verify_manifest(m: dict, trusted: dict) -> None:
+    """trusted: key_id -> 65-byte SEC1 public key. Raises UpdateError."""
+    pub = trusted.get(m["key_id"])
+    if pub is None:
+        raise UpdateError(REASON_UNKNOWN_KEY, str(m["key_id"]))
+    try:
+        sig = binascii.unhexlify(m["signature"])
+        digest = binascii.unhexlify(m["sha256"])
+    except (ValueError, TypeError):
+        raise UpdateError(REASON_MALFORMED, "signature or sha256 is not hex") from None
+    if len(digest) != 32:
+        raise UpdateError(REASON_MALFORMED, "sha256 must be 32 bytes")
+    if not p256.verify(p256.parse_pubkey(pub), signing_input(m), sig):
+        raise UpdateError(REASON_BAD_SIGNATURE)
+
+
+class Updater:
+    def __init__(self, slots, trusted: dict, board: str) -> None:
+        self.slots, self.trusted, self.board = slots, trusted, board
+
+    def running_version(self) -> tuple:
+        m = self.slots.manifest(self.slots.running)
+        return parse_version(m["version"]) if m else (0, 0, 0)
+
+    def check(self, manifest_raw: bytes) -> dict:
+        m = parse_manifest(manifest_raw)
+        verify_manifest(m, self.trusted)
+        if m["board"] != self.board:
+            raise UpdateError(REASON_WRONG_BOARD, "{}, this is {}".format(m["board"], self.board))
+        if parse_version(m["version"]) <= self.running_version():
+            raise UpdateError(REASON_DOWNGRADE, "{} is not newer than the running image".format(m["version"]))
+        if m["size"] > self.slots.size:
+            raise UpdateError(REASON_TOO_BIG)
+        return m
+
+    def install(self, manifest_raw: bytes, read_chunk) -> int:
+        """read_chunk(n) -> bytes (b"" at the end). Returns the slot that will boot next."""
+        m = self.check(manifest_raw)
+        target = self.slots.inactive()
+        self.slots.erase(target)
+        h = hashlib.sha256()
+        done = 0
+        while done < m["size"]:
+            chunk = read_chunk(min(CHUNK, m["size"] - done))
+            if not chunk:
+                break
+            self.slots.write(target, done, chunk)
+            h.update(chunk)
+            done += len(chunk)
+        want = binascii.unhexlify(m["sha256"])
+        if done != m["size"] or h.digest() != want or self.slots.sha256(target, m["size"]) != want:
+            self.slots.erase(target)
+            raise UpdateError(REASON_HASH, "image does not match the signed manifest")
+        self.slots.set_boot(target, m)
+        return target
+
+    def confirm(self) -> None:
+        self.slots.mark_valid()

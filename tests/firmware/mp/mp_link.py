@@ -1,0 +1,154 @@
+"""The link session (outbox -> envelopes -> acks) against the fake broker."""
+
+from fakebroker import FakeBroker
+from mchfw import cbor, counters, envelope, link, mqtt, outbox, robust
+
+DEV = "bridge-ctg-001"
+UP_K, UP_IV = bytes(range(16)), bytes(range(100, 113))
+DOWN_K, DOWN_IV = bytes(range(16, 32)), bytes(range(200, 213))
+
+
+class Cfg:
+    device_id = DEV
+    kind = "bridge"
+    firmware = "mchfw/test"
+    uplink_key, uplink_iv = UP_K, UP_IV
+    downlink_key, downlink_iv = DOWN_K, DOWN_IV
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000
+
+    def ticks(self):
+        return self.t
+
+    def now_ms(self):
+        return 1764072000000 + self.t
+
+    def uptime_s(self):
+        return self.t // 1000
+
+
+def _setup(tmp, **kw):
+    ctrs = counters.Counters(tmp + "/ctr")
+    box = outbox.Outbox(tmp + "/q", ctrs)
+    clock = Clock()
+    brokers = []
+
+    def opener():
+        brokers.append(FakeBroker())
+        return brokers[-1]
+
+    r = robust.Robust(mqtt.Client(DEV), opener, clock=clock.ticks)
+    lnk = link.Link(Cfg(), box, ctrs, r, clock, **kw)
+    return lnk, box, clock, brokers
+
+
+def _open(topic, payload):
+    return envelope.open_envelope(payload, UP_K, UP_IV, topic)
+
+
+def _ack(ids, counter, key=DOWN_K, iv=DOWN_IV):
+    t = link.topic(DEV, "ack")
+    return t, envelope.seal(key, iv, "hub", t, counter, link.ACK_SCHEMA, [(0, None, {"ok": ids, "held": []})])
+
+
+def test_birth_will_subscriptions(tmp):
+    lnk, box, clock, brokers = _setup(tmp)
+    lnk.service()
+    b = brokers[0]
+    assert b.subscriptions == [link.topic(DEV, "ack"), link.topic(DEV, "cmd")]
+    _, _, will_topic, will_payload = b.connects[0]
+    hdr, recs = _open(will_topic, will_payload)
+    assert hdr["schema"] == "state/1" and recs[0][2]["event"] == "death"
+    birth = [p for p in b.published if p[0] == link.topic(DEV, "state")]
+    hdr2, recs2 = _open(birth[0][0], birth[0][1])
+    assert recs2[0][2]["event"] == "birth" and recs2[0][2]["bdseq"] == recs[0][2]["bdseq"]
+    assert hdr2["counter"] > hdr["counter"]
+
+
+def test_records_sent_packed_and_deleted_only_on_ack(tmp):
+    lnk, box, clock, brokers = _setup(tmp, batch_max=10)
+    ids = [box.add("ctg", "ctg/1", {"seq": n, "fhr1_bpm": [140]}, 5) for n in range(25)]
+    lnk.service()
+    b = brokers[0]
+    ctg = [p for p in b.published if p[0] == link.topic(DEV, "ctg")]
+    assert len(ctg) == 3
+    got = []
+    for t, payload, qos, _pid in ctg:
+        assert qos == 1
+        hdr, recs = _open(t, payload)
+        got += [r[0] for r in recs]
+    assert got == ids
+    assert box.depth() == 25  # PUBACKs from the broker deleted nothing
+    t, payload = _ack(ids[:10], 1)
+    b.push(t, payload)
+    lnk.service()
+    assert box.depth() == 15 and lnk.stats["acked"] == 10
+
+
+def test_forged_ack_is_ignored(tmp):
+    lnk, box, clock, brokers = _setup(tmp)
+    ids = [box.add("ctg", "ctg/1", {"seq": n}) for n in range(3)]
+    lnk.service()
+    t, payload = _ack(ids, 1, key=UP_K)  # sealed with the wrong key
+    brokers[0].push(t, payload)
+    brokers[0].push(t, b"\xd0garbage")
+    lnk.service()
+    assert box.depth() == 3 and lnk.stats["bad_downlink"] == 2
+
+
+def test_resend_after_reconnect_uses_fresh_counters(tmp):
+    lnk, box, clock, brokers = _setup(tmp)
+    ids = [box.add("ctg", "ctg/1", {"seq": n}) for n in range(4)]
+    lnk.service()
+    first = [_open(p[0], p[1]) for p in brokers[0].published if p[0].endswith("/ctg")]
+    brokers[0].closed = True
+    clock.t += 10
+    lnk.service()
+    assert not lnk.robust.connected
+    clock.t += 2000
+    lnk.service()
+    assert len(brokers) == 2
+    again = [_open(p[0], p[1]) for p in brokers[1].published if p[0].endswith("/ctg")]
+    assert [r[0] for h, recs in again for r in recs] == ids
+    assert min(h["counter"] for h, _ in again) > max(h["counter"] for h, _ in first)
+    # the second CONNECT carries a new bdseq in its will
+    b1 = _open(brokers[0].connects[0][2], brokers[0].connects[0][3])[1][0][2]["bdseq"]
+    b2 = _open(brokers[1].connects[0][2], brokers[1].connects[0][3])[1][0][2]["bdseq"]
+    assert b2 == (b1 + 1) % 256
+
+
+def test_ack_timeout_resends(tmp):
+    lnk, box, clock, brokers = _setup(tmp, ack_timeout_ms=5000)
+    box.add("ctg", "ctg/1", {"seq": 1})
+    lnk.service()
+    n = len(brokers[0].published)
+    clock.t += 6000
+    lnk.service()
+    assert len(brokers[0].published) > n and lnk.stats["resends"] == 1
+
+
+def test_rebirth_command_and_heartbeat(tmp):
+    lnk, box, clock, brokers = _setup(tmp, heartbeat_ms=1000)
+    lnk.service()
+    t = link.topic(DEV, "cmd")
+    brokers[0].push(t, envelope.seal(DOWN_K, DOWN_IV, "hub", t, 3, "cmd/1", [(0, None, {"command": "rebirth"})]))
+    clock.t += 1500
+    lnk.service()
+    events = [_open(p[0], p[1])[1][0][2]["event"] for p in brokers[0].published if p[0].endswith("/state")]
+    assert events == ["birth", "birth", "heartbeat"]
+    hb = [_open(p[0], p[1])[1][0][2] for p in brokers[0].published if p[0].endswith("/state")][-1]
+    assert hb["queue_depth"] == 0 and hb["seq"] == 2
+
+
+def test_body_bytes_survive_the_outbox(tmp):
+    lnk, box, clock, brokers = _setup(tmp)
+    body = {"seq": 1, "fhr1_bpm": [140, None, 141], "toco": [], "note": "孕"}
+    box.add("ctg", "ctg/1", body, None)
+    lnk.service()
+    p = [p for p in brokers[0].published if p[0].endswith("/ctg")][0]
+    pt = envelope.open_plaintext(p[1], UP_K, UP_IV, p[0])[1]
+    assert pt == envelope.records_plaintext([(1, None, body)])
+    assert cbor.loads(pt)[0]["b"]["note"] == "孕"
