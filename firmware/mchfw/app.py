@@ -57,7 +57,7 @@ def run_ctg(bundle: str, board, uart_path=None, run_ms: int = 0) -> CtgBridge:
     if cfg.wifi.get("ssid"):
         wifi.connect(cfg.wifi["ssid"], cfg.wifi.get("psk", ""))
     bridge = CtgBridge(uart, corometrics.Decoder(), box, lnk, clk, wdt, wifi, cfg.ntp_host,
-                       cfg.bridge.get("schema", "ctg/1"))
+                       cfg.bridge.get("schema", "bridge-ctg/1"))
     # A freshly installed image proves itself healthy when the hub acknowledges its first record;
     # until then the bootloader would roll it back at the next reset (update.py).
     bridge.on_healthy = board.slots().mark_valid

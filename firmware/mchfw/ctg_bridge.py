@@ -10,7 +10,7 @@ from mchfw import clock as ticks
 from mchfw import corometrics as cm
 
 CTG_KIND = "ctg"
-CTG_SCHEMA = "ctg/1"  # proposed in docs/firmware.md; not yet in mch_link/schemas
+CTG_SCHEMA = "bridge-ctg/1"  # mch_link/schemas/bridge-ctg-1.json
 SIM_SCHEMA = "sim/1"  # the hub's load-generator schema: FHR1 and TOCO only, penlift as 0
 SIM_MAX_ITEMS = 16
 BATCH_MS = 1000
