@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mch_link import schemas
 from mchfw import cbor, counters, outbox  # firmware/ is on sys.path (conftest)
+
+from mch_link import schemas
 
 
 def test_loss_record_conforms_to_loss_1(tmp_path: Path) -> None:
