@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,17 @@ def secrets_of(profile: str) -> list[bytes]:
             p.id_number.encode()]
 
 
-def session_files(root: Path) -> list[bytes]:
-    """Every file of this test session's temporary directories (small enough to scan)."""
-    return [f.read_bytes() for f in root.rglob("*") if f.is_file() and f.stat().st_size < MAX_SCAN_BYTES]
+def files_written_since(root: Path, since: float) -> list[bytes]:
+    """Every file under the session's temporary directories written during this run (tests run one at a
+    time, so these are this run's files; other tests' files may hold unrelated digit runs)."""
+    return [f.read_bytes() for f in root.rglob("*")
+            if f.is_file() and f.stat().st_mtime >= since and f.stat().st_size < MAX_SCAN_BYTES]
 
 
 def test_full_run_leaves_no_account_data_in_logs_or_files(reader, insert_card, caplog, tmp_path: Path,
                                                           tmp_path_factory, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    started = time.time() - 1  # file systems with coarse timestamps
     caplog.set_level(logging.DEBUG)
     logging.getLogger("kiosk").setLevel(logging.DEBUG)
     log_file = tmp_path / "kiosk.log"
@@ -49,7 +53,7 @@ def test_full_run_leaves_no_account_data_in_logs_or_files(reader, insert_card, c
         handler.close()
     assert caplog.records, "the run should have logged something to scan"
     texts = [r.getMessage().encode() for r in caplog.records] + [caplog.text.encode()]
-    files = session_files(tmp_path_factory.getbasetemp())
+    files = files_written_since(tmp_path_factory.getbasetemp(), started)
     assert log_file.read_bytes() in files
     assert log_file.stat().st_size > 0
     for secret in secrets_of("pse"):
