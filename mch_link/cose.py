@@ -33,6 +33,7 @@ H_SEALED_AT_MS = -65537  # device clock at sealing, unix ms; absent while the cl
 H_SCHEMA = -65538  # record schema id, e.g. "ctg/1"
 
 MAX_PARTIAL_IV_LEN = 5  # counters up to 2**40 - 1
+MAX_PLAINTEXT = (1 << 16) - 1  # CCM with a 13-byte nonce has a 2-byte length field (L = 2)
 
 
 def encode_partial_iv(counter: int) -> bytes:
@@ -56,6 +57,8 @@ def encrypt0(key: bytes, base_iv: bytes, protected: dict[int, Any], plaintext: b
     """Seal `plaintext`; `protected` must hold the algorithm and the Partial IV."""
     if len(key) != KEY_LEN:
         raise EnvelopeError("bad-key", f"key must be {KEY_LEN} bytes")
+    if len(plaintext) > MAX_PLAINTEXT:
+        raise EnvelopeError("too-large", f"plaintext of {len(plaintext)} bytes; AES-CCM here takes {MAX_PLAINTEXT}")
     protected_bytes = cbor2.dumps(protected, canonical=True)
     nonce = nonce_for(base_iv, protected[H_PARTIAL_IV])
     ciphertext = AESCCM(key, tag_length=TAG_LEN).encrypt(nonce, plaintext, enc_structure(protected_bytes, external_aad))

@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mch_link import envelope, schemas
+from mch_link import cose, envelope, schemas
 from mch_link.envelope import Record
 from mch_link.errors import LinkError
 from mch_link.keys import KEYS_FILE, LinkKeys
@@ -295,7 +295,7 @@ class DeviceLink:
             rows = self.outbox.pending(after_id=cursor, limit=self.batch_max)
             if not rows:
                 return
-            batch = _same_kind_prefix(rows)
+            batch = _next_batch(rows)
             records = [Record(r.msg_id, r.body, r.made_at_ms) for r in batch]
             kind = Kind(batch[0].kind)
             counter = self.outbox.next_counter()
@@ -314,11 +314,14 @@ class DeviceLink:
                 client.publish(t, payload, qos=1)
 
 
-def _same_kind_prefix(rows: list[Pending]) -> list[Pending]:
+def _next_batch(rows: list[Pending]) -> list[Pending]:
+    """The leading records of one kind and schema that fit one envelope (AES-CCM's length limit)."""
     first = rows[0]
-    out = []
-    for r in rows:
-        if (r.kind, r.schema) != (first.kind, first.schema):
+    out = [first]
+    size = envelope.ARRAY_OVERHEAD + first.size + envelope.RECORD_OVERHEAD
+    for r in rows[1:]:
+        size += r.size + envelope.RECORD_OVERHEAD
+        if (r.kind, r.schema) != (first.kind, first.schema) or size > cose.MAX_PLAINTEXT:
             break
         out.append(r)
     return out

@@ -23,6 +23,9 @@ from mch_link.errors import EnvelopeError
 from mch_link.keys import DirectionKey
 
 CONTENT_TYPE = "application/cbor"
+RECORD_OVERHEAD = 32  # CBOR of {"id": .., "t": .., "b": ..} around a body: keys, a 9-byte id, a 9-byte time
+ARRAY_OVERHEAD = 5  # the array header of up to 2**32 records
+MAX_BODY_BYTES = cose.MAX_PLAINTEXT - RECORD_OVERHEAD - ARRAY_OVERHEAD  # a record alone must fit an envelope
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import cbor2
 
+from mch_link.envelope import MAX_BODY_BYTES
 from mch_link.errors import OutboxError
 
 COUNTER_BLOCK = 1024
@@ -43,6 +44,7 @@ class Pending:
     schema: str
     made_at_ms: int | None
     body: dict[str, Any]
+    size: int  # bytes of the CBOR-encoded body
 
 
 class Outbox:
@@ -85,6 +87,10 @@ class Outbox:
     def add_many(self, kind: str, schema: str, items: Sequence[tuple[dict[str, Any], int | None]]) -> list[int]:
         now = int(time.time() * 1000)
         encoded = [(kind, schema, made, cbor2.dumps(body), now) for body, made in items]
+        for row in encoded:
+            if len(row[3]) > MAX_BODY_BYTES:
+                raise OutboxError(f"outbox {self.path}: a {schema} record of {len(row[3])} bytes cannot fit one "
+                                  f"envelope (at most {MAX_BODY_BYTES}); split it")
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -103,7 +109,7 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT msg_id, kind, schema, made_at_ms, body FROM outbox WHERE msg_id > ? ORDER BY msg_id LIMIT ?",
                 (after_id, limit)).fetchall()
-        return [Pending(r[0], r[1], r[2], r[3], cbor2.loads(r[4])) for r in rows]
+        return [Pending(r[0], r[1], r[2], r[3], cbor2.loads(r[4]), len(r[4])) for r in rows]
 
     def delete(self, msg_ids: Iterable[int]) -> int:
         ids = [(int(i),) for i in msg_ids]

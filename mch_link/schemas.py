@@ -50,6 +50,9 @@ def validate(schema_id: str, body: Any) -> None:
     try:
         validator.validate(body)
     except jsonschema_rs.ValidationError as exc:
-        raise SchemaError(f"{schema_id}: {str(exc).splitlines()[0]}") from None
+        # Name where and which rule, never the value: bodies carry personal data and errors get logged.
+        where = "/" + "/".join(str(p) for p in exc.instance_path)
+        rule = "/".join(str(p) for p in exc.schema_path)
+        raise SchemaError(f"{schema_id}: {where} violates {rule}") from None
     except (TypeError, ValueError, OverflowError) as exc:  # values JSON cannot hold (bytes, huge ints)
         raise SchemaError(f"{schema_id}: body is not JSON-compatible ({exc.__class__.__name__})") from None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cbor2
 import paho.mqtt.client as mqtt
 import pytest
 
-from mch_link import envelope
-from mch_link.device import DeviceConfig, DeviceLink
+from mch_link import cose, envelope
+from mch_link.device import DeviceConfig, DeviceLink, _next_batch
 from mch_link.envelope import Record
-from mch_link.errors import LinkError, SchemaError
+from mch_link.errors import LinkError, OutboxError, SchemaError
 from mch_link.keys import DirectionKey, LinkKeys
 from mch_link.outbox import Outbox
 from mch_link.topics import Kind, topic
@@ -72,3 +73,23 @@ def test_bundle_errors_are_clear(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"format": "mch-device/1", "device_id": DEV}))
     with pytest.raises(LinkError, match="KeyError"):
         DeviceConfig.from_bundle(tmp_path)
+
+
+def test_batches_never_exceed_the_ccm_plaintext_limit(link: DeviceLink) -> None:
+    """Large records are packed by bytes, not by count: every sealed batch fits AES-CCM's 65,535 bytes."""
+    big = {"seq": 1, "fhr_bpm": [], "toco": [], "note": "胎" * 60}  # ~200-byte body
+    link.submit_many(Kind.CTG, "sim/1", [big] * 400)
+    rows = link.outbox.pending(limit=400)
+    seen = 0
+    while seen < len(rows):
+        batch = _next_batch(rows[seen:])
+        plaintext = cbor2.dumps([Record(r.msg_id, r.body, r.made_at_ms).to_cbor_obj() for r in batch])
+        assert len(plaintext) <= cose.MAX_PLAINTEXT
+        seen += len(batch)
+    assert seen == 400
+
+
+def test_a_record_too_large_for_any_envelope_is_refused_by_the_outbox(link: DeviceLink) -> None:
+    with pytest.raises(OutboxError, match="cannot fit one envelope"):
+        link.outbox.add("rec", "episode/1", {"note": "x" * 70_000})
+    assert link.depth() == 0
