@@ -72,8 +72,9 @@ PAPER_OUT = ord("1")
 
 # PROVISIONAL HR-mode table: mode character -> (role of HR channel 1, role of HR channel 2).
 # The real table was not retrieved; a site overrides it in config (`hr_mode_roles`).
-# An unknown mode character keeps DEFAULT_HR_ROLES.
-DEFAULT_HR_ROLES = (HrRole.FETAL, HrRole.FETAL)
+# Until the monitor has told its modes (they come once a minute) and for a mode character not
+# in the table, channel 2 is not shown: maternal HR must never be displayed as a second FHR.
+DEFAULT_HR_ROLES = (HrRole.FETAL, HrRole.INOP)
 HR_MODE_ROLES: dict[str, tuple[HrRole, HrRole]] = {
     "U": (HrRole.FETAL, HrRole.FETAL),  # ultrasound / ultrasound (twins)
     "E": (HrRole.FETAL, HrRole.FETAL),  # fetal ECG / ultrasound
@@ -188,31 +189,37 @@ class CorometricsDecoder:
             self._buf.clear()
         return events
 
-    def _bad(self, frame: bytes, counter: str) -> None:
-        setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        self.stats.bytes_discarded += len(frame) + 1
-
-    def _resync(self, frame: bytes) -> bytes:
-        """Drop noise before the last plausible header (a lost ETX merges two messages)."""
+    def _last_header(self, frame: bytes) -> int:
+        """Index > 0 of the last plausible header in a frame, or 0 (a lost ETX merges two messages)."""
         for i in range(len(frame) - 3, 0, -1):
             if frame[i] in self._monitor_types and frame[i + 2] == MONITOR_ID and RT_HR1 <= frame[i + 1] <= RT_LAST:
-                self.stats.framing_errors += 1
-                self.stats.bytes_discarded += i
-                return frame[i:]
-        return frame
+                return i
+        return 0
+
+    def _try(self, frame: bytes) -> tuple[MonitorEvent | None, str]:
+        """(event, "") or (None, name of the error counter)."""
+        if len(frame) < 3 or frame[0] not in self._monitor_types or frame[2] != MONITOR_ID or not frame.isascii():
+            return None, "framing_errors"
+        if frame[1] not in RESPONSE_TYPES:
+            return None, "unknown_codes"
+        event = self._decode(frame[1], frame[3:])
+        return (event, "") if event is not None else (None, "bad_values")
 
     def _frame(self, frame: bytes) -> MonitorEvent | None:
-        frame = self._resync(frame)
-        if len(frame) < 3 or frame[0] not in self._monitor_types or frame[2] != MONITOR_ID or not frame.isascii():
-            self._bad(frame, "framing_errors")
-            return None
-        code, data = frame[1], frame[3:]
-        if code not in RESPONSE_TYPES:
-            self._bad(frame, "unknown_codes")
-            return None
-        event = self._decode(code, data)
+        event, error = self._try(frame)
         if event is None:
-            self._bad(frame, "bad_values")
+            # Not a valid message as a whole: maybe noise or a message that lost its ETX sits in
+            # front of a good one. Only then look for a later header, so that a valid message
+            # (an annotation's free text) is never split into spurious values.
+            i = self._last_header(frame)
+            if i:
+                event, _ = self._try(frame[i:])
+                if event is not None:
+                    self.stats.framing_errors += 1
+                    self.stats.bytes_discarded += i
+        if event is None:
+            setattr(self.stats, error, getattr(self.stats, error) + 1)
+            self.stats.bytes_discarded += len(frame) + 1
             return None
         self.stats.frames_ok += 1
         return event

@@ -1,0 +1,103 @@
+"""Offline analysis: the same streaming analysis run over a whole recording, as one JSON document."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..alarms.manager import AlarmManager
+from ..alarms.model import AlarmThresholds
+from ..trace import CtgSample, Trace
+from .config import CHANNEL_AUTO, AnalysisConfig
+from .events import KIND_ACCELERATION, KIND_CLASSIFICATION, KIND_CONTRACTION, KIND_DECELERATION, AnalysisEvent
+from .streaming import StreamingAnalyzer
+
+OFFLINE_BED = "offline"
+
+
+class _SampleClock:
+    """Alarm clock that follows the sample time of the recording."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def analyse_trace(trace: Trace, config: AnalysisConfig | None = None,
+                  thresholds: AlarmThresholds | None = None, with_alarms: bool = True) -> dict[str, Any]:
+    """Analyse a recording sample by sample; returns a JSON-able document."""
+    cfg = config or AnalysisConfig(fhr_channel=CHANNEL_AUTO)
+    analyzer = StreamingAnalyzer(cfg)
+    analyzer.baseline_sink = []
+    clock = _SampleClock()
+    alarms = AlarmManager(thresholds or AlarmThresholds(lead=cfg.lead), clock) if with_alarms else None
+    events: list[AnalysisEvent] = []
+    changes = []
+    if alarms is None:
+        events += analyzer.push_block(trace.fhr1_bpm, trace.fhr2_bpm, trace.mhr_bpm, trace.toco)
+    else:
+        f1, f2, mh, tc = (a.tolist() for a in (trace.fhr1_bpm, trace.fhr2_bpm, trace.mhr_bpm, trace.toco))
+        mv, mk = trace.movement.tolist(), trace.mark.tolist()
+        hz = trace.sample_hz
+        push, snapshot, update = analyzer.push, analyzer.snapshot, alarms.update
+        for i in range(len(f1)):
+            t = i / hz
+            ev = push(CtgSample(t, _v(f1[i]), _v(f2[i]), _v(mh[i]), _v(tc[i]), mv[i], mk[i]))
+            if ev:
+                events += ev
+            clock.now = t
+            ch = update(OFFLINE_BED, ev, snapshot())
+            if ch:
+                changes += ch
+    events += analyzer.finish()
+    base = np.full(len(trace), np.nan)
+    for a, piece in analyzer.baseline_sink:
+        base[a:a + piece.size] = piece[: max(0, len(trace) - a)]
+    return {
+        "source": trace.source,
+        "duration_s": trace.duration_s,
+        "sample_hz": trace.sample_hz,
+        "config": asdict(cfg),
+        "baseline_bpm": [None if b != b else b for b in np.round(base, 2).tolist()],
+        "accelerations": [_ep(e) for e in events if e.kind == KIND_ACCELERATION],
+        "decelerations": [_ep(e) for e in events if e.kind == KIND_DECELERATION],
+        "contractions": [_ep(e) for e in events if e.kind == KIND_CONTRACTION],
+        "classification": [_cl(e) for e in events if e.kind == KIND_CLASSIFICATION],
+        "alarms": [{"change": c.change, "kind": c.alarm.kind, "priority": c.alarm.priority.name.lower(),
+                    "at_s": c.at, "condition_since_s": c.alarm.condition_since_s, "message": c.alarm.message}
+                   for c in changes],
+    }
+
+
+def analyse_file(path: str | Path, config: AnalysisConfig | None = None) -> dict[str, Any]:
+    """Read a recording (.fhr, .hea, .ctgz.npz) and analyse it."""
+    from ..sources.readers import read_any
+
+    return analyse_trace(read_any(path), config)
+
+
+def _v(x: float) -> float | None:
+    return None if x != x else x
+
+
+def _ep(e: AnalysisEvent) -> dict[str, Any]:
+    assert e.episode is not None
+    out: dict[str, Any] = {"start_s": round(e.start_s, 2), "end_s": round(e.end_s, 2),
+                           "peak_s": round(e.episode.peak_s, 2), "amplitude": round(e.episode.amplitude, 2),
+                           "n_valid": e.n_valid, "reported_at_s": e.t_s}
+    if e.episode.type is not None:
+        out["type"] = e.episode.type
+    return out
+
+
+def _cl(e: AnalysisEvent) -> dict[str, Any]:
+    c = e.classification
+    assert c is not None
+    return {"at_s": e.t_s, "window_start_s": c.window_start_s, "window_end_s": c.window_end_s, "figo": c.figo,
+            "nichd": c.nichd, "nst": c.nst, "baseline_bpm": c.baseline_bpm, "variability_bpm": c.variability_bpm,
+            "reasons": list(c.reasons)}

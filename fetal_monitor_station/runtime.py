@@ -1,0 +1,85 @@
+"""Build a running station from its config: archive, link (or local outbox), analysis, alarms."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import serial
+
+from fetal_monitor_station.archive.store import Archive
+from fetal_monitor_station.config import StationConfig
+from fetal_monitor_station.errors import ConfigError, StationError
+from fetal_monitor_station.monitor.reader import PortOpener
+from fetal_monitor_station.publisher import Publisher
+from fetal_monitor_station.station import AlarmPolicy, AnalyzerFactory, Station
+from mch_link import schemas
+from mch_link.errors import LinkError
+from mch_link.outbox import Outbox
+from mch_link.topics import Kind
+
+log = logging.getLogger(__name__)
+
+# Records per envelope: AES-CCM with a 13-byte nonce seals at most 65,535 bytes, and a ctg/1
+# record is up to ~2.6 KB in CBOR (40 samples x 4 channels of float64), so at most 25 fit.
+LINK_BATCH_MAX = 25
+
+
+class OutboxLink:
+    """A link without a session: validate and commit to a local outbox (no hub configured)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def submit(self, kind: Kind, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
+        schemas.validate(schema, body)
+        return self.outbox.add(kind.value, schema, body, made_at_ms)
+
+
+def scaled_clock(speed: float) -> Callable[[], float]:
+    """Host time running `speed` times faster from now (accelerated simulation runs only)."""
+    if speed == 1.0:
+        return time.time
+    t0 = time.time()
+    m0 = time.monotonic()
+    return lambda: t0 + (time.monotonic() - m0) * speed
+
+
+def analysis_hooks(config: StationConfig) -> tuple[AnalyzerFactory | None, Any, AlarmPolicy | None]:
+    """The analysis helper's analyzer, classification extractor and alarm policy, when enabled."""
+    if not config.analysis:
+        return None, None, None
+    from fetal_monitor_station.adapters import make_hooks
+
+    return make_hooks(config.thresholds)
+
+
+def build_station(config: StationConfig, *, opener: PortOpener = serial.serial_for_url,
+                  link: Any = None) -> tuple[Station, Any]:
+    """(station, link to start/stop or None). Raises ConfigError/StationError with the cause."""
+    clock = scaled_clock(config.clock_speed)
+    owned_link = None
+    if link is None:
+        if config.link is not None:
+            try:
+                from mch_link.device import DeviceLink
+
+                owned_link = link = DeviceLink.from_bundle(config.link.bundle, config.link.outbox,
+                                                           broker=config.link.broker,
+                                                           batch_max=LINK_BATCH_MAX)
+            except LinkError as exc:
+                raise ConfigError(f"link: {exc}") from None
+        else:
+            path = config.local_outbox or config.archive.with_name(config.archive.stem + "-outbox.sqlite3")
+            try:
+                link = OutboxLink(Outbox(path))
+            except LinkError as exc:
+                raise StationError(f"local outbox: {exc}") from None
+    archive = Archive(config.archive, config.archive_synchronous)
+    factory, classification_of, alarms = analysis_hooks(config)
+    station = Station(config.beds, archive, Publisher(link, config.batch_samples), analyzer_factory=factory,
+                      alarm_policy=alarms, classification_of=classification_of, opener=opener, clock=clock,
+                      time_scale=config.clock_speed)
+    return station, owned_link

@@ -1,0 +1,1 @@
+"""Where traces come from: the synthetic generator and recording readers/writers."""
