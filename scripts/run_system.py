@@ -21,19 +21,51 @@ LOGS = RUN / "logs"
 HUB_DB = f"sqlite:///{RUN / 'hub' / 'hub.db'}"
 BROKER_PORT = 8883
 FLEET = [f"sim-{i:03d}" for i in range(1, 4)]
+STATION = "station-01"
+BEDS = 4
 PY = sys.executable
 
 sys.path.insert(0, str(ROOT))
 from mqtt_broker_config.launcher import BrokerProcess, free_port  # noqa: E402
-from provisioning.devsite import make_dev_site  # noqa: E402
+from provisioning.devsite import DEV_PASSPHRASE, make_dev_site  # noqa: E402
 from provisioning.site import Site  # noqa: E402
 
 
 def site() -> Site:
-    if (SITE / "site.json").exists():
-        return Site.open(SITE)
-    port = BROKER_PORT if _port_free(BROKER_PORT) else free_port()
-    return make_dev_site(SITE, FLEET, broker_port=port)
+    if not (SITE / "site.json").exists():
+        port = BROKER_PORT if _port_free(BROKER_PORT) else free_port()
+        return make_dev_site(SITE, [*FLEET, STATION], broker_port=port)
+    s = Site.open(SITE, DEV_PASSPHRASE)
+    known = {e.device_id for e in s.devices()}
+    for device_id in [*FLEET, STATION]:
+        if device_id not in known:
+            s.enroll(device_id, "station" if device_id == STATION else "sim")
+    return s
+
+
+def station_config(s: Site, urls: dict[str, str]) -> Path:
+    beds = "\n".join(f'[[beds]]\nid = "{bed}"\nurl = "{url}"\nprotocol = "corometrics-115"\n'
+                      for bed, url in sorted(urls.items()))
+    path = RUN / "station.toml"
+    path.write_text(f"""station_id = "{STATION}"
+archive = "{RUN / 'station' / 'archive.sqlite3'}"
+analysis = true
+[link]
+bundle = "{s.default_bundle_dir(STATION)}"
+outbox = "{RUN / 'station' / 'outbox.sqlite3'}"
+{beds}""")
+    return path
+
+
+def read_json_line(name: str, timeout_s: float = 30) -> dict[str, str]:
+    deadline = time.monotonic() + timeout_s
+    path = LOGS / f"{name}.log"
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+            if line.startswith("{"):
+                return dict(json.loads(line))
+        time.sleep(0.2)
+    raise SystemExit(f"make run: {name} printed no bed map; see {path}")
 
 
 def _port_free(port: int) -> bool:
@@ -81,6 +113,13 @@ def main() -> int:
         procs["fleet"] = spawn("fleet", [PY, "-m", "fleet_simulator", "--state-dir", str(RUN / "fleet"),
                                          "--rate", "12", "--duration", "1e9", "--broker", f"127.0.0.1:{port}",
                                          *[a for b in bundles for a in ("--bundle", b)]])
+        (RUN / "station").mkdir(exist_ok=True)
+        (LOGS / "monitors.log").unlink(missing_ok=True)
+        procs["monitors"] = spawn("monitors", [PY, "-m", "fetal_monitor_station.cli", "simulate", "--beds", str(BEDS),
+                                               "--json"])
+        urls = read_json_line("monitors")
+        procs["station"] = spawn("station", [PY, "-m", "fetal_monitor_station.cli", "run", "--config",
+                                             str(station_config(s, urls)), "--no-view"])
         kiosk = subprocess.run([PY, "-m", "kiosk.cli", "selftest", "--simulate"], capture_output=True, text=True,
                                cwd=ROOT, timeout=120)
         print("kiosk peripherals (simulated), mch-kiosk selftest --simulate:")
@@ -90,6 +129,8 @@ MCH edge is running on simulated hardware (state in {RUN}).
   broker   mosquitto, mTLS on 127.0.0.1:{port}, config {broker.run_dir}
   hub      {HUB_DB}
   fleet    {len(FLEET)} simulated devices ({', '.join(FLEET)}), 12 records/s in all
+  station  {STATION}: {BEDS} simulated Corometrics monitors on ptys, config {RUN / 'station.toml'}
+           live view of the beds: .venv/bin/mch-station run --config ... shows it; here it runs as a service
   logs     {LOGS}/*.log
 Where to look:
   .venv/bin/mch-hub status --site {SITE} --db {HUB_DB}
