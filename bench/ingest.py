@@ -115,7 +115,8 @@ def measure_hub(site: Site, broker: BrokerProcess, bundles: list[Path], backlog:
             link.submit_many(Kind.CTG, SCHEMA, [sim_record(i) for i in range(start, min(backlog, start + 1000))])
     total = backlog * len(links)
     assert hub.proc is not None
-    hub_cpu0, own_cpu0 = cpu_s(hub.proc.pid), time.process_time()
+    assert broker.pid is not None
+    hub_cpu0, own_cpu0, broker_cpu0 = cpu_s(hub.proc.pid), time.process_time(), cpu_s(broker.pid)
     t0 = time.perf_counter()
     for link in links:
         link.start()
@@ -125,7 +126,7 @@ def measure_hub(site: Site, broker: BrokerProcess, bundles: list[Path], backlog:
         stored = count_records(db_url)
     elapsed = time.perf_counter() - t0
     print(f"  {elapsed:.1f} s wall; CPU: hub {cpu_s(hub.proc.pid) - hub_cpu0:.1f} s, "
-          f"fleet {time.process_time() - own_cpu0:.1f} s")
+          f"fleet {time.process_time() - own_cpu0:.1f} s, broker {cpu_s(broker.pid) - broker_cpu0:.1f} s")
     envelopes = sum(link.stats.envelopes_sent for link in links)
     for link in links:
         link.stop()
