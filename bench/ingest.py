@@ -106,10 +106,10 @@ def start_hub(site: Site, broker: BrokerProcess, db_url: str, state: Path) -> Hu
 
 
 def measure_hub(site: Site, broker: BrokerProcess, bundles: list[Path], backlog: int, db_url: str,
-                work: Path, per_msg: int = BATCH, window: int = 16) -> tuple[float, float]:
+                work: Path, per_msg: int = BATCH) -> tuple[float, float]:
     hub = start_hub(site, broker, db_url, work / "state")
     links = [DeviceLink.from_bundle(b, work / f"{b.name}.outbox", broker=(broker.host, broker.port),
-                                    batch_max=per_msg, window=window) for b in bundles]
+                                    batch_max=per_msg) for b in bundles]
     for link in links:
         for start in range(0, backlog, 1000):
             link.submit_many(Kind.CTG, SCHEMA, [sim_record(i) for i in range(start, min(backlog, start + 1000))])
