@@ -203,6 +203,7 @@ class Txn:
         self._quarantine: list[QuarantineItem] = []
         self._records: list[RecordTuple] = []
         self._staged: dict[str, set[int]] = {}  # msg ids in self._records, per device
+        self._max_stored: dict[str, int] = {}  # per device, highest msg id in the table when first asked
         if device_ids:
             self._preload(device_ids)
 
@@ -246,10 +247,21 @@ class Txn:
         """Which of `msg_ids` are already stored (including earlier in this batch)."""
         if not msg_ids:
             return set()
+        wanted = set(msg_ids)
+        staged = self._staged.get(device_id, set()) & wanted
+        if min(msg_ids) > self._highest_stored(device_id):
+            return staged  # the usual case: new records, no query per message
         rows = self._s.execute("SELECT msg_id FROM records WHERE device_id = ? AND msg_id BETWEEN ? AND ?",
                                (device_id, min(msg_ids), max(msg_ids))).fetchall()
-        wanted = set(msg_ids)
-        return ({int(r[0]) for r in rows} | self._staged.get(device_id, set())) & wanted
+        return ({int(r[0]) for r in rows} & wanted) | staged
+
+    def _highest_stored(self, device_id: str) -> int:
+        """Exact for this transaction: it holds the device's window row lock (PostgreSQL) or the write lock
+        (SQLite), so no other worker stores records of this device until it commits."""
+        if device_id not in self._max_stored:
+            row = self._s.execute("SELECT max(msg_id) FROM records WHERE device_id = ?", (device_id,)).fetchone()
+            self._max_stored[device_id] = -1 if row is None or row[0] is None else int(row[0])
+        return self._max_stored[device_id]
 
     def add_records(self, rows: list[RecordTuple]) -> None:
         """Stage rows; all of a batch go in with one executemany at commit (ignoring (device, msg id)
