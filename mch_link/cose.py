@@ -45,12 +45,29 @@ def encode_partial_iv(counter: int) -> bytes:
 def nonce_for(base_iv: bytes, partial_iv: bytes) -> bytes:
     if len(base_iv) != NONCE_LEN:
         raise EnvelopeError("bad-key", f"base IV must be {NONCE_LEN} bytes")
-    padded = bytes(NONCE_LEN - len(partial_iv)) + partial_iv
-    return bytes(a ^ b for a, b in zip(base_iv, padded, strict=True))
+    if len(partial_iv) > NONCE_LEN:
+        raise EnvelopeError("malformed", "Partial IV longer than the nonce")
+    return (int.from_bytes(base_iv, "big") ^ int.from_bytes(partial_iv, "big")).to_bytes(NONCE_LEN, "big")
+
+
+_ENCRYPT0_CONTEXT = b"\x83\x68Encrypt0"  # array(3), text(8) "Encrypt0"
+
+
+def _bstr_head(n: int) -> bytes:
+    """CBOR head of a byte string of length n (RFC 8949 §3.1, major type 2, shortest form)."""
+    if n < 24:
+        return bytes([0x40 | n])
+    if n < 0x100:
+        return bytes([0x58, n])
+    if n < 0x10000:
+        return b"\x59" + n.to_bytes(2, "big")
+    return b"\x5a" + n.to_bytes(4, "big")
 
 
 def enc_structure(protected: bytes, external_aad: bytes) -> bytes:
-    return cbor2.dumps(["Encrypt0", protected, external_aad])
+    """CBOR of ["Encrypt0", protected, external_aad] (RFC 9052 §5.3), built directly: it runs per message."""
+    return b"".join((_ENCRYPT0_CONTEXT, _bstr_head(len(protected)), protected,
+                     _bstr_head(len(external_aad)), external_aad))
 
 
 def encrypt0(key: bytes, base_iv: bytes, protected: dict[int, Any], plaintext: bytes, external_aad: bytes) -> bytes:

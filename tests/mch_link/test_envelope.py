@@ -127,3 +127,17 @@ def test_any_bit_flip_is_rejected(bit: int) -> None:
 def test_garbage_raises_only_envelope_error(data: bytes) -> None:
     with pytest.raises(EnvelopeError):
         open_envelope(data, DirectionKey(b"k" * 16, b"i" * 13), "mch/v1/kiosk-001/rec")
+
+
+@settings(max_examples=200, deadline=None)
+@given(protected=st.binary(max_size=70_000), aad=st.binary(max_size=300))
+def test_enc_structure_is_the_cbor_of_the_rfc_array(protected: bytes, aad: bytes) -> None:
+    assert cose.enc_structure(protected, aad) == cbor2.dumps(["Encrypt0", protected, aad])
+
+
+@settings(max_examples=200, deadline=None)
+@given(base=st.binary(min_size=13, max_size=13), counter=st.integers(0, 2**40 - 1))
+def test_nonce_is_base_iv_xor_padded_partial_iv(base: bytes, counter: int) -> None:
+    piv = cose.encode_partial_iv(counter)
+    padded = bytes(13 - len(piv)) + piv
+    assert cose.nonce_for(base, piv) == bytes(a ^ b for a, b in zip(base, padded, strict=True))
