@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 
 from fetal_monitor_station.archive import ArchiveReader
 from fetal_monitor_station.errors import ArchiveError
+from tests.support.processes import terminate
 
 CLI = [sys.executable, "-m", "fetal_monitor_station.cli"]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -71,16 +71,6 @@ def write_config(path: Path, urls: dict[str, str], analysis: bool, speed: float 
     return path
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 def measure(config: Path, window_s: float, sim_pid: int) -> dict[str, Any]:
     db = config.with_suffix(".sqlite3")
     station = subprocess.Popen([*CLI, "run", "--config", str(config), "--no-view"], text=True)
@@ -95,7 +85,7 @@ def measure(config: Path, window_s: float, sim_pid: int) -> dict[str, Any]:
         if station.poll() is not None:
             raise SystemExit(f"station exited early with {station.returncode}")
     finally:
-        stop(station)
+        terminate(station, 30)
     wall = t1 - t0
     return {"core_fraction": (c1 - c0) / wall, "sim_core_fraction": (s1 - s0) / wall,
             "samples_per_s": (n1 - n0) / wall, "rss0_mb": rss[0], "rss1_mb": rss[-1],
@@ -119,14 +109,14 @@ def main() -> None:
             base = measure(write_config(tmp / "base.toml", urls, False), args.window * 0.7, sim.pid)
             print(f"{args.beds} beds, analysis off: {base}", flush=True)
         finally:
-            stop(sim)
+            terminate(sim, 30)
         sim, urls = start_simulator(args.long_beds, tmp / "tty-long", args.long_speed)
         try:
             long = measure(write_config(tmp / "long.toml", urls, True, args.long_speed), args.long_s, sim.pid)
             print(f"{args.long_beds} beds at x{args.long_speed:g} for {args.long_s:g} s "
                   f"({(WARMUP_S + args.long_s) * args.long_speed / 60:.0f} CTG-min per bed in all): {long}", flush=True)
         finally:
-            stop(sim)
+            terminate(sim, 30)
     expected = args.beds * 4
     print(f"kept up: {full['samples_per_s']:.0f} samples/s committed of {expected} expected", flush=True)
     frac = full["core_fraction"]

@@ -22,11 +22,6 @@ from mch_link.topics import Kind
 
 log = logging.getLogger(__name__)
 
-# Records per envelope: AES-CCM with a 13-byte nonce seals at most 65,535 bytes, and a ctg/1
-# record is up to ~2.6 KB in CBOR (40 samples x 4 channels of float64), so at most 25 fit.
-LINK_BATCH_MAX = 25
-
-
 class OutboxLink:
     """A link without a session: validate and commit to a local outbox (no hub configured)."""
 
@@ -67,8 +62,7 @@ def build_station(config: StationConfig, *, opener: PortOpener = serial.serial_f
                 from mch_link.device import DeviceLink
 
                 owned_link = link = DeviceLink.from_bundle(config.link.bundle, config.link.outbox,
-                                                           broker=config.link.broker,
-                                                           batch_max=LINK_BATCH_MAX)
+                                                           broker=config.link.broker)
             except LinkError as exc:
                 raise ConfigError(f"link: {exc}") from None
         else:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,16 +70,21 @@ class Outbox:
         row = self._db.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
         return int(row[0]) if row else default
 
-    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; any SQLite error rolls back and becomes an OutboxError."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            cur = self._db.executemany(sql, rows)
+            yield self._db
             self._db.execute("COMMIT")
-            return cur
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise OutboxError(f"outbox {self.path}: write failed ({exc}); record not accepted") from None
+
+    def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     def add(self, kind: str, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
         """Commit one record; returns its id. Raises OutboxError (e.g. disk full): nothing was accepted."""
@@ -91,17 +97,9 @@ class Outbox:
             if len(row[3]) > MAX_BODY_BYTES:
                 raise OutboxError(f"outbox {self.path}: a {schema} record of {len(row[3])} bytes cannot fit one "
                                   f"envelope (at most {MAX_BODY_BYTES}); split it")
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                ids = [self._db.execute(
-                    "INSERT INTO outbox(kind, schema, made_at_ms, body, created_ms) VALUES (?, ?, ?, ?, ?)", row,
-                ).lastrowid for row in encoded]
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise OutboxError(f"outbox {self.path}: write failed ({exc}); record not accepted") from None
+        with self._lock, self._transaction() as db:
+            ids = [db.execute("INSERT INTO outbox(kind, schema, made_at_ms, body, created_ms) VALUES (?, ?, ?, ?, ?)",
+                              row).lastrowid for row in encoded]
         return [int(i) for i in ids if i is not None]
 
     def pending(self, after_id: int = 0, limit: int = 1000) -> list[Pending]:

@@ -14,6 +14,7 @@ from fetal_monitor_station.archive import ArchiveReader
 from fetal_monitor_station.cli import main
 from fetal_monitor_station.errors import ArchiveError
 from tests.fetal_monitor_station.helpers import wait_for
+from tests.support.processes import terminate
 
 CLI = [sys.executable, "-m", "fetal_monitor_station.cli"]
 
@@ -47,16 +48,6 @@ def test_analyse_missing_file_fails(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "no such file" in capsys.readouterr().err
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture
 def simulators(tmp_path: Path) -> Iterator[dict[str, str]]:
     proc = subprocess.Popen([*CLI, "simulate", "--beds", "2", "--dir", str(tmp_path / "tty"), "--json"],
@@ -66,7 +57,7 @@ def simulators(tmp_path: Path) -> Iterator[dict[str, str]]:
         urls = json.loads(proc.stdout.readline())
         yield urls
     finally:
-        _stop(proc)
+        terminate(proc, 10)
 
 
 def _config(tmp_path: Path, urls: dict[str, str]) -> Path:
@@ -132,7 +123,7 @@ def test_sigkill_mid_stream_keeps_every_committed_sample(tmp_path: Path, simulat
     try:
         assert again.wait(30) == 0
     finally:
-        _stop(again)
+        terminate(again, 10)
     reader = ArchiveReader(db)
     n_eps = reader.db.execute("SELECT count(*) FROM episodes").fetchone()[0]
     assert n_eps == 2 and reader.sample_count() > sum(len(s) for s in after.values())

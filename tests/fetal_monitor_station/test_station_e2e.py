@@ -22,21 +22,12 @@ from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.fetal_monitor_station.helpers import wait_for
 from tests.support.hub import HubFactory, HubProcess, wait_for_records
+from tests.support.processes import terminate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CLI = [sys.executable, "-m", "fetal_monitor_station.cli"]
 DEVICE = "station-01"
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _simulators(tmp_path: Path, speed: float) -> Iterator[dict[str, str]]:
@@ -46,7 +37,7 @@ def _simulators(tmp_path: Path, speed: float) -> Iterator[dict[str, str]]:
         assert proc.stdout is not None
         yield json.loads(proc.stdout.readline())
     finally:
-        _stop(proc)
+        terminate(proc, 20)
 
 
 @pytest.fixture
@@ -107,7 +98,7 @@ def test_station_sigkilled_and_restarted_loses_and_duplicates_nothing(
         station.send_signal(signal.SIGKILL)
         assert station.wait(10) == -signal.SIGKILL
     finally:
-        _stop(station)
+        terminate(station, 20)
     again = subprocess.run([*CLI, "run", "--config", str(cfg), "--no-view", "--duration", "12"],
                            capture_output=True, text=True, timeout=90)
     assert again.returncode == 0, again.stderr
@@ -136,7 +127,7 @@ def test_hub_down_for_an_hour_of_ctg_loses_nothing(
         hub.start()
         time.sleep(2.0)
     finally:
-        _stop(station)
+        terminate(station, 20)
     assert station.returncode == 0
     _drain(bundle, tmp_path / "outbox.sqlite3", broker)
     committed = _committed_ids(tmp_path / "outbox.sqlite3")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import psycopg
 import pytest
 
 from central_hub.store import Store, open_store
+from tests.support.processes import terminate
 
 READY_LINE = "mch-hub: subscribed"
 START_TIMEOUT_S = 20.0
@@ -131,16 +131,7 @@ class HubProcess:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM and wait (SIGKILL if it does not exit in time); returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout_s)
-        return self.proc.returncode
+        return None if self.proc is None else terminate(self.proc, timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish a batch or to say goodbye."""
