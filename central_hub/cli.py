@@ -107,13 +107,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from central_hub.storeside import LOG_FORMAT
     from central_hub.worker import HubWorker  # paho only where needed
 
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format=LOG_FORMAT)
     config = replace(WorkerConfig.from_site(args.site, args.db, args.state_dir, args.hub_id, args.share_group,
                                             args.broker), batch_max_messages=args.batch_max, batch_max_ms=args.batch_ms)
-    worker = HubWorker(config)
+    worker = HubWorker(config, args.log_level)
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,11 +1,16 @@
-"""The MQTT worker: a persistent MQTT 5 session over mTLS, a bounded queue to a writer thread
-that batches, commits, and only then acknowledges (MQTT PUBACK, then the app-level ack/1).
+"""The network half of a hub worker: a persistent MQTT 5 session over mTLS that hands batches to
+the store half (`central_hub.storeside`, its own process) and acknowledges each message only
+after its batch is committed (MQTT PUBACK, then the app-level ack/1 the store half sealed).
 
 - Session: clean_start=False and SessionExpiryInterval > 0 (paho's default is a clean start on
   every process start, which would throw away what the broker queued for us).
 - Flow: manual_ack=True, ReceiveMaximum bounds what the broker sends before we ack, and the
   queue is larger than that, so the network thread never waits in practice; if it ever has to,
   it waits (TCP back-pressure) and the wait is counted -- nothing is dropped.
+- Two processes: TLS reads and packet decoding here, COSE, schemas and SQL there, so the two
+  do not share one GIL. Batches go over a pipe in order, at most BATCHES_IN_FLIGHT at a time
+  (the next one grows while the store half commits). If the store process dies, a new one is
+  started and the unanswered batches are sent again, marked as redeliveries.
 - A PUBACK is sent only on the connection that delivered the message: after a reconnect the
   broker redelivers it (DUP) and the hub re-acknowledges that copy (packet ids are reused).
 - Shared subscriptions (`$share/<group>/...`) let several workers split the load; storage is
@@ -15,11 +20,14 @@ that batches, commits, and only then acknowledges (MQTT PUBACK, then the app-lev
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -28,15 +36,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central_hub.config import WorkerConfig
-from central_hub.datakey import load_or_create
-from central_hub.directory import Directory
-from central_hub.downlink import Downlink, DownlinkCounters, DownlinkSealer
-from central_hub.errors import StoreUnavailable
-from central_hub.handler import Handler, Inbound
-from central_hub.ingest import Ingestor
-from central_hub.outcome import Outcome
+from central_hub.errors import HubError
 from central_hub.stats import IngestStats
-from central_hub.store import open_store
+from central_hub.storeside import WireDownlink, serve
 from mch_link.topics import UPLINK_KINDS, uplink_filter
 
 log = logging.getLogger(__name__)
@@ -44,28 +46,64 @@ log = logging.getLogger(__name__)
 READY_MESSAGE = "mch-hub: subscribed"
 QUEUE_PUT_WAIT_S = 1.0
 QUEUE_GET_WAIT_S = 0.2
-RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 STOP_DRAIN_S = 10.0
+BATCHES_IN_FLIGHT = 2
+STORE_START_S = 60.0
+STORE_RESTART_MIN_S, STORE_RESTART_MAX_S = 0.5, 10.0
 
 
-@dataclass(frozen=True)
-class _Item:
-    inbound: Inbound
+class _Item(NamedTuple):
+    topic: str
+    payload: bytes
+    dup: bool
+    received_at_ms: int
     mid: int
     qos: int
     generation: int  # connection that delivered it
 
 
+class StoreProcess:
+    """The store half in a child process, and the pipe to it."""
+
+    def __init__(self, config: WorkerConfig, log_level: str) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        self.stop_event = ctx.Event()
+        self.conn, child = ctx.Pipe()
+        self.proc: BaseProcess = ctx.Process(target=serve, args=(config, child, self.stop_event, log_level, os.getpid()),
+                                             name="mch-hub-store", daemon=True)
+        self.proc.start()
+        child.close()
+        try:
+            if not self.conn.poll(STORE_START_S):
+                raise HubError(f"the store process did not start within {STORE_START_S:.0f} s")
+            first = self.conn.recv()
+        except (EOFError, OSError):
+            first = ("failed", f"the store process exited (code {self.proc.exitcode})")
+        if first[0] != "ready":
+            self.close(0)
+            raise HubError(first[1] if len(first) > 1 else f"store process: {first!r}")
+
+    def close(self, timeout_s: float) -> None:
+        self.stop_event.set()
+        try:
+            self.conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        self.proc.join(timeout_s)
+        if self.proc.is_alive():
+            log.error("store process did not stop within %.0f s; killing it (its batch stays unacknowledged)",
+                      timeout_s)
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
+
+
 class HubWorker:
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(self, config: WorkerConfig, log_level: str = "INFO") -> None:
         self.config = config
+        self.log_level = log_level
         self.stats = IngestStats()
-        self.store = open_store(config.db_url)
-        self.directory = Directory.from_site(config.site_dir)
-        cipher = load_or_create(config.state_dir)
-        sealer = DownlinkSealer(self.directory, DownlinkCounters(self.store))
-        self.ingestor = Ingestor(self.store, Handler(self.directory, cipher), sealer, self.stats)
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=config.queue_max)
         self._stopping = threading.Event()
         self._accepting = threading.Event()
@@ -74,13 +112,22 @@ class HubWorker:
         self._generation = 0
         self._pending_subs: dict[int, int] = {}
         self._client = self._make_client()
-        self._writer = threading.Thread(target=self._write_loop, name="hub-writer", daemon=True)
+        self._store: StoreProcess | None = None
+        self._send_lock = threading.Lock()  # the pipe and the in-flight map change together
+        self._in_flight: dict[int, list[_Item]] = {}
+        self._slots = threading.Semaphore(BATCHES_IN_FLIGHT)
+        self._seq = 0
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="hub-dispatch", daemon=True)
+        self._results = threading.Thread(target=self._results_loop, name="hub-results", daemon=True)
         self._stats_at = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
+        """Start the store process (raises HubError if it cannot open its store), then connect."""
+        self._store = StoreProcess(self.config, self.log_level)
         self._accepting.set()
-        self._writer.start()
+        self._dispatcher.start()
+        self._results.start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.config.session_expiry_s
         props.ReceiveMaximum = self.config.receive_maximum
@@ -95,14 +142,16 @@ class HubWorker:
         """Stop taking messages, commit and ack what is queued, disconnect (the session stays)."""
         self._accepting.clear()
         deadline = time.monotonic() + timeout_s
-        while not self._queue.empty() and time.monotonic() < deadline:
+        while (not self._queue.empty() or self._in_flight) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._stopping.set()
-        self._writer.join(max(0.1, deadline - time.monotonic()))
+        self._dispatcher.join(max(0.1, deadline - time.monotonic()))
+        self._send(("stats", self._network_stats()))
+        if self._store is not None:
+            self._store.close(max(1.0, deadline - time.monotonic()))
+        self._results.join(1.0)
         self._client.disconnect()
         self._client.loop_stop()
-        self._save_stats()
-        self.store.close()
 
     # -- MQTT (network thread) ----------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -165,8 +214,8 @@ class HubWorker:
                 where = msg.topic
             except UnicodeDecodeError:  # kept, and quarantined as a bad topic
                 where = bytes(msg._topic).decode("utf-8", "replace")
-            item = _Item(Inbound(where, bytes(msg.payload), bool(msg.dup), int(time.time() * 1000)),
-                         msg.mid, msg.qos, self._generation)
+            item = _Item(where, bytes(msg.payload), bool(msg.dup), int(time.time() * 1000), msg.mid, msg.qos,
+                         self._generation)
             while self._accepting.is_set():
                 try:
                     self._queue.put(item, timeout=QUEUE_PUT_WAIT_S)
@@ -178,19 +227,24 @@ class HubWorker:
             self.stats.add("network_thread_errors")
             log.exception("failed to queue a message")
 
-    # -- writer thread --------------------------------------------------------------------
-    def _write_loop(self) -> None:
+    # -- dispatcher thread: queue -> batches -> store process ----------------------------
+    def _dispatch_loop(self) -> None:
         while not self._stopping.is_set():
             try:
+                if not self._slots.acquire(timeout=QUEUE_GET_WAIT_S):
+                    continue
                 batch = self._next_batch()
                 if batch:
-                    self._commit_and_ack(batch)
+                    self._dispatch(batch)
+                else:
+                    self._slots.release()
                 if time.monotonic() - self._stats_at >= self.config.stats_interval_s:
-                    self._save_stats()
-            except Exception:  # a bug in one batch must not end ingest; its messages stay unacked
-                self.stats.add("writer_errors")
-                log.exception("writer: unexpected error")
-                time.sleep(RETRY_MIN_S)
+                    self._stats_at = time.monotonic()
+                    self._send(("stats", self._network_stats()))
+            except Exception:  # never let the dispatcher die; what it held stays unacked
+                self.stats.add("dispatcher_errors")
+                log.exception("dispatcher: unexpected error")
+                time.sleep(QUEUE_GET_WAIT_S)
 
     def _next_batch(self) -> list[_Item]:
         try:
@@ -206,18 +260,67 @@ class HubWorker:
                 break
         return batch
 
-    def _commit_and_ack(self, batch: list[_Item]) -> None:
-        delay = RETRY_MIN_S
+    def _dispatch(self, batch: list[_Item]) -> None:
+        with self._send_lock:
+            self._seq += 1
+            self._in_flight[self._seq] = batch
+            self._send_batch(self._seq, batch)
+
+    def _send_batch(self, seq: int, batch: list[_Item], redelivered: bool = False) -> None:
+        wire = [(i.topic, i.payload, i.dup or redelivered, i.received_at_ms) for i in batch]
+        self._send(("batch", seq, wire))
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        """A send on a dead pipe is not an error here: the results thread restarts the store process
+        and sends every unanswered batch again."""
+        store = self._store
+        if store is None:
+            return
+        try:
+            store.conn.send(msg)
+        except (OSError, ValueError):
+            self.stats.add("store_pipe_errors")
+
+    def _network_stats(self) -> dict[str, int]:
+        snapshot = self.stats.snapshot()
+        snapshot["queue_depth"] = self._queue.qsize()
+        snapshot["batches_in_flight"] = len(self._in_flight)
+        return snapshot
+
+    # -- results thread: committed batches -> PUBACKs and downlinks ----------------------
+    def _results_loop(self) -> None:
         while True:
+            store = self._store
+            if store is None:
+                return
             try:
-                outcomes = self.ingestor.process([i.inbound for i in batch])
-                break
-            except StoreUnavailable as exc:
-                self.stats.add("store_retries")
-                log.error("store unavailable, batch of %d kept unacknowledged: %s", len(batch), exc)
-                if self._stopping.wait(delay):
+                msg = store.conn.recv()
+            except (EOFError, OSError):
+                if self._stopping.is_set():
                     return
-                delay = min(delay * 2, RETRY_MAX_S)
+                self._restart_store(store)
+                continue
+            try:
+                self._on_result(msg)
+            except Exception:  # never let the results thread die; the batch stays unacked
+                self.stats.add("results_errors")
+                log.exception("results: unexpected error")
+
+    def _on_result(self, msg: tuple[Any, ...]) -> None:
+        if msg[0] not in ("done", "skipped"):
+            log.error("store process sent %r", msg[0])
+            return
+        with self._send_lock:
+            batch = self._in_flight.pop(msg[1], None)
+        if batch is None:
+            return
+        self._slots.release()
+        if msg[0] == "done":
+            self._ack(batch, msg[2])
+        else:
+            self.stats.add("batches_skipped")
+
+    def _ack(self, batch: list[_Item], downlinks: list[WireDownlink]) -> None:
         with self._conn_lock:
             for item in batch:
                 if item.qos == 0:
@@ -226,24 +329,28 @@ class HubWorker:
                     self.stats.add("acks_skipped_reconnected")
                     continue
                 self._client.ack(item.mid, item.qos)
-        for down in self._downlinks(outcomes):
-            info = self._client.publish(down.topic, down.payload, qos=1)
+        for where, payload in downlinks:
+            info = self._client.publish(where, payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self.stats.add("downlink_publish_failed")
 
-    def _downlinks(self, outcomes: list[Outcome]) -> list[Downlink]:
-        try:
-            return self.ingestor.downlinks(outcomes)
-        except StoreUnavailable as exc:  # no downlink counter reserved: the device resends, is acked then
-            self.stats.add("downlink_counter_unavailable")
-            log.error("cannot reserve downlink counters: %s", exc)
-            return []
-
-    def _save_stats(self) -> None:
-        self._stats_at = time.monotonic()
-        snapshot: dict[str, Any] = dict(self.stats.snapshot())
-        snapshot["queue_depth"] = self._queue.qsize()
-        try:
-            self.store.put_worker_stats(self.config.identity.hub_id, int(time.time() * 1000), snapshot)
-        except StoreUnavailable as exc:
-            log.warning("could not save worker stats: %s", exc)
+    def _restart_store(self, dead: StoreProcess, sleep: Callable[[float], bool] | None = None) -> None:
+        """The store process died: start another and send it every unanswered batch, as redeliveries
+        (the dead one may have committed some of them; the handler knows a redelivered envelope)."""
+        wait = sleep or self._stopping.wait
+        delay = STORE_RESTART_MIN_S
+        log.error("store process exited (code %s); restarting it", dead.proc.exitcode)
+        dead.close(1.0)
+        while not self._stopping.is_set():
+            self.stats.add("store_restarts")
+            try:
+                with self._send_lock:
+                    self._store = StoreProcess(self.config, self.log_level)
+                    for seq, batch in sorted(self._in_flight.items()):
+                        self._send_batch(seq, batch, redelivered=True)
+                return
+            except HubError as exc:
+                log.error("cannot restart the store process: %s", exc)
+            if wait(delay):
+                return
+            delay = min(delay * 2, STORE_RESTART_MAX_S)
