@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -132,6 +134,49 @@ def test_hub_killed_mid_batch_loses_and_duplicates_nothing(site: Site, broker: B
     finally:
         for d in devices:
             d.close()
+
+
+def store_process_pid(hub_pid: int) -> int:
+    """The hub's store half: its child started by multiprocessing's spawn (not the resource tracker)."""
+    for task in Path(f"/proc/{hub_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    raise AssertionError(f"hub {hub_pid} has no store process")
+
+
+def test_store_process_killed_mid_stream_loses_and_duplicates_nothing(site: Site, broker: BrokerProcess,
+                                                                     enroll_device, hub_factory: HubFactory) -> None:
+    bundle = enroll_device("sim-001")
+    hub = hub_factory(site.path, broker=broker, extra_args=("--batch-max", "20"))
+    device, sealer = RawDevice(bundle, broker.host, broker.port), Sealer(bundle)
+    per_message, messages = 10, 300
+    try:
+        for m in range(messages // 2):
+            device.publish(*sealer.records(m * per_message + 1, per_message))
+        wait_for_records(hub.db_url, 1, WAIT_S)
+        assert hub.proc is not None
+        first = store_process_pid(hub.proc.pid)
+        os.kill(first, signal.SIGSTOP)  # batches now wait in the pipe, unanswered ...
+        for m in range(messages // 2, messages):
+            device.publish(*sealer.records(m * per_message + 1, per_message)).wait_for_publish(WAIT_S)
+        time.sleep(0.5)
+        os.kill(first, signal.SIGKILL)  # ... when the store process dies
+        expected = messages * per_message
+        assert wait_for_records(hub.db_url, expected, WAIT_S) == expected
+        assert store_process_pid(hub.proc.pid) != first
+        assert hub.running()
+        hub.stop()  # saves the worker's counters
+        store = open_store(hub.db_url)
+        try:
+            assert store.record_ids("sim-001") == list(range(1, expected + 1))
+            assert store.quarantine_counts() == {}
+            assert store.worker_stats()["hub"][1]["store_restarts"] >= 1
+        finally:
+            store.close()
+        assert "restarting it" in hub.log_text()
+    finally:
+        device.close()
 
 
 def test_seq_gap_gets_a_rebirth_request_and_forgery_is_quarantined(site: Site, broker: BrokerProcess,
