@@ -25,7 +25,7 @@ class WorkerConfig:
     share_group: str | None = None
     batch_max_messages: int = 500  # a batch ends at this many messages ...
     batch_max_ms: int = 10  # ... or this long after its first message (commit time groups the rest)
-    queue_max: int = 2000  # network thread -> writer thread
+    queue_max: int = 2000  # network thread -> dispatcher thread (then the store process)
     receive_maximum: int = 1000  # MQTT 5: at most this many unacknowledged messages sent to us
     session_expiry_s: int = 7 * 86400  # the broker keeps our session (and queues for us) this long
     keepalive_s: int = 30

@@ -142,16 +142,20 @@ class HubWorker:
         """Stop taking messages, commit and ack what is queued, disconnect (the session stays)."""
         self._accepting.clear()
         deadline = time.monotonic() + timeout_s
-        while (not self._queue.empty() or self._in_flight) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        self._wait_drained(deadline)
         self._stopping.set()
         self._dispatcher.join(max(0.1, deadline - time.monotonic()))
+        self._wait_drained(deadline)  # the batch the dispatcher was still forming
         self._send(("stats", self._network_stats()))
         if self._store is not None:
             self._store.close(max(1.0, deadline - time.monotonic()))
         self._results.join(1.0)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def _wait_drained(self, deadline: float) -> None:
+        while (not self._queue.empty() or self._in_flight) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     # -- MQTT (network thread) ----------------------------------------------------------
     def _make_client(self) -> mqtt.Client:

@@ -95,6 +95,27 @@ def test_store_outage_is_retried_until_it_commits(side: StoreSide, site: Site,
     assert side.store.record_count() == 20
 
 
+def test_a_full_disk_holds_the_batch_unacknowledged_until_there_is_room(side: StoreSide, site: Site,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    db = side.store._db  # type: ignore[attr-defined]  # SQLite's own cap gives the error a full disk gives
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count={pages}")
+    waits: list[float] = []
+
+    def room_after_two(delay: float) -> bool:
+        waits.append(delay)
+        if len(waits) == 2:
+            db.execute("PRAGMA max_page_count=1073741823")
+        return False
+
+    monkeypatch.setattr(side.stop, "wait", room_after_two)
+    downlinks = side.commit(inbound(site, 30))
+    assert downlinks and len(waits) == 2 and side.stats.get("store_retries") == 2
+    assert "database or disk is full" in caplog.text
+    assert side.store.record_count() == 300 and side.store.quarantine_counts() == {}
+
+
 def test_stopping_during_an_outage_commits_nothing(side: StoreSide, site: Site,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     def down(batch: Any) -> Any:
