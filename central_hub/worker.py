@@ -25,7 +25,6 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any, NamedTuple
 
@@ -338,10 +337,9 @@ class HubWorker:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self.stats.add("downlink_publish_failed")
 
-    def _restart_store(self, dead: StoreProcess, sleep: Callable[[float], bool] | None = None) -> None:
+    def _restart_store(self, dead: StoreProcess) -> None:
         """The store process died: start another and send it every unanswered batch, as redeliveries
         (the dead one may have committed some of them; the handler knows a redelivered envelope)."""
-        wait = sleep or self._stopping.wait
         delay = STORE_RESTART_MIN_S
         log.error("store process exited (code %s); restarting it", dead.proc.exitcode)
         dead.close(1.0)
@@ -355,6 +353,6 @@ class HubWorker:
                 return
             except HubError as exc:
                 log.error("cannot restart the store process: %s", exc)
-            if wait(delay):
+            if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, STORE_RESTART_MAX_S)
