@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,20 +70,23 @@ def two_of_three(sets: list[Iv]) -> Iv:
     return sorted(out)
 
 
-def main() -> int:
-    if not (DATA / "analyses" / "A_std.mat").exists():
-        print(f"FHRMA data not found at {DATA}: benchmark not run")
-        print("RESULT ctg_fhrma data=absent")
-        return 0
-    print(f"using FHRMA data at {DATA} (66 training recordings, outputs of {', '.join(METHODS)})")
-    t0 = time.perf_counter()
+@dataclass
+class FhrmaFile:
+    """One training recording with what every score needs."""
+
+    name: str
+    trace: Trace
+    fhr: np.ndarray
+    lost: np.ndarray
+    eval_mask: np.ndarray
+    bases: list[np.ndarray]  # the three methods' baselines
+    consensus: np.ndarray  # their per-sample median
+    events: dict[str, list[Iv]]  # "acc"/"dec" -> per method, events with <= 1/3 loss
+
+
+def load_files() -> list[FhrmaFile]:
     methods = [load_method(m) for m in METHODS]
-    rows: dict[str, list[float]] = {}
-
-    def add(key: str, v: float) -> None:
-        if np.isfinite(v):
-            rows.setdefault(key, []).append(v)
-
+    out = []
     for p in sorted((DATA / "traindata").glob("train*.fhr")):
         if p.name not in methods[0]:
             continue
@@ -95,27 +100,49 @@ def main() -> int:
         bases = [np.asarray(m[p.name]["baseline"], float)[:n] for m in methods]
         if any(b.size != n for b in bases):
             continue
-        consensus = np.median(np.stack(bases), axis=0)
-        doc = analyse_trace(trace, with_alarms=False)
-        ours = np.array([np.nan if b is None else b for b in doc["baseline_bpm"]], float)
-        mm = moving_median_baseline(fhr, 300 * SAMPLE_HZ)
-        f_eval = np.where(eval_mask, fhr, np.nan)
-        add("ours_rmsd", baseline_rmsd(ours, consensus, eval_mask))
-        add("ours_madi", madi(ours, consensus, f_eval))
-        add("mm5_rmsd", baseline_rmsd(mm, consensus, eval_mask))
-        add("mm5_madi", madi(mm, consensus, f_eval))
+        events = {kind: [keep(m[p.name][kind], lost) for m in methods] for kind in ("acc", "dec")}  # type: ignore[arg-type]
+        out.append(FhrmaFile(p.name, trace, fhr, lost, eval_mask, bases, np.median(np.stack(bases), axis=0), events))
+    return out
+
+
+def score_ours(f: FhrmaFile, doc: dict[str, Any]) -> dict[str, float]:
+    """Our baseline and events (from an analyse_trace document) against the consensus."""
+    ours = np.array([np.nan if b is None else b for b in doc["baseline_bpm"]], float)
+    f_eval = np.where(f.eval_mask, f.fhr, np.nan)
+    out = {"rmsd": baseline_rmsd(ours, f.consensus, f.eval_mask), "madi": madi(ours, f.consensus, f_eval)}
+    for kind, key in (("acc", "accelerations"), ("dec", "decelerations")):
+        mine = keep([(d["start_s"], d["end_s"]) for d in doc[key]], f.lost)
+        out[f"{kind}_f1"] = event_scores(two_of_three(f.events[kind]), mine)["f1"]
+    return out
+
+
+def main() -> int:
+    if not (DATA / "analyses" / "A_std.mat").exists():
+        print(f"FHRMA data not found at {DATA}: benchmark not run")
+        print("RESULT ctg_fhrma data=absent")
+        return 0
+    print(f"using FHRMA data at {DATA} (66 training recordings, outputs of {', '.join(METHODS)})")
+    t0 = time.perf_counter()
+    rows: dict[str, list[float]] = {}
+
+    def add(key: str, v: float) -> None:
+        if np.isfinite(v):
+            rows.setdefault(key, []).append(v)
+
+    for f in load_files():
+        for metric, value in score_ours(f, analyse_trace(f.trace, with_alarms=False)).items():
+            add(f"ours_{metric}", value)
+        mm = moving_median_baseline(f.fhr, 300 * SAMPLE_HZ)
+        f_eval = np.where(f.eval_mask, f.fhr, np.nan)
+        add("mm5_rmsd", baseline_rmsd(mm, f.consensus, f.eval_mask))
+        add("mm5_madi", madi(mm, f.consensus, f_eval))
         for k, name in enumerate(METHODS):
-            others = np.mean([bases[j] for j in range(3) if j != k], axis=0)
-            add(f"{name}_rmsd", baseline_rmsd(bases[k], others, eval_mask))
-            add(f"{name}_madi", madi(bases[k], others, f_eval))
-        for kind in ("acc", "dec"):
-            sets = [keep(m[p.name][kind], lost) for m in methods]  # type: ignore[arg-type]
-            key = "accelerations" if kind == "acc" else "decelerations"
-            mine = keep([(d["start_s"], d["end_s"]) for d in doc[key]], lost)
-            add(f"ours_{kind}_f1", event_scores(two_of_three(sets), mine)["f1"])
-            for k, name in enumerate(METHODS):
-                o = [sets[j] for j in range(3) if j != k]
-                add(f"{name}_{kind}_f1", event_scores(agreed(o[0], o[1]), sets[k])["f1"])
+            others = np.mean([f.bases[j] for j in range(3) if j != k], axis=0)
+            add(f"{name}_rmsd", baseline_rmsd(f.bases[k], others, f.eval_mask))
+            add(f"{name}_madi", madi(f.bases[k], others, f_eval))
+            for kind in ("acc", "dec"):
+                o = [f.events[kind][j] for j in range(3) if j != k]
+                add(f"{name}_{kind}_f1", event_scores(agreed(o[0], o[1]), f.events[kind][k])["f1"])
     med = {k: float(np.median(v)) for k, v in rows.items()}
     print(f"files={len(rows.get('ours_rmsd', []))} (medians over files)")
     print("baseline vs consensus (ours, 5-min moving median) and each method vs mean of the other two:")
