@@ -165,6 +165,7 @@ class HubWorker:
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.max_queued_messages_set(self.config.queue_max)  # outgoing acks while disconnected; overflow counted
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
@@ -189,6 +190,11 @@ class HubWorker:
             log.error("could not send the subscription (%s); will retry on reconnect", result)
             return
         self._pending_subs[mid] = len(filters)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.stats.add("connect_failed")  # paho retries with backoff (RECONNECT_MIN_S..RECONNECT_MAX_S)
+        log.warning("cannot connect to the broker at %s:%s (refused, unreachable, or the TLS handshake failed); "
+                    "retrying", self.config.broker_host, self.config.broker_port)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
         if self._pending_subs.pop(mid, None) is None:

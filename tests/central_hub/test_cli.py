@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from central_hub.cli import EXIT_ERROR, EXIT_OK, main
 from central_hub.store import open_store
+from mqtt_broker_config.launcher import free_port
 from provisioning.site import Site
 from tests.central_hub.helpers import FakeDevice, Rig
+from tests.support.processes import terminate
 
 
 def test_help_lists_the_commands() -> None:
@@ -85,3 +89,27 @@ def test_status_quarantine_stats_tables(site: Site, enroll_device, tmp_path: Pat
     assert [q["reason"] for q in json.loads(capsys.readouterr().out)] == ["malformed"]
     assert main(["stats", "--db", url, "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["records"] == 12
+
+
+def test_run_without_a_broker_says_so_and_stops_at_once(site: Site, tmp_path: Path) -> None:
+    """A technician with a wrong broker address sees why, and Ctrl-C/SIGTERM does not hang."""
+    port = free_port()  # nobody listens here
+    proc = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "run", "--site", str(site.path),
+                             "--state-dir", str(tmp_path / "state"), "--broker", f"127.0.0.1:{port}"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 30
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "cannot connect to the broker" in line:
+                break
+        assert f"cannot connect to the broker at 127.0.0.1:{port}" in "".join(lines)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == EXIT_OK
+        assert time.monotonic() - t0 < 5
+    finally:
+        terminate(proc, 5)
