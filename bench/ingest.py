@@ -43,6 +43,7 @@ from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.devsite import make_dev_site
 from provisioning.site import Site
 from tests.support.hub import HubProcess, count_records
+from tests.support.processes import process_tree
 
 BATCH = 100
 REPEATS = 3
@@ -182,19 +183,10 @@ def measure_hub(site: Site, broker: BrokerProcess, bundles: list[Path], backlog:
     return total / elapsed, envelopes / elapsed
 
 
-def tree(pid: int) -> list[int]:
-    """A process and its descendants (the hub's store half is a child process)."""
-    out = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            out.extend(tree(int(child)))
-    return out
-
-
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process and its live descendants (from /proc/<pid>/stat)."""
     total = 0
-    for p in tree(pid):
+    for p in process_tree(pid):
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
@@ -203,7 +195,7 @@ def cpu_s(pid: int) -> float:
 def rss_kb(pid: int) -> int:
     """Resident set of a process and its descendants, kB."""
     total = 0
-    for p in tree(pid):
+    for p in process_tree(pid):
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])

@@ -122,10 +122,10 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     worker.start()
-    warn_at = time.monotonic() + SUBSCRIBE_WARN_S
+    warn_at, warned = time.monotonic() + SUBSCRIBE_WARN_S, False
     while not done.wait(0.5):  # a signal stops the hub at once, subscribed or not
-        if warn_at and time.monotonic() >= warn_at:
-            warn_at = 0.0
+        if not warned and time.monotonic() >= warn_at:
+            warned = True
             if not worker.wait_subscribed(0):
                 logging.getLogger("mch-hub").warning("not subscribed after %.0f s; still trying", SUBSCRIBE_WARN_S)
     logging.getLogger("mch-hub").info("stopping")

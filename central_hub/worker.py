@@ -74,9 +74,8 @@ class StoreProcess:
         self.proc.start()
         child.close()
         try:
-            if not self.conn.poll(STORE_START_S):
-                raise HubError(f"the store process did not start within {STORE_START_S:.0f} s")
-            first = self.conn.recv()
+            first = self.conn.recv() if self.conn.poll(STORE_START_S) else \
+                ("failed", f"the store process did not start within {STORE_START_S:.0f} s")
         except (EOFError, OSError):
             first = ("failed", f"the store process exited (code {self.proc.exitcode})")
         if first[0] != "ready":

@@ -24,6 +24,7 @@ from provisioning.site import Site
 from tests.central_hub.helpers import NOW_MS, sim_body
 from tests.central_hub.rawdevice import RawDevice
 from tests.support.hub import HubFactory, wait_for_records
+from tests.support.processes import process_tree
 
 pytestmark = pytest.mark.integration
 
@@ -138,10 +139,9 @@ def test_hub_killed_mid_batch_loses_and_duplicates_nothing(site: Site, broker: B
 
 def store_process_pid(hub_pid: int) -> int:
     """The hub's store half: its child started by multiprocessing's spawn (not the resource tracker)."""
-    for task in Path(f"/proc/{hub_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                return int(child)
+    for pid in process_tree(hub_pid)[1:]:
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
     raise AssertionError(f"hub {hub_pid} has no store process")
 
 

@@ -3,6 +3,7 @@ half with a fake MQTT client, and the real store process behind the pipe (killed
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -224,3 +225,11 @@ def test_a_store_that_cannot_open_stops_the_start_with_a_clear_error(config: Wor
                        config.broker_host, config.broker_port, config.identity)
     with pytest.raises(HubError, match="hub.db"):
         StoreProcess(bad, "WARNING")
+
+
+def test_a_store_process_that_does_not_answer_in_time_is_not_left_running(config: WorkerConfig,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("central_hub.worker.STORE_START_S", 0.0)  # a spawned interpreter cannot be that fast
+    with pytest.raises(HubError, match="did not start within 0 s"):
+        StoreProcess(config, "WARNING")
+    assert [p for p in multiprocessing.active_children() if p.name == "mch-hub-store"] == []
