@@ -23,6 +23,10 @@ from kiosk.a4printer.errors import PrinterOfflineError
 START_WAIT_S = 10.0
 STOP_WAIT_S = 5.0
 ADMIN_TIMEOUT_S = 30
+# Queues are administered over cupsd's domain socket: a freshly started cupsd refuses lpadmin over
+# TCP ("Unauthorized": its local-certificate auth is not accepted there), while root on the socket
+# is trusted. Printing and status queries still go to `server` like any client's.
+ADMIN_SOCKET = "/run/cups/cups.sock"
 EVERYWHERE_MODEL_SUFFIX = "IPP Everywhere"
 KINDS = ("ok", "no-paper")
 PRINT_OK = """#!/bin/sh
@@ -45,10 +49,11 @@ def free_port() -> int:
 
 class SimulatedA4Printer:
     def __init__(self, workdir: Path, *, kind: str = "ok", server: str = DEFAULT_SERVER,
-                 queue_prefix: str = "mchsim") -> None:
+                 queue_prefix: str = "mchsim", admin_socket: str = ADMIN_SOCKET) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         self.server = server
+        self.admin_socket = admin_socket
         self.port = free_port()
         self.out_dir = workdir / "out"
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,12 +82,13 @@ class SimulatedA4Printer:
         return f"ipp://127.0.0.1:{self.port}/ipp/print"
 
     def _admin(self, argv: list[str]) -> None:
-        cmd = [argv[0], "-h", self.server, *argv[1:]]
+        cmd = [argv[0], "-h", self.admin_socket, *argv[1:]]
         try:
             subprocess.run(cmd, check=True, timeout=ADMIN_TIMEOUT_S, capture_output=True)
         except (OSError, subprocess.SubprocessError) as exc:
-            raise PrinterOfflineError(f"cannot set up simulated queue: {' '.join(cmd)}: {exc}",
-                                      port=self.server) from exc
+            detail = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) else ""
+            raise PrinterOfflineError(f"cannot set up simulated queue: {' '.join(cmd)}: {exc} {detail}".rstrip(),
+                                      port=self.admin_socket) from exc
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + START_WAIT_S

@@ -23,10 +23,24 @@ if ! pcscd_up; then
     wait_for pcscd pcscd_up
 fi
 
-cupsd_up() { lpstat -h localhost:631 -r 2>/dev/null | grep -q "is running"; }
+# Clients (pycups, lpstat) reach cupsd over TCP; queues are administered over its domain socket,
+# where root is trusted (a fresh cupsd answers lpadmin over TCP with "Unauthorized").
+CUPS_ADMIN_SOCKET=/run/cups/cups.sock
+cupsd_up() {
+    [ -S "$CUPS_ADMIN_SOCKET" ] && lpstat -h localhost:631 -r 2>/dev/null | grep -q "is running"
+}
 if ! cupsd_up; then
+    mkdir -p /run/cups
     cupsd
     wait_for cupsd cupsd_up
+fi
+# Prove the path the tests take: create and delete a queue over the socket.
+probe="mch_setup_probe_$$"
+if ! out=$(lpadmin -h "$CUPS_ADMIN_SOCKET" -p "$probe" -v file:///dev/null 2>&1) \
+        || ! lpstat -h localhost:631 -p "$probe" >/dev/null 2>&1 \
+        || ! out=$(lpadmin -h "$CUPS_ADMIN_SOCKET" -x "$probe" 2>&1); then
+    echo "30-kiosk: cupsd is running but cannot administer queues over $CUPS_ADMIN_SOCKET: $out" >&2
+    exit 1
 fi
 
 dbus_up() { [ -S /run/dbus/system_bus_socket ] && pgrep -x dbus-daemon >/dev/null; }

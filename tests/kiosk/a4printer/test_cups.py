@@ -18,6 +18,7 @@ from kiosk.a4printer.errors import (
     QueueNotFoundError,
 )
 from kiosk.a4printer.pdf import make_test_page
+from kiosk.a4printer.simulator import ADMIN_SOCKET
 from kiosk.a4printer.status import JobState, PrinterState
 
 pytestmark = pytest.mark.integration
@@ -85,12 +86,12 @@ def test_missing_queue_and_dead_cupsd_are_our_errors(cupsd: str, pdf: Path, tmp_
 def test_stopped_or_rejecting_queue_refuses_before_submitting(simulated_printer, cupsd: str, pdf: Path) -> None:
     sim = simulated_printer("ok")
     printer = A4Printer(PycupsClient(cupsd), sim.queue)
-    subprocess.run(["cupsdisable", "-h", cupsd, "-r", "maintenance", sim.queue], check=True, timeout=30)
+    subprocess.run(["cupsdisable", "-h", ADMIN_SOCKET, "-r", "maintenance", sim.queue], check=True, timeout=30)
     assert printer.status().state is PrinterState.STOPPED
     with pytest.raises(PrinterStoppedError, match="stopped"):
         printer.submit(pdf, "report")
-    subprocess.run(["cupsenable", "-h", cupsd, sim.queue], check=True, timeout=30)
-    subprocess.run(["cupsreject", "-h", cupsd, sim.queue], check=True, timeout=30)
+    subprocess.run(["cupsenable", "-h", ADMIN_SOCKET, sim.queue], check=True, timeout=30)
+    subprocess.run(["cupsreject", "-h", ADMIN_SOCKET, sim.queue], check=True, timeout=30)
     with pytest.raises(PrinterStoppedError, match="not accepting jobs"):
         printer.self_test()
     assert list(sim.out_dir.iterdir()) == []
