@@ -147,6 +147,23 @@ class EpisodeBook:
         self._open[bed_id] = ep
         return ep
 
+    def assign(self, episode_id: int, patient: Patient) -> Episode:
+        """Identify an unidentified episode (a trace recorded before admission), open or closed."""
+        ep = self.get(episode_id)
+        if ep.identified:
+            raise EpisodeError(f"episode {episode_id} already belongs to patient {ep.patient_id}")
+        if ep.discharged_ms is None:
+            return self.admit(ep.bed_id, patient)
+        try:
+            with self.archive.transaction() as db:
+                db.execute("UPDATE episodes SET patient_id = ?, patient_name = ?, ga_weeks = ?, ga_days = ? "
+                           "WHERE episode_id = ? AND patient_id IS NULL", (patient.patient_id, patient.name,
+                                                                          patient.ga_weeks, patient.ga_days,
+                                                                          episode_id))
+        except ArchiveError as exc:
+            raise EpisodeError(f"episode {episode_id}: cannot assign ({exc})") from None
+        return self.get(episode_id)
+
     def discharge(self, bed_id: str) -> Episode:
         ep = self._open.get(bed_id)
         if ep is None:

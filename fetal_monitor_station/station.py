@@ -37,7 +37,8 @@ from fetal_monitor_station.monitor.reader import BedReader, LinkQuality, PortOpe
 from fetal_monitor_station.publisher import Publisher
 from fetal_monitor_station.trace import CtgSample
 
-__all__ = ["AlarmChange", "AlarmPolicy", "Analyzer", "AnalyzerFactory", "BedView", "ClassificationOf", "Station"]
+__all__ = ["AlarmChange", "AlarmPolicy", "Analyzer", "AnalyzerFactory", "BedView", "ClassificationOf", "Station",
+           "StationListener"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ QUEUE_MAX = 64 * 1024  # ~2 min of 128 beds at 4 Hz
 FLUSH_S = 1.0  # archive commit period (samples at risk on a crash)
 STALE_BATCH_MS = 5_000
 MAX_GAP_FILL_S = 1800.0  # the analyzer wants consecutive samples: gaps up to this are filled
+
+#: Called on the worker thread with (bed id, episode id, item): every archived CtgSample, every
+#: analysis event, every published AlarmChange. Must be quick and must not block (the nurse UI
+#: appends to bounded deques); an exception is counted and logged, never stops acquisition.
+StationListener = Callable[[str, int, Any], None]
 
 
 @dataclass
@@ -65,6 +71,7 @@ class BedView:
     classification: str
     alarms: tuple[str, ...]
     quality: LinkQuality
+    active: tuple[AlarmChange, ...] = ()  # latest change of each active alarm (id, kind, severity, ack)
 
 
 @dataclass
@@ -73,6 +80,7 @@ class StationStats:
     analysis_errors: int = 0
     alarm_errors: int = 0
     archive_errors: int = 0
+    listener_errors: int = 0
     flushes: int = 0
 
 
@@ -99,6 +107,15 @@ class Station:
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self.listeners: list[StationListener] = []
+
+    def _notify(self, bed_id: str, episode_id: int, item: Any) -> None:
+        for listener in self.listeners:
+            try:
+                listener(bed_id, episode_id, item)
+            except Exception as exc:  # a faulty view must not stop acquisition
+                self.stats.listener_errors += 1
+                log.exception("bed %s: listener failed: %s", bed_id, exc)
 
     # -- acquisition side ---------------------------------------------------------------
     def _put(self, bed_id: str, sample: CtgSample) -> None:
@@ -189,6 +206,8 @@ class Station:
             self.publisher.episode(ep.record("opened", int(self._clock() * 1000)))
         self.archive.append(ep.episode_id, sample)
         self.publisher.add_sample(bed_id, ep.episode_id, sample)
+        if self.listeners:
+            self._notify(bed_id, ep.episode_id, sample)
         events = self._analyse(bed_id, ep, sample)
         self._alarms(bed_id, ep, sample, events)
 
@@ -209,6 +228,8 @@ class Station:
             self.stats.analysis_errors += 1
             log.exception("bed %s: analysis failed: %s", bed_id, exc)
             return []
+        for ev in events if self.listeners else ():
+            self._notify(bed_id, ep.episode_id, ev)
         if self._classification_of is not None:
             for ev in events:
                 body = self._classification_of(ev)
@@ -259,12 +280,20 @@ class Station:
             if ch.detail:
                 body["detail"] = ch.detail
             self.publisher.alarm(body)
+            self._notify(bed_id, ep.episode_id, ch)
 
     # -- nurse actions ------------------------------------------------------------------
     def admit(self, bed_id: str, patient: Patient) -> Episode:
         with self.lock:
             self._known(bed_id)
             ep = self.book.admit(bed_id, patient)
+            self.publisher.episode(ep.record("admitted", int(self._clock() * 1000)))
+            return ep
+
+    def assign(self, episode_id: int, patient: Patient) -> Episode:
+        """Give an unidentified episode (recorded before admission) its patient."""
+        with self.lock:
+            ep = self.book.assign(episode_id, patient)
             self.publisher.episode(ep.record("admitted", int(self._clock() * 1000)))
             return ep
 
@@ -302,7 +331,7 @@ class Station:
             q = self.readers[bed_id].quality()
             out.append(BedView(bed_id, q.connected, self.book.current(bed_id), st.last, st.classification,
                                tuple(f"{a.kind}{'' if a.event != 'acknowledged' else ' (ack)'}"
-                                     for a in st.alarms.values()), q))
+                                     for a in st.alarms.values()), q, tuple(st.alarms.values())))
         return out
 
     def overflow(self) -> int:

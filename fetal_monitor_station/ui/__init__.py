@@ -1,0 +1,1 @@
+"""The nurses' central fetal-monitoring screen: presenters (no Kivy) and the Kivy screens over them."""
