@@ -15,9 +15,12 @@ import cbor2
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
+from mch_link import strictcbor
 from mch_link.errors import EnvelopeError
+from mch_link.strictcbor import CBORDecodeError
 
 COSE_ENCRYPT0_TAG = 16
+_ENVELOPE_TAGS = frozenset({COSE_ENCRYPT0_TAG})  # the only tag an envelope may carry
 ALG_AES_CCM_16_64_128 = 10
 KEY_LEN = 16
 NONCE_LEN = 13
@@ -84,11 +87,11 @@ def encrypt0(key: bytes, base_iv: bytes, protected: dict[int, Any], plaintext: b
 
 def decode_encrypt0(data: bytes) -> tuple[bytes, dict[int, Any], bytes]:
     """Parse without decrypting: (protected bytes, protected map, ciphertext). Raises EnvelopeError."""
-    try:
-        obj = cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises many types on garbage
-        raise EnvelopeError("malformed", f"not CBOR: {exc.__class__.__name__}") from None
-    if not isinstance(obj, cbor2.CBORTag) or obj.tag != COSE_ENCRYPT0_TAG:
+    try:  # untrusted bytes before any key check: the strict decoder, linear work, no semantic tags
+        obj = strictcbor.loads(data, _ENVELOPE_TAGS)
+    except CBORDecodeError as exc:
+        raise EnvelopeError("malformed", f"not CBOR of the link: {exc}") from None
+    if not isinstance(obj, strictcbor.Tagged) or obj.tag != COSE_ENCRYPT0_TAG:
         raise EnvelopeError("malformed", "not a tagged COSE_Encrypt0")
     value = obj.value
     if not isinstance(value, list) or len(value) != 3:
@@ -99,9 +102,9 @@ def decode_encrypt0(data: bytes) -> tuple[bytes, dict[int, Any], bytes]:
     if unprotected:
         raise EnvelopeError("malformed", "unprotected header must be empty")
     try:
-        protected = cbor2.loads(protected_bytes)
-    except Exception:
-        raise EnvelopeError("malformed", "protected header is not CBOR") from None
+        protected = strictcbor.loads(protected_bytes)
+    except CBORDecodeError as exc:
+        raise EnvelopeError("malformed", f"protected header: {exc}") from None
     if not isinstance(protected, dict):
         raise EnvelopeError("malformed", "protected header is not a map")
     if protected.get(H_ALG) != ALG_AES_CCM_16_64_128:

@@ -18,9 +18,10 @@ from typing import Any
 
 import cbor2
 
-from mch_link import cose
+from mch_link import cose, strictcbor
 from mch_link.errors import EnvelopeError
 from mch_link.keys import DirectionKey
+from mch_link.strictcbor import CBORDecodeError
 
 CONTENT_TYPE = "application/cbor"
 RECORD_OVERHEAD = 32  # CBOR of {"id": .., "t": .., "b": ..} around a body: keys, a 9-byte id, a 9-byte time
@@ -110,10 +111,10 @@ def open_envelope(data: bytes, key: DirectionKey, topic: str) -> Message:
 
 
 def _decode_records(plaintext: bytes) -> tuple[Record, ...]:
-    try:
-        items = cbor2.loads(plaintext)
-    except Exception:
-        raise EnvelopeError("malformed", "plaintext is not CBOR") from None
+    try:  # authentic, but a hostile enrolled device seals what it likes: the same strict decoder
+        items = strictcbor.loads(plaintext)
+    except CBORDecodeError as exc:
+        raise EnvelopeError("malformed", f"plaintext: {exc}") from None
     if not isinstance(items, list) or not items:
         raise EnvelopeError("malformed", "plaintext must be a non-empty array of records")
     out = []

@@ -136,7 +136,15 @@ class Store:
         with self._write():
             txn = Txn(self, sorted(set(device_ids)))
             yield txn
-            txn.flush()
+            try:
+                txn.flush()
+            except Exception as exc:
+                if isinstance(exc, StoreError) or self._is_db_error(exc):
+                    raise
+                # Not the database's own error but a value it cannot take (OverflowError for an integer
+                # past 64 bits, a type the driver cannot adapt...): this data is refused, the store is fine,
+                # so the ingestor splits the batch and quarantines the one message that fails alone.
+                raise StoreError(f"the store refused a value: {exc.__class__.__name__}: {exc}") from exc
 
     def reserve_downlink(self, device_id: str, count: int) -> int:
         """Reserve `count` downlink counters, durably, before any is used; returns the first."""

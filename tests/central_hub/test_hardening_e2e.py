@@ -1,0 +1,106 @@
+"""Issue 10 (part A) through the real broker and `mch-hub run`: one bad or hostile enrolled
+device must never stop, blind or flood ingest for the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import pytest
+
+from mch_link import cose, envelope
+from mch_link.envelope import Record
+from mch_link.keys import KEYS_FILE, LinkKeys
+from mch_link.topics import Kind, topic
+from mqtt_broker_config.launcher import BrokerProcess
+from provisioning.site import Site
+from tests.central_hub.helpers import NOW_MS, sim_body
+from tests.central_hub.rawdevice import RawDevice
+from tests.support.hub import HubFactory, wait_for_records
+
+pytestmark = pytest.mark.integration
+
+WAIT_S = 20.0
+
+
+class Sealer:
+    def __init__(self, bundle: Path) -> None:
+        self.keys = LinkKeys.read(bundle / KEYS_FILE)
+        self.counter = 0
+
+    def seal(self, kind: Kind, schema: str, records: list[Record]) -> tuple[str, bytes]:
+        where = topic(self.keys.device_id, kind)
+        self.counter += 1
+        return where, envelope.seal(self.keys.uplink, self.keys.device_id, where, self.counter, schema, records,
+                                    NOW_MS)
+
+    def state(self, **body: Any) -> tuple[str, bytes]:
+        return self.seal(Kind.STATE, "state/1", [Record(0, body, NOW_MS)])
+
+
+def test_poison_integer_in_a_heartbeat_stops_nobody(site: Site, broker: BrokerProcess, enroll_device,
+                                                     hub_factory: HubFactory) -> None:
+    """Scenario 1: queue_depth = 2**63 once made sqlite3 raise OverflowError in the flush, the batch was
+    never acknowledged and the broker redelivered it forever: nothing more was stored for anyone."""
+    bad_bundle, good_bundle = enroll_device("sim-201"), enroll_device("sim-202")
+    hub = hub_factory(site.path, broker=broker, extra_args=("--batch-ms", "200"))
+    bad, good = RawDevice(bad_bundle, broker.host, broker.port), RawDevice(good_bundle, broker.host, broker.port)
+    bad_sealer, good_sealer = Sealer(bad_bundle), Sealer(good_bundle)
+    try:
+        bad.publish(*bad_sealer.state(event="birth", bdseq=0, seq=0)).wait_for_publish(WAIT_S)
+        bad.publish(*bad_sealer.state(event="heartbeat", bdseq=0, seq=1, queue_depth=2**63)).wait_for_publish(WAIT_S)
+        for i in range(1, 6):
+            good.publish(*good_sealer.seal(Kind.RECORDS, "sim/1", [Record(i, sim_body(i), NOW_MS)]))
+            bad.publish(*bad_sealer.seal(Kind.RECORDS, "sim/1", [Record(i, sim_body(i), NOW_MS)]))
+        assert wait_for_records(hub.db_url, 5, WAIT_S, "sim-202") == 5
+        assert wait_for_records(hub.db_url, 5, WAIT_S, "sim-201") == 5
+        assert good.wait_for(lambda: good.acked_ids() == {1, 2, 3, 4, 5}, WAIT_S)
+        store = hub.store()
+        try:
+            held = [q for q in store.quarantine_rows() if q.device_id == "sim-201"]
+            fleet = {r.device_id: r for r in store.fleet_rows()}
+        finally:
+            store.close()
+        assert [q.reason for q in held] == ["schema-invalid"], held
+        assert "queue_depth" in held[0].detail
+        assert fleet["sim-201"].queue_depth is None  # the poison never reached the column
+    finally:
+        bad.close()
+        good.close()
+
+
+def _decimal_fraction_bomb(size: int) -> bytes:
+    """Tag 4 (decimal fraction) around a bignum: cbor2 builds a Decimal from it in quadratic time."""
+    return cbor2.dumps(cbor2.CBORTag(4, [-5, cbor2.CBORTag(2, b"\x7f" * size)]))
+
+
+def test_hostile_cbor_costs_the_hub_nothing_before_or_after_decryption(site: Site, broker: BrokerProcess,
+                                                                       enroll_device, hub_factory: HubFactory) -> None:
+    """Scenario 2: a 1 MiB payload of semantic tags once held every commit for ~90 s before any key check."""
+    bad_bundle, good_bundle = enroll_device("sim-211"), enroll_device("sim-212")
+    hub = hub_factory(site.path, broker=broker, extra_args=("--batch-ms", "200"))
+    bad, good = RawDevice(bad_bundle, broker.host, broker.port), RawDevice(good_bundle, broker.host, broker.port)
+    bad_keys, good_sealer = LinkKeys.read(bad_bundle / KEYS_FILE), Sealer(good_bundle)
+    where = topic("sim-211", Kind.RECORDS)
+    protected = {cose.H_ALG: cose.ALG_AES_CCM_16_64_128, cose.H_CONTENT_TYPE: envelope.CONTENT_TYPE,
+                 cose.H_KID: b"sim-211", cose.H_PARTIAL_IV: cose.encode_partial_iv(7), cose.H_SCHEMA: "sim/1"}
+    authentic_bomb = cose.encrypt0(bad_keys.uplink.key, bad_keys.uplink.base_iv, protected,
+                                   _decimal_fraction_bomb(60 << 10), where.encode())
+    try:
+        bad.publish(where, _decimal_fraction_bomb(1000 << 10)).wait_for_publish(WAIT_S)  # before any key check
+        bad.publish(where, authentic_bomb).wait_for_publish(WAIT_S)  # sealed by the enrolled device itself
+        for i in range(1, 4):
+            good.publish(*good_sealer.seal(Kind.RECORDS, "sim/1", [Record(i, sim_body(i), NOW_MS)]))
+        assert wait_for_records(hub.db_url, 3, WAIT_S, "sim-212") == 3
+        assert good.wait_for(lambda: good.acked_ids() == {1, 2, 3}, WAIT_S)
+        store = hub.store()
+        try:
+            held = sorted((q.reason, q.detail) for q in store.quarantine_rows() if q.topic == where)
+        finally:
+            store.close()
+        assert len(held) == 2, held
+        assert all(reason == "malformed" and "tag 4 is not allowed" in detail for reason, detail in held), held
+    finally:
+        bad.close()
+        good.close()
