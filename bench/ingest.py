@@ -32,6 +32,8 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
+from central_hub.launcher import HubProcess, process_tree
+from central_hub.store import open_store
 from fleet_simulator.fleet import SCHEMA, sim_record
 from mch_link import envelope
 from mch_link.device import DeviceLink
@@ -42,8 +44,6 @@ from mch_link.topics import Kind, topic
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.devsite import make_dev_site
 from provisioning.site import Site
-from tests.support.hub import HubProcess, count_records
-from tests.support.processes import process_tree
 
 BATCH = 100
 REPEATS = 3
@@ -124,7 +124,7 @@ def measure_hub_flood(site: Site, broker: BrokerProcess, bundles: list[Path], ms
     stored = 0
     while stored < total and time.time() - t0 < 300:
         time.sleep(0.02)
-        stored = count_records(db_url)
+        stored = record_count(db_url)
     done = time.time()
     stop_clients(clients)
     hub.stop()
@@ -145,6 +145,14 @@ def fresh_pg_url() -> tuple[str, str]:
 def drop_pg(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def record_count(db_url: str) -> int:
+    store = open_store(db_url)
+    try:
+        return store.record_count()
+    finally:
+        store.close()
 
 
 def start_hub(site: Site, broker: BrokerProcess, db_url: str, state: Path) -> HubProcess:
@@ -170,7 +178,7 @@ def measure_hub(site: Site, broker: BrokerProcess, bundles: list[Path], backlog:
     stored = 0
     while stored < total and time.perf_counter() - t0 < 300:
         time.sleep(0.2)
-        stored = count_records(db_url)
+        stored = record_count(db_url)
     elapsed = time.perf_counter() - t0
     print(f"  {elapsed:.1f} s wall; CPU: hub {cpu_s(hub.proc.pid) - hub_cpu0:.1f} s, "
           f"fleet {time.process_time() - own_cpu0:.1f} s, broker {cpu_s(broker.pid) - broker_cpu0:.1f} s")

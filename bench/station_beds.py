@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from central_hub.launcher import terminate
 from fetal_monitor_station.archive import ArchiveReader
 from fetal_monitor_station.errors import ArchiveError
-from tests.support.processes import terminate
 
 CLI = [sys.executable, "-m", "fetal_monitor_station.cli"]
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -26,6 +26,7 @@ BEDS = 4
 PY = sys.executable
 
 sys.path.insert(0, str(ROOT))
+from central_hub.launcher import HubProcess  # noqa: E402
 from mqtt_broker_config.launcher import BrokerProcess, free_port  # noqa: E402
 from provisioning.devsite import DEV_PASSPHRASE, make_dev_site  # noqa: E402
 from provisioning.site import Site  # noqa: E402
@@ -81,16 +82,6 @@ def spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
 
 
-def wait_for_line(name: str, needle: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    path = LOGS / f"{name}.log"
-    while time.monotonic() < deadline:
-        if path.exists() and needle in path.read_text(errors="replace"):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"make run: {name} did not start; see {path}")
-
-
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -105,10 +96,11 @@ def main() -> int:
     broker = BrokerProcess(SITE, RUN / "broker", port)
     broker.start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    # The hub keeps its data key in the site's default state directory, where `mch-hub status --site` looks.
+    hub = HubProcess(SITE, HUB_DB, SITE / "hub" / "state", extra_args=("--broker", f"127.0.0.1:{port}"),
+                     log_path=LOGS / "hub.log", python=PY)
     try:
-        procs["hub"] = spawn("hub", [PY, "-m", "central_hub.cli", "run", "--site", str(SITE), "--db", HUB_DB,
-                                     "--broker", f"127.0.0.1:{port}"])
-        wait_for_line("hub", "mch-hub: subscribed")
+        hub.start()
         bundles = [str(s.default_bundle_dir(d)) for d in FLEET]
         procs["fleet"] = spawn("fleet", [PY, "-m", "fleet_simulator", "--state-dir", str(RUN / "fleet"),
                                          "--rate", "12", "--duration", "1e9", "--broker", f"127.0.0.1:{port}",
@@ -140,6 +132,8 @@ Ctrl-C stops everything.
 """, flush=True)
         while True:
             time.sleep(10)
+            if not hub.running():
+                raise SystemExit(f"make run: the hub exited; see {hub.log_path}")
             for name, p in procs.items():
                 if p.poll() is not None:
                     raise SystemExit(f"make run: {name} exited with {p.returncode}; see {LOGS / (name + '.log')}")
@@ -157,6 +151,7 @@ Ctrl-C stops everything.
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+        hub.stop()
         broker.stop()
 
 

@@ -4,7 +4,8 @@
   -> a fresh, empty hub database URL. On PostgreSQL each test gets its own schema in the
   session's throwaway database (`pg_dsn`).
 - `hub_pg_url` -> the same on PostgreSQL only.
-- `hub_factory(site_dir, db_url=None, hub_id="hub", share_group=None, broker=None) -> HubProcess`: a
+- `hub_factory(site_dir, db_url=None, hub_id="hub", share_group=None, broker=None) -> HubProcess`
+  (central_hub.launcher, the supervisor `make run` and the benches use too): a
   running `mch-hub run` subprocess, subscribed when returned (hubs of one test share a state
   directory, hence one data key; the default database is SQLite in it); `.stop()` (SIGTERM),
   `.kill()` (SIGKILL), `.restart()`, `.log_text()`, `.store()` (open its database).
@@ -14,10 +15,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,13 +26,10 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from central_hub.store import Store, open_store
-from tests.support.processes import terminate
+from central_hub.launcher import HubProcess
+from central_hub.store import open_store
 
-READY_LINE = "mch-hub: subscribed"
-START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
-POLL_S = 0.05
+DROP_LOCK_TIMEOUT_S = 10
 
 
 @contextmanager
@@ -48,22 +43,56 @@ def pg_schema_url(pg_dsn: str) -> Iterator[str]:
         yield f"{pg_dsn}{sep}options={quote(f'-c search_path={schema}')}"
     finally:
         with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=5) as conn:
+            # A hub still holding locks here is a fixture-order bug: fail loudly, never wait forever.
+            conn.execute(f"SET lock_timeout = '{DROP_LOCK_TIMEOUT_S}s'")
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+class StartedHubs:
+    """Every hub a test started. A database fixture depends on it and stops the hubs that use its
+    database before dropping it, so teardown order never depends on argument order (a PostgreSQL
+    ``DROP SCHEMA ... CASCADE`` under a running hub deadlocks)."""
+
+    def __init__(self) -> None:
+        self.hubs: list[HubProcess] = []
+
+    def stop(self, db_url: str | None = None) -> None:
+        for hub in self.hubs:
+            if db_url is None or hub.db_url == db_url:
+                hub.stop()
+
+
+@pytest.fixture
+def started_hubs() -> Iterator[StartedHubs]:
+    hubs = StartedHubs()
+    yield hubs
+    hubs.stop()
+
+
+@contextmanager
+def _schema_for_hubs(pg_dsn: str, hubs: StartedHubs) -> Iterator[str]:
+    with pg_schema_url(pg_dsn) as url:
+        try:
+            yield url
+        finally:
+            hubs.stop(url)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def hub_db_url(request: pytest.FixtureRequest, tmp_path: Path, started_hubs: StartedHubs) -> Iterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        yield url
+        started_hubs.stop(url)
         return
-    with pg_schema_url(request.getfixturevalue("pg_dsn")) as url:
+    with _schema_for_hubs(request.getfixturevalue("pg_dsn"), started_hubs) as url:
         yield url
 
 
 @pytest.fixture
-def hub_pg_url(pg_dsn: str) -> Iterator[str]:
+def hub_pg_url(pg_dsn: str, started_hubs: StartedHubs) -> Iterator[str]:
     """A fresh hub database URL on PostgreSQL only."""
-    with pg_schema_url(pg_dsn) as url:
+    with _schema_for_hubs(pg_dsn, started_hubs) as url:
         yield url
 
 
@@ -85,75 +114,11 @@ def wait_for_records(db_url: str, n: int, timeout_s: float, device_id: str | Non
     return count
 
 
-class HubProcess:
-    """`mch-hub run` in a subprocess; output goes to a log file next to its state directory."""
-
-    def __init__(self, site_dir: Path, db_url: str, state_dir: Path, hub_id: str = "hub",
-                 share_group: str | None = None, extra_args: tuple[str, ...] = (), log_path: Path | None = None) -> None:
-        self.site_dir, self.db_url, self.state_dir = Path(site_dir), db_url, Path(state_dir)
-        self.hub_id, self.share_group, self.extra_args = hub_id, share_group, extra_args
-        self.log_path = log_path or self.state_dir / f"{hub_id}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def argv(self) -> list[str]:
-        args = [sys.executable, "-m", "central_hub.cli", "run", "--site", str(self.site_dir), "--db", self.db_url,
-                "--state-dir", str(self.state_dir), "--hub-id", self.hub_id, "--log-level", "INFO"]
-        if self.share_group:
-            args += ["--share-group", self.share_group]
-        return args + list(self.extra_args)
-
-    def start(self, timeout_s: float = START_TIMEOUT_S) -> HubProcess:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
-        try:
-            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        finally:
-            log.close()
-        self.starts += 1
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if READY_LINE in self.log_text()[offset:]:
-                return self
-            if self.proc.poll() is not None:
-                raise AssertionError(f"mch-hub exited with {self.proc.returncode}:\n{self.log_text()[offset:]}")
-            time.sleep(POLL_S)
-        self.kill()
-        raise AssertionError(f"mch-hub not subscribed within {timeout_s} s:\n{self.log_text()[offset:]}")
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-        """SIGTERM and wait (SIGKILL if it does not exit in time); returns the exit code."""
-        return None if self.proc is None else terminate(self.proc, timeout_s)
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to finish a batch or to say goodbye."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(STOP_TIMEOUT_S)
-
-    def restart(self) -> HubProcess:
-        self.stop()
-        return self.start()
-
-    def store(self) -> Store:
-        return open_store(self.db_url)
-
-
 HubFactory = Callable[..., HubProcess]
 
 
 @pytest.fixture
-def hub_factory(tmp_path: Path) -> Iterator[HubFactory]:
-    started: list[HubProcess] = []
-
+def hub_factory(tmp_path: Path, started_hubs: StartedHubs) -> Iterator[HubFactory]:
     def make(site_dir: Path, db_url: str | None = None, hub_id: str = "hub", share_group: str | None = None,
              extra_args: tuple[str, ...] = (), start: bool = True, state_dir: Path | None = None,
              broker: Any = None) -> HubProcess:
@@ -164,10 +129,9 @@ def hub_factory(tmp_path: Path) -> Iterator[HubFactory]:
             extra_args = ("--broker", f"{broker.host}:{broker.port}", *extra_args)
         url = db_url or f"sqlite:///{state / 'hub.db'}"
         hub = HubProcess(Path(site_dir), url, state, hub_id, share_group, extra_args,
-                         log_path=state / f"{hub_id}-{len(started)}.log")
-        started.append(hub)
+                         log_path=state / f"{hub_id}-{len(started_hubs.hubs)}.log")
+        started_hubs.hubs.append(hub)
         return hub.start() if start else hub
 
     yield make
-    for hub in started:
-        hub.stop()
+    started_hubs.stop()
