@@ -1,0 +1,184 @@
+"""An in-memory `HospitalServices` for flow and UI tests: holds slots (free counts go down and up),
+answers retries with the same idempotency key from its journal, and can be told to decline,
+time out (as the gateway would: reversed -> not charged) or be unreachable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+
+from kiosk.flows import pregnancy as preg
+from kiosk.hospital.api import (
+    Booking,
+    CardBinding,
+    HospitalError,
+    HospitalUnavailable,
+    NewPatient,
+    Patient,
+    PaymentRequest,
+    PaymentResult,
+    PregnancyForm,
+    PregnancyRecord,
+    Slot,
+)
+from kiosk.idcard.identity import mask_id_number
+
+CST = dt.timezone(dt.timedelta(hours=8))
+HOLD_MINUTES = 15
+FEE_FEN = 2500
+
+
+@dataclass
+class FakeHospital:
+    today: dt.date = dt.date(2026, 12, 3)
+    unreachable: bool = False
+    pay_mode: str = "approve"            # approve | decline:<code> | timeout
+    correct_pin_blocks: set[bytes] = field(default_factory=set)  # empty: any PIN block is right
+    patients: dict[str, Patient] = field(default_factory=dict)
+    id_index: dict[str, str] = field(default_factory=dict)
+    records: dict[str, PregnancyRecord] = field(default_factory=dict)
+    bindings: dict[str, CardBinding] = field(default_factory=dict)
+    slots: dict[str, Slot] = field(default_factory=dict)
+    bookings: dict[str, Booking] = field(default_factory=dict)
+    payments: list[PaymentRequest] = field(default_factory=list)   # what reached the "acquirer"
+    charged_fen: int = 0
+    calls: list[str] = field(default_factory=list)
+    pay_keys: list[str] = field(default_factory=list)
+    _journal: dict[tuple[str, str], object] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        for day in range(1, 4):
+            for hour in (9, 14):
+                starts = dt.datetime.combine(self.today + dt.timedelta(days=day), dt.time(hour), CST)
+                sid = f"S{day}{hour:02d}"
+                self.slots[sid] = Slot(sid, "ANC2", "产科门诊 3 诊室", starts, FEE_FEN, 2)
+
+    # -- helpers for tests ------------------------------------------------------------------
+    def add_patient(self, id_number: str, name: str, birth: dt.date, *, record: bool = False) -> Patient:
+        patient = Patient(f"P{len(self.patients) + 1:04d}", name, "2", birth, mask_id_number(id_number),
+                          f"{len(self.patients) + 100001}", f"8800{len(self.patients) + 1:06d}", record)
+        self.patients[patient.patient_id] = patient
+        self.id_index[id_number] = patient.patient_id
+        return patient
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.unreachable:
+            raise HospitalUnavailable()
+
+    def _once(self, key: str, op: str, make: object) -> object:
+        with self._lock:
+            if (op, key) not in self._journal:
+                self._journal[(op, key)] = make() if callable(make) else make
+            return self._journal[(op, key)]
+
+    # -- HospitalServices --------------------------------------------------------------------
+    def find_patient(self, *, id_number: str | None = None, medical_card_no: str | None = None,
+                     outpatient_no: str | None = None) -> Patient | None:
+        self._call("find_patient")
+        if id_number is not None:
+            pid = self.id_index.get(id_number)
+            return self.patients.get(pid) if pid else None
+        for p in self.patients.values():
+            if medical_card_no and p.medical_card_no == medical_card_no or outpatient_no and p.outpatient_no == outpatient_no:
+                return p
+        return None
+
+    def register_patient(self, patient: NewPatient, *, idempotency_key: str) -> Patient:
+        self._call("register_patient")
+        if patient.id_number in self.id_index:
+            return self.patients[self.id_index[patient.id_number]]
+        return self._once(idempotency_key, "register", lambda: self.add_patient(  # type: ignore[return-value]
+            patient.id_number, patient.name, patient.birth_date))
+
+    def create_pregnancy_record(self, form: PregnancyForm, *, idempotency_key: str) -> PregnancyRecord:
+        self._call("create_pregnancy_record")
+        if form.patient_id not in self.patients:
+            raise HospitalError("unknown-patient", "no such patient")
+
+        def make() -> PregnancyRecord:
+            positive = tuple(k for k, v in form.screening.items() if v)
+            record = PregnancyRecord(f"R{len(self.records) + 1:04d}", form.patient_id, form.lmp, preg.edd(form.lmp),
+                                     preg.gestational_age_days(form.lmp, self.today),
+                                     preg.bmi(form.height_cm, form.pre_pregnancy_weight_kg), bool(positive), positive)
+            self.records[record.record_id] = record
+            self.patients[form.patient_id] = replace(self.patients[form.patient_id], has_pregnancy_record=True)
+            return record
+        return self._once(idempotency_key, "record", make)  # type: ignore[return-value]
+
+    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, idempotency_key: str) -> CardBinding:
+        self._call("bind_card")
+        if "*" not in masked_pan:
+            raise HospitalError("pan-in-clear", "only a masked PAN is accepted")
+        for b in self.bindings.values():
+            if b.patient_id == patient_id and b.masked_pan == masked_pan:
+                return b
+
+        def make() -> CardBinding:
+            binding = CardBinding(uuid.uuid4().hex, patient_id, masked_pan, dt.datetime.now(CST))
+            self.bindings[binding.binding_id] = binding
+            return binding
+        return self._once(idempotency_key, "bind", make)  # type: ignore[return-value]
+
+    def unbind_card(self, patient_id: str, binding_id: str, *, idempotency_key: str) -> None:
+        self._call("unbind_card")
+        self.bindings.pop(binding_id, None)
+
+    def card_bindings(self, patient_id: str) -> list[CardBinding]:
+        self._call("card_bindings")
+        return [b for b in self.bindings.values() if b.patient_id == patient_id]
+
+    def recommended_visit(self, patient_id: str) -> str | None:
+        self._call("recommended_visit")
+        return "ANC2"
+
+    def free_slots(self, visit_code: str, *, days: int = 14) -> list[Slot]:
+        self._call("free_slots")
+        return [s for s in self.slots.values() if s.visit_code == visit_code and s.free > 0]
+
+    def hold_slot(self, patient_id: str, slot_id: str, *, idempotency_key: str) -> Booking:
+        self._call("hold_slot")
+
+        def make() -> Booking:
+            slot = self.slots[slot_id]
+            if slot.free <= 0:
+                raise HospitalError("slot-full", "slot taken")
+            self.slots[slot_id] = replace(slot, free=slot.free - 1)
+            booking = Booking(uuid.uuid4().hex, patient_id, slot, "held",
+                              dt.datetime.now(CST) + dt.timedelta(minutes=HOLD_MINUTES), slot.fee_fen)
+            self.bookings[booking.booking_id] = booking
+            return booking
+        return self._once(idempotency_key, "hold", make)  # type: ignore[return-value]
+
+    def release_booking(self, booking_id: str, *, idempotency_key: str) -> None:
+        self._call("release_booking")
+        booking = self.bookings.get(booking_id)
+        if booking is not None and booking.status == "held":
+            self.bookings[booking_id] = replace(booking, status="released")
+            slot = self.slots[booking.slot.slot_id]
+            self.slots[slot.slot_id] = replace(slot, free=slot.free + 1)
+
+    def pay(self, request: PaymentRequest, *, idempotency_key: str) -> PaymentResult:
+        self.pay_keys.append(idempotency_key)
+        self._call("pay")
+
+        def make() -> PaymentResult:
+            booking = self.bookings[request.booking_id]
+            if request.amount_fen != booking.fee_fen:
+                raise HospitalError("amount", "amount does not match the fee")
+            self.payments.append(request)
+            pid = uuid.uuid4().hex[:16]
+            if self.pay_mode == "timeout":
+                return PaymentResult(pid, "not-charged", None, "acquirer timeout, reversed", None, request.amount_fen)
+            if self.pay_mode.startswith("decline:"):
+                code = self.pay_mode.split(":", 1)[1]
+                return PaymentResult(pid, "declined", code, "declined", None, request.amount_fen)
+            if self.correct_pin_blocks and request.pin_block not in self.correct_pin_blocks:
+                return PaymentResult(pid, "declined", "55", "wrong PIN", None, request.amount_fen)
+            self.charged_fen += request.amount_fen
+            self.bookings[booking.booking_id] = replace(booking, status="paid")
+            return PaymentResult(pid, "approved", "00", "approved", "A1B2C3", request.amount_fen)
+        return self._once(idempotency_key, "pay", make)  # type: ignore[return-value]
