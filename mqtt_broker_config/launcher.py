@@ -69,13 +69,16 @@ class BrokerProcess:
         conf = rundir.prepare(self.site_dir, self.run_dir, self.port, self.host, self.user, self.settings)
         log_offset = self._log_size()
         stderr_path = self.run_dir / STDERR_FILE
-        with open(stderr_path, "wb") as err:
-            try:
-                self._proc = subprocess.Popen([self.binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                              stdout=err, stderr=err, start_new_session=True)
-            except OSError as exc:
-                raise BrokerStartError(f"cannot run {self.binary}: {exc.strerror}") from None
-        self._pid_path.write_text(f"{self._proc.pid}\n")
+        rundir.install(b"", stderr_path, rundir.PUBLIC_MODE, self.user)
+        err_fd = os.open(stderr_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            self._proc = subprocess.Popen([self.binary, "-c", str(conf)], stdin=subprocess.DEVNULL,
+                                          stdout=err_fd, stderr=err_fd, start_new_session=True)
+        except OSError as exc:
+            raise BrokerStartError(f"cannot run {self.binary}: {exc.strerror}") from None
+        finally:
+            os.close(err_fd)
+        rundir.install(f"{self._proc.pid}\n".encode(), self._pid_path, rundir.PUBLIC_MODE, self.user)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -196,12 +199,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def signal_running(run_dir: Path, sig: signal.Signals = signal.SIGHUP) -> int:
-    """Signal the mosquitto whose pid file is in run_dir (for `mch-broker reload`); returns the pid."""
+def signal_running(run_dir: Path, sig: signal.Signals = signal.SIGHUP, binary: str = MOSQUITTO) -> int:
+    """Signal the mosquitto whose pid file is in run_dir (for `mch-broker reload`); returns the pid.
+
+    The pid file belongs to the broker user: the pid is signalled only if it is `binary` running
+    this run dir's config, so a planted pid never makes root signal another process."""
     pid_path = Path(run_dir) / render.PID_FILE
+    conf = str((Path(run_dir) / render.CONF_FILE).resolve())
     try:
-        pid = int(pid_path.read_text().strip())
-        os.kill(pid, sig)
+        fd = os.open(pid_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd) as f:
+            pid = int(f.read(32).strip())
+        exe = os.readlink(f"/proc/{pid}/exe")
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError) as exc:
         raise BrokerError(f"no running broker recorded in {pid_path}: {exc}") from None
+    if Path(exe) != Path(binary).resolve() or conf.encode() not in argv:
+        raise BrokerError(f"{pid_path} names pid {pid}, which is not {binary} -c {conf}; not signalling it")
+    try:
+        os.kill(pid, sig)
+    except OSError as exc:
+        raise BrokerError(f"cannot signal mosquitto pid {pid}: {exc.strerror}") from None
     return pid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -9,7 +10,8 @@ from pathlib import Path
 from string import Template
 
 from mch_link.errors import LinkError
-from mch_link.registry import load_site_info, validate_hub_id
+from mch_link.registry import SiteInfo, load_site_info, validate_hub_id
+from mch_link.sitefiles import load_revoked, validate_site_id
 from mch_link.topics import PREFIX, Kind
 from mqtt_broker_config.errors import BrokerConfigError
 
@@ -28,14 +30,19 @@ TLS_DIR = "tls"
 DATA_DIR = "data"
 CONF_FILE = "mosquitto.conf"
 ACL_FILE = "acl"
+POLICY_FILE = "guard.policy"
 LOG_FILE = "mosquitto.log"
 PID_FILE = "mosquitto.pid"
+
+# the ACL plugin, built by scripts/setup.d/20-broker.sh into a root-owned directory
+GUARD_PLUGIN_ENV = "MCH_BROKER_GUARD_PLUGIN"
+GUARD_PLUGIN_DEFAULT = Path("/usr/local/lib/mch-broker/mch_guard.so")
 
 MIB = 1024 * 1024
 PORT_MIN, PORT_MAX = 1, 65535
 # a run dir path goes into the config verbatim: no spaces, no comment or newline characters
-SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9_./+-]+$")
-SAFE_HOST_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+SAFE_PATH_RE = re.compile(r"[A-Za-z0-9_./+-]+")
+SAFE_HOST_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class BrokerSettings:
     """Tunables with their reasons in the template's comments."""
 
     max_queued_messages: int = 100_000
+    max_queued_bytes: int = 256 * MIB  # per client; the hub's 100 000 x <= 2 KiB fits
+    max_connections: int = 2000
     max_inflight_messages: int = 20
     memory_limit_bytes: int = 512 * MIB
     max_packet_size_bytes: int = 1 * MIB
@@ -51,7 +60,7 @@ class BrokerSettings:
     max_keepalive_s: int = 300
 
     def __post_init__(self) -> None:
-        for name in ("max_queued_messages", "max_inflight_messages", "memory_limit_bytes",
+        for name in ("max_queued_messages", "max_queued_bytes", "max_connections", "max_inflight_messages", "memory_limit_bytes",
                      "max_packet_size_bytes", "autosave_interval_s", "max_keepalive_s"):
             if getattr(self, name) <= 0:
                 raise BrokerConfigError(f"broker setting {name} must be > 0, got {getattr(self, name)}")
@@ -66,18 +75,34 @@ def _template(name: str) -> Template:
 
 def _safe_path(path: Path, what: str) -> str:
     text = str(path)
-    if not SAFE_PATH_RE.match(text):
+    if not SAFE_PATH_RE.fullmatch(text):
         raise BrokerConfigError(f"{what} {text!r}: mosquitto.conf paths may use only letters, digits and ./_+-")
     return text
 
 
-def hub_ids(site_dir: Path) -> tuple[str, ...]:
+def guard_plugin_path() -> Path:
+    """The built mch_guard plugin; without it the broker would grant devices the hub's share group."""
+    path = Path(os.environ.get(GUARD_PLUGIN_ENV) or GUARD_PLUGIN_DEFAULT)
+    if not path.is_file():
+        raise BrokerConfigError(f"broker ACL plugin {path} is missing: build it with "
+                                f"`bash scripts/setup.d/20-broker.sh` (or set ${GUARD_PLUGIN_ENV})")
+    return path
+
+
+def site_info(site_dir: Path) -> SiteInfo:
+    """site.json with the site id and every hub identity validated (they are rendered into files)."""
     try:
-        ids = load_site_info(site_dir).hub_ids
-        for hub_id in ids:
+        info = load_site_info(site_dir)
+        validate_site_id(info.site_id)
+        for hub_id in info.hub_ids:
             validate_hub_id(hub_id)
     except LinkError as exc:
         raise BrokerConfigError(f"site {site_dir}: {exc}") from None
+    return info
+
+
+def hub_ids(site_dir: Path) -> tuple[str, ...]:
+    ids = site_info(site_dir).hub_ids
     if not ids:
         raise BrokerConfigError(f"site {site_dir} has no hub identity (mch-provision issue-hub)")
     return ids
@@ -90,8 +115,21 @@ def render_acl(site_dir: Path) -> str:
         lines += [f"topic read {PREFIX}/+/+"]
         lines += [f"topic write {PREFIX}/+/{kind.value}" for kind in (Kind.ACK, Kind.CMD)]
         blocks.append("\n".join(lines))
-    site_id = load_site_info(site_dir).site_id
-    return _template(ACL_TEMPLATE).substitute(site_id=site_id, hub_blocks="\n\n".join(blocks))
+    return _template(ACL_TEMPLATE).substitute(site_id=site_info(site_dir).site_id,
+                                              hub_blocks="\n\n".join(blocks))
+
+
+def render_policy(site_dir: Path) -> str:
+    """The mch_guard policy: hub identities (may use $share, retain) and revoked identities."""
+    hubs = hub_ids(site_dir)
+    try:
+        revoked = load_revoked(site_dir)
+    except LinkError as exc:
+        raise BrokerConfigError(f"site {site_dir}: {exc}") from None
+    lines = [f"# mch_guard policy for site {site_info(site_dir).site_id}, rendered by mch-broker"]
+    lines += [f"hub {h}" for h in hubs if h not in revoked]
+    lines += [f"revoked {name}" for name in sorted(revoked)]
+    return "\n".join(lines) + "\n"
 
 
 def render_config(site_dir: Path, run_dir: Path, port: int, host: str = "127.0.0.1", *,
@@ -99,16 +137,14 @@ def render_config(site_dir: Path, run_dir: Path, port: int, host: str = "127.0.0
     settings = settings or BrokerSettings()
     if not PORT_MIN <= port <= PORT_MAX:
         raise BrokerConfigError(f"port {port} out of range {PORT_MIN}..{PORT_MAX}")
-    if not SAFE_HOST_RE.match(host):
+    if not SAFE_HOST_RE.fullmatch(host):
         raise BrokerConfigError(f"listen host {host!r} is not an address or host name")
-    try:
-        site_id = load_site_info(site_dir).site_id
-    except LinkError as exc:
-        raise BrokerConfigError(f"site {site_dir}: {exc}") from None
+    site_id = site_info(site_dir).site_id
     run = Path(run_dir).resolve()
     return _template(CONF_TEMPLATE).substitute(
         mosquitto_version=MOSQUITTO_VERSION,
         site_id=site_id,
+        guard_plugin=_safe_path(guard_plugin_path(), "broker ACL plugin"),
         run_user=run_user,
         run_dir=_safe_path(run, "run dir"),
         data_dir=_safe_path(run / DATA_DIR, "data dir"),
@@ -116,6 +152,8 @@ def render_config(site_dir: Path, run_dir: Path, port: int, host: str = "127.0.0
         port=port,
         host=host,
         max_queued_messages=settings.max_queued_messages,
+        max_queued_bytes=settings.max_queued_bytes,
+        max_connections=settings.max_connections,
         max_inflight_messages=settings.max_inflight_messages,
         memory_limit_bytes=settings.memory_limit_bytes,
         max_packet_size_bytes=settings.max_packet_size_bytes,

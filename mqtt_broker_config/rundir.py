@@ -7,8 +7,10 @@ that user, instead of in the site directory (which holds the CA keys and stays p
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
+import secrets
 import shutil
 import stat
 from dataclasses import dataclass
@@ -63,18 +65,37 @@ def check_reachable(run_dir: Path, user: RunUser) -> None:
                 f"{stat.filemode(parent.stat().st_mode)}); choose a run dir it can reach, e.g. under /tmp or /var/lib")
 
 
-def _install(data: bytes, dest: Path, mode: int, user: RunUser) -> None:
-    """Write `dest` with `mode` from the first byte, owned by the broker user; atomic rename."""
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+def install(data: bytes, dest: Path, mode: int, user: RunUser) -> None:
+    """Write `dest` with `mode` from the first byte, owned by the broker user; atomic rename.
+
+    The run dir belongs to the broker user, who may plant symlinks in it; we may be root. So
+    the directory is opened without following a symlink, the temporary file gets a random
+    name and O_EXCL|O_NOFOLLOW, and the rename is relative to the opened directory."""
+    dir_fd = open_dir(dest.parent)
     try:
-        if os.geteuid() == ROOT_UID:
-            os.fchown(fd, user.uid, user.gid)
-        os.write(fd, data)
-        os.fsync(fd)
+        tmp = f".{dest.name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
+                     dir_fd=dir_fd)
+        try:
+            if os.geteuid() == ROOT_UID:
+                os.fchown(fd, user.uid, user.gid)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     finally:
-        os.close(fd)
-    os.replace(tmp, dest)
+        os.close(dir_fd)
+
+
+def open_dir(path: Path) -> int:
+    """An fd of directory `path`, refusing a symlink in any component under the run dir's parent."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise BrokerConfigError(f"{path} is a symlink or not a directory; refusing to follow it") from None
+        raise
 
 
 def _read(site_dir: Path, rel: Path) -> bytes:
@@ -87,22 +108,29 @@ def _read(site_dir: Path, rel: Path) -> bytes:
 
 
 def sync_tls(site_dir: Path, run_dir: Path, user: RunUser) -> None:
-    """Copy CA chain, CRL, broker certificate and key into <run>/tls (before start and before SIGHUP)."""
+    """Copy CA chain, CRL, broker certificate and key into <run>/tls, render the ACL and the
+    mch_guard policy (before start and before SIGHUP)."""
     tls = run_dir / render.TLS_DIR
     try:
-        _install(_read(site_dir, render.SITE_CHAIN), tls / "chain.pem", PUBLIC_MODE, user)
-        _install(_read(site_dir, render.SITE_CRL), tls / "crl.pem", PUBLIC_MODE, user)
-        _install(_read(site_dir, render.SITE_BROKER_CERT), tls / "broker.crt.pem", PUBLIC_MODE, user)
-        _install(_read(site_dir, render.SITE_BROKER_KEY), tls / "broker.key.pem", SECRET_MODE, user)
-        _install(render.render_acl(site_dir).encode(), run_dir / render.ACL_FILE, PUBLIC_MODE, user)
+        install(_read(site_dir, render.SITE_CHAIN), tls / "chain.pem", PUBLIC_MODE, user)
+        install(_read(site_dir, render.SITE_CRL), tls / "crl.pem", PUBLIC_MODE, user)
+        install(_read(site_dir, render.SITE_BROKER_CERT), tls / "broker.crt.pem", PUBLIC_MODE, user)
+        install(_read(site_dir, render.SITE_BROKER_KEY), tls / "broker.key.pem", SECRET_MODE, user)
+        install(render.render_acl(site_dir).encode(), run_dir / render.ACL_FILE, PUBLIC_MODE, user)
+        install(render.render_policy(site_dir).encode(), run_dir / render.POLICY_FILE, PUBLIC_MODE, user)
     except OSError as exc:
         raise BrokerConfigError(f"run dir {run_dir}: cannot install {exc.filename}: {exc.strerror}") from None
 
 
 def _make_dir(path: Path, user: RunUser) -> None:
+    """Create (or reuse) a directory for the broker user; a symlink in its place is refused."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    if os.geteuid() == ROOT_UID:
-        os.chown(path, user.uid, user.gid)
+    fd = open_dir(path)
+    try:
+        if os.geteuid() == ROOT_UID:
+            os.fchown(fd, user.uid, user.gid)
+    finally:
+        os.close(fd)
 
 
 def prepare(site_dir: Path, run_dir: Path, port: int, host: str, user: RunUser,
@@ -116,12 +144,12 @@ def prepare(site_dir: Path, run_dir: Path, port: int, host: str, user: RunUser,
         for sub in (render.TLS_DIR, render.DATA_DIR):
             _make_dir(run_dir / sub, user)
         log = run_dir / render.LOG_FILE
-        if not log.exists():
-            _install(b"", log, PUBLIC_MODE, user)
+        if not os.path.lexists(log) or not stat.S_ISREG(os.lstat(log).st_mode):
+            install(b"", log, PUBLIC_MODE, user)  # a symlink planted in its place is replaced
         sync_tls(site_dir, run_dir, user)
         conf = render.render_config(site_dir, run_dir, port, host, run_user=user.name, settings=settings)
         conf_path = run_dir / render.CONF_FILE
-        _install(conf.encode(), conf_path, PUBLIC_MODE, user)
+        install(conf.encode(), conf_path, PUBLIC_MODE, user)
     except OSError as exc:
         raise BrokerConfigError(f"run dir {run_dir}: {exc.strerror} ({exc.filename})") from None
     return conf_path

@@ -7,6 +7,7 @@ Layout (docs/link-contract.md, "Site directory")::
     ca/issuing.crt.pem  issuing.key.pem   issuing CA (key encrypted), signs leaves and the CRL
     ca/chain.pem                   issuing + root: what the broker and devices trust
     ca/crl.pem                     CRL of the issuing CA, for the broker
+    ca/revoked.txt                 names of the revoked identities (the broker disconnects them)
     broker/broker.crt.pem  broker.key.pem
     hub/<hub_id>.crt.pem  <hub_id>.key.pem
     registry/<device_id>.json      the hub registry (mch_link.registry)
@@ -28,6 +29,7 @@ from mch_link import registry
 from mch_link.errors import LinkError
 from mch_link.keys import LinkKeys
 from mch_link.registry import DeviceKind, DeviceStatus, RegistryEntry, RegistryError
+from mch_link.sitefiles import SiteFileError, format_revoked, load_revoked, revoked_path, validate_site_id
 from mch_link.topics import validate_device_id
 from provisioning import pki
 from provisioning.bundle import write_bundle
@@ -93,6 +95,7 @@ class Site:
             raise SiteError(f"{path} is already a site ({registry.SITE_FILE} exists); refusing to overwrite its CA")
         if not passphrase:
             raise PassphraseError("the site passphrase must not be empty")
+        _wrap(validate_site_id, site_id)
         hubs = tuple(dict.fromkeys(hub_ids))
         for hub_id in hubs:
             _wrap(registry.validate_hub_id, hub_id)
@@ -113,6 +116,7 @@ class Site:
         write_public(site.chain_path, pki.cert_to_pem(issuing.cert) + pki.cert_to_pem(root.cert))
         site._issuer = issuing
         site._write_crl({}, number=1, now=pki.now_utc(), validity=pki.CRL_VALIDITY)
+        site._write_revoked(set())
 
         broker_key = pki.new_key()
         hosts = tuple(dict.fromkeys((*LOCAL_HOSTS, broker_host)))
@@ -214,6 +218,7 @@ class Site:
         entry = self.device(device_id)
         now = now or pki.now_utc()
         self._add_to_crl(int(entry.cert_serial, 16), now)
+        self._write_revoked({*self.revoked_names(), device_id})
         updated = RegistryEntry(entry.device_id, entry.kind, DeviceStatus.REVOKED, entry.cert_serial,
                                 entry.not_after, entry.keys, revoked_at=entry.revoked_at or now)
         _wrap(registry.write_entry, self.path, updated)
@@ -226,6 +231,7 @@ class Site:
             raise UnknownDeviceError(f"{hub_id} is not an active hub identity of site {self.path}")
         cert = pki.cert_from_pem(read_bytes(ident.cert, "hub certificate"), str(ident.cert))
         self._add_to_crl(cert.serial_number, now or pki.now_utc())
+        self._write_revoked({*self.revoked_names(), hub_id})
         self.info = registry.SiteInfo(self.info.site_id, self.info.broker_host, self.info.broker_port,
                                       tuple(h for h in self.info.hub_ids if h != hub_id))
         self._save_info()
@@ -235,6 +241,12 @@ class Site:
         revoked = pki.crl_entries(crl)
         revoked.setdefault(serial, now)
         self._write_crl(revoked, number=pki.crl_number(crl) + 1, now=now, validity=pki.CRL_VALIDITY)
+
+    def revoked_names(self) -> frozenset[str]:
+        return _wrap(load_revoked, self.path)
+
+    def _write_revoked(self, names: set[str]) -> None:
+        write_public(revoked_path(self.path), _wrap(format_revoked, names).encode())
 
     # --- CRL -----------------------------------------------------------------------------
     def crl(self) -> x509.CertificateRevocationList:
@@ -266,7 +278,7 @@ def _wrap(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Call into the link package; its errors become provisioning errors with the same message."""
     try:
         return func(*args, **kwargs)
-    except RegistryError as exc:
+    except (RegistryError, SiteFileError) as exc:
         raise SiteError(str(exc)) from None
     except LinkError as exc:
         raise EnrollmentError(str(exc)) from None

@@ -37,9 +37,9 @@ class Probe:
     subacks: dict[int, list[ReasonCode]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> ReasonCode:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> ReasonCode:
         """Publish and wait for the PUBACK; returns its MQTT 5 reason code."""
-        info = self.client.publish(topic, payload, qos=qos)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
         self._wait(lambda: info.mid in self.pubacks, f"PUBACK for {topic}")
         return self.pubacks[info.mid]
 

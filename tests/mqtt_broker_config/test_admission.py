@@ -9,13 +9,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.devsite import make_dev_site
 from provisioning.pki import now_utc
 from provisioning.site import Site
-from tests.mqtt_broker_config.probe import ACCEPTED, connect, tls_outcome
+from tests.mqtt_broker_config.probe import ACCEPTED, QUIET_S, connect, tls_outcome
 from tests.support.broker import TlsFiles, device_tls, hub_tls, start_broker
 
 pytestmark = pytest.mark.integration
@@ -68,21 +69,36 @@ def test_certificate_from_another_ca_refused(broker: BrokerProcess, site: Site, 
 
 def test_revoked_certificate_refused_after_reload(broker: BrokerProcess, site: Site, enroll_device) -> None:
     tls = device_tls(enroll_device("station-01", "station"))
-    still_connected = connect(broker, tls, "station-01")
     site.revoke("station-01")
     broker.reload()
     assert tls_outcome(broker, tls) == "SSLV3_ALERT_CERTIFICATE_REVOKED"
     with pytest.raises(ConnectionRefusedError):
         connect(broker, tls, "station-01")
     assert pub_cli(broker, tls.cli_args(), "mch/v1/station-01/rec").returncode != 0
-    # mosquitto 2.0.11 does not drop a session that was open before the revocation ...
-    assert not still_connected.publish("mch/v1/station-01/rec", b"r").is_failure
-    # ... a restart does, and the device cannot come back
-    broker.restart()
-    assert still_connected.disconnected.wait(5)
+
+
+def test_revocation_disconnects_a_connected_device(broker: BrokerProcess, site: Site, enroll_device) -> None:
+    """Scenario 7: mosquitto 2.0.11 re-reads the CRL on SIGHUP but keeps an open session up;
+    before mch_guard the revoked device went on publishing (PUBACK 0x00) until a restart."""
+    tls = device_tls(enroll_device("station-01", "station"))
+    hub = connect(broker, hub_tls(site.path), "hub")
+    assert hub.subscribe("mch/v1/+/+").value == 1
+    still_connected = connect(broker, tls, "station-01")
+    assert not still_connected.publish("mch/v1/station-01/rec", b"before").is_failure
+    assert hub.wait_messages(1) == [("mch/v1/station-01/rec", b"before")]
+    site.revoke("station-01")
+    broker.reload()
+    assert still_connected.disconnected.wait(5), "the revoked device is still connected after the reload"
+    # the client is gone: a publish is not sent, and nothing more reaches the hub
+    info = still_connected.client.publish("mch/v1/station-01/rec", b"after", qos=1)
+    assert info.rc == mqtt.MQTT_ERR_NO_CONN
+    time.sleep(QUIET_S)
+    assert [m for m in hub.messages if m[1] == b"after"] == []
     still_connected.client.loop_stop()
     with pytest.raises(ConnectionRefusedError):
         connect(broker, tls, "station-01")
+    assert "mch_guard: policy reloaded" in broker.log_text()
+    hub.close()
 
 
 def test_other_devices_unaffected_by_a_revocation(broker: BrokerProcess, site: Site, enroll_device) -> None:
