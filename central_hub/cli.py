@@ -4,6 +4,8 @@
     mch-hub status --site DIR [--db URL]        the fleet: online, last seen, firmware, queue, cert expiry
     mch-hub quarantine --site DIR [--reason R]  what was kept aside, and why
     mch-hub stats --site DIR                    totals and each worker's counters
+    mch-hub feed run|status|dead|requeue        the county platform feed (central_hub.feed.command)
+    mch-hub web | audit | user                  the operators' dashboard and its accounts (central_hub.ops_cli)
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 
-from central_hub import report
+from central_hub import ops_cli, report
 from central_hub.config import WorkerConfig, default_db_url
 from central_hub.errors import HubError
+from central_hub.feed import command as feed_command
 from central_hub.store import open_store
 from mch_link.errors import LinkError
 from mch_link.registry import load_registry
@@ -56,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--reason", help="only this reason (e.g. auth-failed, replay, schema-invalid)")
     q.add_argument("--limit", type=int, default=50, help="newest N items (default 50)")
     common(sub.add_parser("stats", help="totals and worker counters"), False)
+    feed_command.add_parser(sub, common)
+    ops_cli.add_commands(sub, common)
     return p
 
 
@@ -64,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "feed":
+            return feed_command.main(args, _db_url)
+        if args.command in ops_cli.COMMANDS:
+            return ops_cli.main(args, _db_url)
         return _show(args)
     except (HubError, LinkError) as exc:
         print(f"mch-hub: error: {exc}", file=sys.stderr)

@@ -74,6 +74,10 @@ class DownlinkSealer:
     def rebirths(self, device_id: str) -> list[Downlink]:
         return [self._seal(device_id, Kind.CMD, CMD_SCHEMA, {"command": "rebirth"})]
 
+    def command(self, device_id: str, body: dict[str, Any]) -> Downlink:
+        """A cmd/1 message (central_hub.commands)."""
+        return self._seal(device_id, Kind.CMD, CMD_SCHEMA, body)
+
     def _seal(self, device_id: str, kind: Kind, schema: str, body: dict[str, Any]) -> Downlink:
         entry = self._directory.get(device_id)
         if entry is None:

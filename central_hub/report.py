@@ -7,10 +7,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from central_hub.fleet import presence
 from central_hub.store.model import FleetRow, QuarantineRow
 from mch_link.registry import RegistryEntry
-
-STALE_AFTER_MS = 90_000  # three missed heartbeats at the device default of 30 s
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -30,11 +29,8 @@ def when(ms: int | None, now_ms: int) -> str | None:
 
 
 def online_text(row: FleetRow | None, now_ms: int) -> str:
-    if row is None or row.last_seen_ms is None:
-        return "never seen"
-    if not row.online:
-        return "offline"
-    return "online" if now_ms - row.last_seen_ms <= STALE_AFTER_MS else "stale"
+    """online, offline, silent (no heartbeat within its expiry: see central_hub.fleet.presence), never seen."""
+    return presence(row, now_ms).value.replace("-", " ")
 
 
 def fleet_table(fleet: Sequence[FleetRow], registry: Mapping[str, RegistryEntry], now_ms: int) -> str:

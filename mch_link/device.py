@@ -39,6 +39,10 @@ STATE_SCHEMA = "state/1"
 CMD_SCHEMA = "cmd/1"
 BUNDLE_FORMAT = "mch-device/1"
 STATE_RECORD_ID = 0  # state messages are not outbox records; the hub applies them, never acks them
+MAX_COMMANDS_REMEMBERED = 256
+# The application's answer to a hub command (command, args) -> (status "done"|"refused"|"failed", detail).
+# Called on the MQTT network thread: it must not block (start long work elsewhere, answer "done" when accepted).
+CommandHandler = Callable[[str, dict[str, Any]], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -88,13 +92,20 @@ class DeviceLink:
     def __init__(self, config: DeviceConfig, keys: LinkKeys, outbox: Outbox, *, window: int = 16,
                  batch_max: int = 100, ack_timeout_s: float = 30.0, heartbeat_s: float = 30.0,
                  session_expiry_s: int = 86400, clock: Callable[[], float] = time.time,
-                 on_acked: Callable[[set[int]], None] | None = None) -> None:
+                 on_acked: Callable[[set[int]], None] | None = None,
+                 faults: Callable[[], list[dict[str, Any]]] | None = None,
+                 on_command: CommandHandler | None = None) -> None:
         if keys.device_id != config.device_id:
             raise LinkError(f"link keys are for {keys.device_id!r}, bundle is {config.device_id!r}")
         self.config, self.keys, self.outbox = config, keys, outbox
         self.window, self.batch_max, self.ack_timeout_s = window, batch_max, ack_timeout_s
         self.heartbeat_s, self.session_expiry_s, self.clock = heartbeat_s, session_expiry_s, clock
         self.on_acked = on_acked  # told which record ids the hub acknowledged (latency measurement)
+        self.faults = faults  # the application's active faults, reported in every birth and heartbeat
+        self.on_command = on_command  # hub commands other than rebirth (see CommandHandler)
+        self._state_lock = threading.Lock()  # state messages leave in seq order, whichever thread sends them
+        self._command_results: list[dict[str, Any]] = []  # reported in the next state message
+        self._commands_seen: dict[int, None] = {}  # ids already carried out (a redelivered command is not rerun)
         self.stats = LinkStats()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -153,7 +164,7 @@ class DeviceLink:
         if client is None:
             return
         if self.stats.connected:
-            info = client.publish(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
+            info = self._publish_state(client, "death")
             info.wait_for_publish(timeout)
         client.disconnect()
         client.loop_stop()
@@ -190,11 +201,21 @@ class DeviceLink:
         self._bdseq = self.outbox.bump("bdseq") % 256
         client.will_set(topic(self.config.device_id, Kind.STATE), self._state("death"), qos=1)
 
+    def _publish_state(self, client: mqtt.Client, event: str) -> mqtt.MQTTMessageInfo:
+        with self._state_lock:
+            return client.publish(topic(self.config.device_id, Kind.STATE), self._state(event), qos=1)
+
     def _state(self, event: str) -> bytes:
         body: dict[str, Any] = {"event": event, "bdseq": self._bdseq, "seq": self._seq % 256}
         if event != "death":
+            oldest_ms = self.outbox.oldest_created_ms()
+            now_ms = int(self.clock() * 1000)
             body.update(firmware=self.config.firmware, kind=self.config.kind, queue_depth=self.outbox.depth(),
-                        uptime_s=round(self.clock() - self._started_at, 3))
+                        uptime_s=round(self.clock() - self._started_at, 3), heartbeat_s=max(1, round(self.heartbeat_s)),
+                        oldest_record_age_s=0 if oldest_ms is None else max(0, (now_ms - oldest_ms) // 1000))
+            if self.faults is not None:
+                body["faults"] = self.faults()
+            body["command_results"], self._command_results = self._command_results[:16], self._command_results[16:]
             self._seq += 1
         return self._seal(Kind.STATE, STATE_SCHEMA, [Record(STATE_RECORD_ID, body, int(self.clock() * 1000))])
 
@@ -213,7 +234,7 @@ class DeviceLink:
             self.stats.connects += 1
             self._restart_sending()
         self._seq = 0
-        client.publish(topic(self.config.device_id, Kind.STATE), self._state("birth"), qos=1)
+        self._publish_state(client, "birth")
         self._wake.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
@@ -232,13 +253,35 @@ class DeviceLink:
             elif opened.schema == CMD_SCHEMA:
                 for rec in opened.records:
                     schemas.validate(CMD_SCHEMA, rec.body)
-                    if rec.body["command"] == "rebirth":
-                        client.publish(topic(self.config.device_id, Kind.STATE), self._state("birth"), qos=1)
+                    self._on_command(client, rec.body)
             else:
                 raise LinkError(f"unexpected downlink schema {opened.schema!r}")
         except LinkError as exc:  # forged, tampered or foreign: never acted on
             self.stats.bad_downlink += 1
             log.warning("%s: ignored downlink message on %s: %s", self.config.device_id, msg.topic, exc)
+
+    def _on_command(self, client: mqtt.Client, body: dict[str, Any]) -> None:
+        """Carry out a command once; its result rides on the next state message (sent at once)."""
+        command, command_id = body["command"], body.get("id")
+        if command_id is not None and command_id in self._commands_seen:
+            return
+        if command == "rebirth":
+            status, detail = "done", ""
+        elif self.on_command is None:
+            status, detail = "refused", f"{command} is not supported by this device"
+        else:
+            try:
+                status, detail = self.on_command(command, body.get("args", {}))
+            except Exception as exc:  # the application's handler failed: say so, keep the link
+                status, detail = "failed", f"{exc.__class__.__name__}: {exc}"[:200]
+        if command_id is not None:
+            self._commands_seen[command_id] = None
+            while len(self._commands_seen) > MAX_COMMANDS_REMEMBERED:
+                self._commands_seen.pop(next(iter(self._commands_seen)))
+            with self._state_lock:
+                self._command_results.append({"id": command_id, "status": status, "detail": detail[:200]})
+        if command == "rebirth" or command_id is not None:
+            self._publish_state(client, "birth" if command == "rebirth" else "heartbeat")
 
     def _on_ack(self, records: Sequence[Record]) -> None:
         done: set[int] = set()
@@ -281,7 +324,7 @@ class DeviceLink:
                 self._fill_window()
                 if now - last_heartbeat >= self.heartbeat_s and self._client is not None:
                     last_heartbeat = now
-                    self._client.publish(topic(self.config.device_id, Kind.STATE), self._state("heartbeat"), qos=1)
+                    self._publish_state(self._client, "heartbeat")
             except LinkError as exc:  # e.g. outbox unreadable: keep the thread, retry on the next wake
                 log.error("%s: sender: %s", self.config.device_id, exc)
                 time.sleep(0.5)

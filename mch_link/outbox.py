@@ -128,6 +128,12 @@ class Outbox:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
+    def oldest_created_ms(self) -> int | None:
+        """When the oldest record still waiting was committed (None when the outbox is empty)."""
+        with self._lock:
+            row = self._db.execute("SELECT created_ms FROM outbox ORDER BY msg_id LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
     def next_counter(self) -> int:
         """A counter never handed out before, from this or any earlier process on this outbox."""
         with self._lock:

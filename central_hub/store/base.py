@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
+from central_hub import fleet as fleet_state  # fleet imports store.model: use it at call time only
 from central_hub.errors import StoreError
 from central_hub.replay import WINDOW_SIZE, ReplayWindow
 from central_hub.store.model import (
     FLEET_COLUMNS,
     RECORD_COLUMNS,
+    FleetEvent,
     FleetRow,
+    HubFault,
     QuarantineItem,
     QuarantineRow,
     RecordTuple,
 )
+from central_hub.store.schema import ADDED_COLUMNS
 
 _INSERT_RECORD = (f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({', '.join('?' * len(RECORD_COLUMNS))})"
                   " ON CONFLICT (device_id, msg_id) DO NOTHING")
@@ -42,6 +47,12 @@ _INSERT_ENVELOPE = ("INSERT INTO envelopes (device_id, counter, digest, received
                     " ON CONFLICT (device_id, counter) DO NOTHING")
 _RESERVE_DOWNLINK = ("INSERT INTO downlink (device_id, reserved) VALUES (?, ?) ON CONFLICT (device_id)"
                      " DO UPDATE SET reserved = downlink.reserved + excluded.reserved RETURNING reserved")
+_INSERT_FLEET_EVENT = "INSERT INTO fleet_events (device_id, at_ms, event, detail) VALUES (?, ?, ?, ?)"
+# a result for a command of another device, or for one already answered or timed out, changes nothing
+_COMMAND_RESULT = ("UPDATE commands SET state = ?, done_ms = ?, result = ? WHERE id = ? AND device_id = ?"
+                   " AND state = 'sent'")
+_UPSERT_HUB_FAULT = ("INSERT INTO hub_faults (source, subject, detail, since_ms) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT (source, subject) DO UPDATE SET detail = excluded.detail")
 FIRST_DOWNLINK_COUNTER = 1
 
 
@@ -127,7 +138,25 @@ class Store:
         with self._write():
             for statement in self._ddl():
                 self.execute(statement)
+            self._add_columns()
             self.execute("INSERT INTO hub_meta (k, v) VALUES ('schema_version', '1') ON CONFLICT (k) DO NOTHING")
+
+    def _add_columns(self) -> None:
+        """Columns a database made by an earlier version lacks (inside the migration transaction)."""
+        for table, column, type_name in ADDED_COLUMNS:
+            names = {d[0] for d in self.execute(f"SELECT * FROM {table} LIMIT 0").description}
+            if column not in names:
+                self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_name}")
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction for other modules of the hub (audit, users, commands)."""
+        with self._write():
+            yield
+
+    def read(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one query, errors mapped to StoreError."""
+        return self._read(text, params)
 
     # -- ingest ---------------------------------------------------------------------------
     @contextmanager
@@ -172,6 +201,19 @@ class Store:
         return {r[0]: int(r[1]) for r in self._read(
             "SELECT reason, sum(seen) FROM quarantine GROUP BY reason ORDER BY reason")}
 
+    def set_hub_faults(self, source: str, faults: Mapping[str, str], now_ms: int) -> None:
+        """Replace what the hub reports under `source` (subject -> detail); a fault still present keeps its
+        `since_ms`."""
+        with self._write():
+            known = {r[0] for r in self.execute("SELECT subject FROM hub_faults WHERE source = ?", (source,)).fetchall()}
+            self.executemany("DELETE FROM hub_faults WHERE source = ? AND subject = ?",
+                             [(source, s) for s in sorted(known - set(faults))])
+            self.executemany(_UPSERT_HUB_FAULT, [(source, s, d, now_ms) for s, d in sorted(faults.items())])
+
+    def hub_faults(self) -> list[HubFault]:
+        return [HubFault(r[0], r[1], r[2], int(r[3])) for r in self._read(
+            "SELECT source, subject, detail, since_ms FROM hub_faults ORDER BY source, subject")]
+
     def record_count(self, device_id: str | None = None) -> int:
         if device_id is None:
             return int(self._read("SELECT count(*) FROM records")[0][0])
@@ -212,6 +254,8 @@ class Txn:
         self._records: list[RecordTuple] = []
         self._staged: dict[str, set[int]] = {}  # msg ids in self._records, per device
         self._max_stored: dict[str, int] = {}  # per device, highest msg id in the table when first asked
+        self._events: list[FleetEvent] = []  # device history, written at commit
+        self._command_results: list[tuple[str, int, str, str, int]] = []  # device, id, status, detail, at
         if device_ids:
             self._preload(device_ids)
 
@@ -289,6 +333,10 @@ class Txn:
         return self._fleet[device_id]
 
     def put_fleet(self, row: FleetRow) -> None:
+        self._events.extend(fleet_state.changes(self._fleet.get(row.device_id), row))
+        if row.command_results:  # written to `commands` at commit; never carried into the next message
+            self._command_results.extend((row.device_id, *r, row.last_seen_ms or 0) for r in row.command_results)
+            row = replace(row, command_results=())
         self._fleet[row.device_id] = row
         self._dirty_fleet.add(row.device_id)
 
@@ -311,6 +359,11 @@ class Txn:
         rows = [self._fleet[d] for d in sorted(self._dirty_fleet)]
         if rows:
             s.executemany(_UPSERT_FLEET, [_fleet_params(r) for r in rows if r is not None])
+        if self._events:
+            s.executemany(_INSERT_FLEET_EVENT, [(e.device_id, e.at_ms, e.event, e.detail) for e in self._events])
+        if self._command_results:
+            s.executemany(_COMMAND_RESULT, [(status, at, detail, cid, device)
+                                            for device, cid, status, detail, at in self._command_results])
 
 
 def _fleet_row(r: Sequence[Any]) -> FleetRow:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,30 @@ class FleetRow:
     queue_depth: int | None = None
     records_stored: int = 0
     rebirth_requested_ms: int | None = None
+    # reported in state/1 (central_hub.fleet): the presence expiry, health and alarm summary
+    state_at_ms: int | None = None  # last birth or heartbeat: what keeps a device "online"
+    heartbeat_s: int | None = None  # the interval the device declares
+    oldest_record_age_s: int | None = None
+    faults: str | None = None  # canonical JSON list of the faults active at the last state message
+    alarm_beds: int | None = None
+    alarm_highest: str | None = None
+    # results of commands carried by the message just applied; written to `commands`, not a column
+    command_results: tuple[tuple[int, str, str], ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class FleetEvent:
+    """One line of a device's history (central_hub.fleet.changes)."""
+
+    device_id: str
+    at_ms: int
+    event: str  # online, offline, firmware, fault-raised, fault-cleared, alarms, command-result
+    detail: str
 
 
 FLEET_COLUMNS = ("device_id", "online", "bdseq", "seq", "births", "birth_at_ms", "last_seen_ms", "firmware",
-                 "kind", "queue_depth", "records_stored", "rebirth_requested_ms")
+                 "kind", "queue_depth", "records_stored", "rebirth_requested_ms", "state_at_ms", "heartbeat_s",
+                 "oldest_record_age_s", "faults", "alarm_beds", "alarm_highest")
 
 
 # A record row on the hot path is a plain tuple in this column order (no per-record object).
@@ -56,6 +76,16 @@ class QuarantineRow:
     first_at_ms: int
     last_at_ms: int
     seen: int
+
+
+@dataclass(frozen=True)
+class HubFault:
+    """A fact the hub itself reports for the fleet view, e.g. ("registry", "._kiosk-001.json", why)."""
+
+    source: str  # registry | disk | device-reset
+    subject: str  # a file name, a path, a device id
+    detail: str
+    since_ms: int
 
 
 def record_aad(device_id: str, msg_id: int) -> bytes:

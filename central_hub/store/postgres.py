@@ -77,6 +77,7 @@ class PostgresStore(Store):
             self.execute("SELECT pg_advisory_xact_lock(7262001)")
             for statement in self._ddl():
                 self.execute(statement)
+            self._add_columns()
             self.execute("INSERT INTO hub_meta (k, v) VALUES ('schema_version', '1') ON CONFLICT (k) DO NOTHING")
 
     def close(self) -> None:

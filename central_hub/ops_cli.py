@@ -1,0 +1,121 @@
+"""The operator-facing subcommands of `mch-hub`: `web`, `audit verify|show`, `user add|passwd|list`.
+
+    mch-hub web --site DIR [--db URL] [--host 127.0.0.1] [--port 8080] [--hub-id hub-2] [--tls-cert C --tls-key K]
+    mch-hub audit verify --site DIR [--expect-head HASH]      exit 1 when the chain is broken
+    mch-hub audit show --site DIR [--limit 50]
+    mch-hub user add --site DIR NAME --role operator|auditor|admin [--password-stdin]
+    mch-hub user passwd --site DIR NAME [--password-stdin]
+    mch-hub user list --site DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from central_hub import report
+from central_hub.audit import AuditLog
+from central_hub.errors import HubError
+from central_hub.store import open_store
+from central_hub.users import Role, Users
+
+COMMANDS = ("web", "audit", "user")
+CLI_ACTOR = "cli"  # who the audit log names for changes made on the hub machine's command line
+
+Common = Callable[[argparse.ArgumentParser, bool], None]
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Common) -> None:
+    web = sub.add_parser("web", help="serve the operators' dashboard (until SIGTERM/SIGINT)")
+    common(web, True)
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 = any free port)")
+    web.add_argument("--hub-id", help="hub identity for sending commands (hub-<n>, not the workers' own); "
+                                      "without it commands are off")
+    web.add_argument("--broker", help="HOST:PORT for commands, instead of the one in <site>/site.json")
+    web.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    web.add_argument("--tls-key", type=Path, help="... and this key")
+    web.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_sub.add_parser("verify", help="check every link of the chain (exit 1 if broken)")
+    common(verify, False)
+    verify.add_argument("--expect-head", help="the head hash written down earlier (detects rows cut off the end)")
+    show = audit_sub.add_parser("show", help="the newest entries")
+    common(show, False)
+    show.add_argument("--limit", type=int, default=50)
+
+    user = sub.add_parser("user", help="dashboard accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create an account")
+    common(add, False)
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    passwd = user_sub.add_parser("passwd", help="set a new password (also unlocks)")
+    common(passwd, False)
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true")
+    common(user_sub.add_parser("list", help="accounts, roles, lockout"), False)
+
+
+def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) -> int:
+    if args.command == "web":
+        from central_hub.web.serve import serve  # uvicorn and the app only where needed
+
+        return serve(args)
+    store = open_store(db_url(args))
+    try:
+        if args.command == "audit":
+            return _audit(args, AuditLog(store))
+        return _user(args, Users(store), AuditLog(store))
+    finally:
+        store.close()
+
+
+def _audit(args: argparse.Namespace, log: AuditLog) -> int:
+    if args.audit_command == "show":
+        rows = [[e.seq, report.when(e.at_ms, int(time.time() * 1000)), e.actor, e.action, e.target, e.detail]
+                for e in log.entries(args.limit)]
+        print(report.table(["seq", "at (UTC)", "actor", "action", "target", "detail"], rows))
+        return 0
+    result = log.verify(args.expect_head)
+    if result.ok:
+        print(f"audit log intact: {result.rows} rows; head seq {result.head_seq} hash {result.head_hash}")
+        return 0
+    where = f"row {result.bad_seq}" if result.bad_seq is not None else "the head"
+    print(f"audit log BROKEN at {where}: {result.problem}; {result.rows} rows verified before it "
+          f"(last good seq {result.head_seq} hash {result.head_hash})")
+    return 1
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise HubError("the passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace, users: Users, log: AuditLog) -> int:
+    if args.user_command == "list":
+        now = int(time.time() * 1000)
+        rows = [[u.username, u.role.value, "yes" if u.active else "no", u.failures,
+                 report.when(u.locked_until_ms, now) if u.locked_until_ms > now else None] for u in users.all()]
+        print(report.table(["user", "role", "active", "failures", "locked until (UTC)"], rows))
+        return 0
+    if args.user_command == "add":
+        user = users.create(args.username, args.role, _password(args))
+        log.append(CLI_ACTOR, "user-create", user.username, {"role": user.role.value})
+        print(f"user {user.username} ({user.role.value}) created")
+        return 0
+    users.set_password(args.username, _password(args))
+    log.append(CLI_ACTOR, "user-password", args.username)
+    print(f"password of {args.username} set; the account is unlocked")
+    return 0

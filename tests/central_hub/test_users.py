@@ -1,0 +1,98 @@
+"""Accounts: argon2 hashes, roles, lockout, sessions."""
+
+from __future__ import annotations
+
+import pytest
+
+from central_hub.store import Store
+from central_hub.users import (
+    LOCKOUT_MS,
+    MAX_FAILURES,
+    SESSION_IDLE_MS,
+    LoginRefused,
+    Permission,
+    Role,
+    UserError,
+    Users,
+)
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_790_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def users(store: Store, clock: Clock) -> Users:
+    u = Users(store, clock)
+    u.create("alice", Role.OPERATOR, PASSWORD)
+    return u
+
+
+def test_password_is_stored_as_argon2id(users: Users, store: Store) -> None:
+    [[stored]] = store.read("SELECT pw_hash FROM users WHERE username = 'alice'")
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert users.authenticate("alice", PASSWORD).role is Role.OPERATOR
+
+
+def test_bad_accounts_are_refused(users: Users) -> None:
+    with pytest.raises(UserError, match="too short"):
+        users.create("bob", "auditor", "short")
+    with pytest.raises(UserError, match="already exists"):
+        users.create("alice", "admin", PASSWORD)
+    with pytest.raises(UserError, match="role"):
+        users.create("carol", "root", PASSWORD)
+    with pytest.raises(UserError, match="user name"):
+        users.create("Carol Smith", "admin", PASSWORD)
+
+
+def test_lockout_after_repeated_failures(users: Users, clock: Clock) -> None:
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(LoginRefused, match="wrong password"):
+            users.authenticate("alice", "wrong password!")
+    with pytest.raises(LoginRefused, match="locked after") as locked:
+        users.authenticate("alice", "wrong password!")
+    assert locked.value.locked_until_ms == int(clock.t * 1000) + LOCKOUT_MS
+    with pytest.raises(LoginRefused, match="account locked"):
+        users.authenticate("alice", PASSWORD)  # even the right password, while locked
+    clock.t += LOCKOUT_MS / 1000 + 1
+    assert users.authenticate("alice", PASSWORD).username == "alice"
+
+
+def test_unknown_user_gets_the_same_refusal_class(users: Users) -> None:
+    with pytest.raises(LoginRefused):
+        users.authenticate("nobody", PASSWORD)
+
+
+def test_sessions_store_only_a_hash_and_expire_when_idle(users: Users, store: Store, clock: Clock) -> None:
+    token, session = users.open_session(users.authenticate("alice", PASSWORD))
+    assert store.read("SELECT count(*) FROM web_sessions WHERE token_hash = ?", (token,))[0][0] == 0
+    got = users.session(token)
+    assert got is not None and got.username == "alice" and got.csrf == session.csrf
+    assert users.session(token + "x") is None
+    clock.t += SESSION_IDLE_MS / 1000 + 1
+    assert users.session(token) is None
+
+
+def test_logout_ends_the_session(users: Users) -> None:
+    token, _ = users.open_session(users.authenticate("alice", PASSWORD))
+    users.close_session(token)
+    assert users.session(token) is None
+
+
+def test_roles() -> None:
+    from central_hub.users import GRANTS
+
+    assert Permission.PURGE not in GRANTS[Role.AUDITOR] and Permission.COMMAND not in GRANTS[Role.AUDITOR]
+    assert Permission.PURGE not in GRANTS[Role.OPERATOR] and Permission.COMMAND in GRANTS[Role.OPERATOR]
+    assert Permission.READ_AUDIT in GRANTS[Role.AUDITOR] and set(GRANTS[Role.ADMIN]) == set(Permission)
