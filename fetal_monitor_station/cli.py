@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     an = sub.add_parser("analyse", help="analyse a recording offline and print the result")
     an.add_argument("file", type=Path, help="recording in a format the analysis reads")
-    an.add_argument("--json", action="store_true", help="print one JSON document (the only format)")
+    an.add_argument("--json", action="store_true",
+                    help="print one JSON document (baseline per sample, events, classification, alarms) "
+                         "instead of the readable summary")
     sim = sub.add_parser("simulate", help="start simulated Corometrics monitors on pseudo-terminals")
     sim.add_argument("--beds", type=int, default=4, help="number of simulated monitors (1..256)")
     sim.add_argument("--speed", type=float, default=1.0, help="1 = real time, 10 = ten times faster")
@@ -100,7 +102,12 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         raise
     except Exception as exc:  # a reader that let a library error through: still name the file
         raise StationError(f"{args.file}: cannot analyse ({exc.__class__.__name__}: {exc})") from None
-    sys.stdout.write(json.dumps(result, ensure_ascii=False, allow_nan=False, default=str) + "\n")
+    if args.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, allow_nan=False, default=str) + "\n")
+    else:
+        from fetal_monitor_station.analysis_text import format_analysis
+
+        sys.stdout.write(format_analysis(result))
     return 0
 
 

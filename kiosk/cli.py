@@ -54,13 +54,16 @@ def _selftest(config_path: Path | None, simulate: bool) -> int:
             results = run_selftest(sim.config, checks=checks, known_faults=sim.faults)
     else:
         if config is None:
-            raise KioskDeviceError("config", f"no configuration: pass --config FILE, set ${CONFIG_ENV}, "
-                                             "or use --simulate")
+            raise _UsageError(f"no configuration: pass --config FILE, set ${CONFIG_ENV}, or use --simulate")
         if not config.devices():
             raise KioskDeviceError("config", f"{config_path} configures no device")
         results = run_selftest(config)
     print(format_table(results))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAULT
+
+
+class _UsageError(Exception):
+    """The command line cannot be carried out as given (exit 2)."""
 
 
 def _check_config(path: Path) -> int:
@@ -79,9 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _selftest(args.config, args.simulate)
         if args.command == "check-config":
             return _check_config(args.config)
-    except KioskDeviceError as exc:
+    except _UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KioskDeviceError as exc:  # a device or a config file that is wrong: a failure, not a usage error
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAULT
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 

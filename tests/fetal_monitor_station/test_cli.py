@@ -142,7 +142,17 @@ def test_analyse_a_synthetic_recording_prints_one_json_document(tmp_path: Path,
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     doc = json.loads(out)
-    assert isinstance(doc, dict) and doc
+    assert doc["duration_s"] == 1200 and len(doc["baseline_bpm"]) == 1200 * 4
+    assert doc["decelerations"] and doc["contractions"]
+    # without --json: the readable summary of the same analysis, not JSON
+    assert main(["analyse", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"{doc['source']}: 20:00") and f"decelerations: {len(doc['decelerations'])}" in text
+    first = doc["decelerations"][0]
+    assert f"{first.get('type', 'untyped')}, nadir {first['amplitude']:+.0f} bpm" in text
+    assert "classification at" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
 
 
 def test_analyse_a_corrupt_recording_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.a4printer.errors import PrinterOfflineError
 from kiosk.cli import EXIT_FAULT, EXIT_OK, EXIT_USAGE, main
 from kiosk.config import KioskConfig, SerialDeviceConfig
 from kiosk.idcard.simulator import start_on_pty, valid_card
@@ -55,8 +56,21 @@ def test_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "devices: a4printer" in capsys.readouterr().out
     bad = tmp_path / "bad.json"
     bad.write_text('{"a4printer": {"queue": "report", "colour": true}}')
-    assert main(["check-config", str(bad)]) == EXIT_USAGE
+    assert main(["check-config", str(bad)]) == EXIT_FAULT
     assert "unknown setting(s) colour" in capsys.readouterr().err
+
+
+def test_selftest_whose_device_cannot_be_set_up_exits_1_not_2(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A device fault is a failure (1); 2 is kept for usage errors."""
+    import kiosk.simulation
+
+    def broken(config: object) -> object:
+        raise PrinterOfflineError("cannot set up simulated queue", port="/run/cups/cups.sock")
+
+    monkeypatch.setattr(kiosk.simulation, "simulated", broken)
+    assert main(["selftest", "--simulate"]) == EXIT_FAULT
+    assert "cannot set up simulated queue" in capsys.readouterr().err
 
 
 def test_selftest_reports_a_fault_row_for_a_silent_port(tmp_path: Path, silent_pty: str,
