@@ -28,7 +28,7 @@ from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
 from central_hub.store import open_store
 from mch_link.errors import LinkError
-from mch_link.registry import load_registry
+from mch_link.registry import scan_registry
 
 EXIT_OK, EXIT_ERROR = 0, 1
 SUBSCRIBE_WARN_S = 30.0
@@ -95,10 +95,13 @@ def _show(args: argparse.Namespace) -> int:
     now_ms = int(time.time() * 1000)
     try:
         if args.command == "status":
-            registry = load_registry(args.site) if args.site else {}
+            registry = scan_registry(args.site).entries if args.site else {}  # a bad file is a hub fault below
             fleet = store.fleet_rows()
             print(json.dumps(report.fleet_json(fleet, registry, now_ms), indent=2) if args.json
                   else report.fleet_table(fleet, registry, now_ms))
+            faults = store.hub_faults()
+            if faults and not args.json:
+                print("\n" + report.hub_faults_table(faults, now_ms))
         elif args.command == "quarantine":
             items = store.quarantine_rows(args.limit, args.reason)
             print(json.dumps([asdict(q) for q in items], indent=2) if args.json

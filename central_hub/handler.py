@@ -95,6 +95,9 @@ class Handler:
                                 f"envelope kid {header.kid!r} on the topic of {device_id!r}", device_id)
         entry = self.directory.get(device_id)
         if entry is None:
+            if self.directory.unreadable(device_id):
+                return self._reject(state, msg, Reason.REGISTRY_UNREADABLE,
+                                    "its registry file does not read; refused until it is fixed", device_id)
             return self._reject(state, msg, Reason.UNKNOWN_DEVICE, "not in the registry", device_id)
         if not entry.active:
             return self._reject(state, msg, Reason.REVOKED_DEVICE, f"status {entry.status.value}", device_id)

@@ -22,6 +22,8 @@ from mch_link.topics import PREFIX
 
 log = logging.getLogger(__name__)
 
+REGISTRY_FAULTS = "registry"  # hub_faults source: registry files that do not read
+
 
 class Ingestor:
     def __init__(self, store: Store, handler: Handler, sealer: DownlinkSealer, stats: IngestStats | None = None) -> None:
@@ -29,6 +31,7 @@ class Ingestor:
         self.handler = handler
         self.sealer = sealer
         self.stats = stats or IngestStats()
+        self._registry_published = -1  # the directory's problems_version last written to the fleet view
 
     def process(self, batch: Sequence[Inbound]) -> list[Outcome]:
         """Handle and commit `batch`. Raises StoreUnavailable (nothing committed: retry later)."""
@@ -43,7 +46,21 @@ class Ingestor:
         self.stats.add("batches")
         for o in outcomes:
             self.stats.outcome(o)
+        self.publish_registry_problems(batch[-1].received_at_ms if batch else 0)
         return outcomes
+
+    def publish_registry_problems(self, now_ms: int) -> None:
+        """Bad registry files, as hub faults the fleet view shows (written when they change)."""
+        directory = self.handler.directory
+        version = directory.problems_version
+        if version == self._registry_published:
+            return
+        try:
+            self.store.set_hub_faults(REGISTRY_FAULTS, dict(directory.problems), now_ms)
+        except StoreError as exc:  # shown at the next batch
+            log.warning("could not record the registry's bad files: %s", exc)
+            return
+        self._registry_published = version
 
     def _commit(self, batch: Sequence[Inbound]) -> list[Outcome]:
         known = self.handler.directory.known()

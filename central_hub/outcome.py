@@ -23,6 +23,7 @@ class Reason(StrEnum):
     BAD_COUNTER = "bad-counter"
     KID_MISMATCH = "kid-mismatch"  # a device speaking for another
     UNKNOWN_DEVICE = "unknown-device"
+    REGISTRY_UNREADABLE = "registry-unreadable"  # its registry file exists but does not read: refused
     REVOKED_DEVICE = "revoked-device"
     AUTH_FAILED = "auth-failed"  # forged, tampered, wrong key or moved to another topic
     REPLAY = "replay"

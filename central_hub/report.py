@@ -8,12 +8,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from central_hub.fleet import presence
-from central_hub.store.model import FleetRow, QuarantineRow
+from central_hub.store.model import FleetRow, HubFault, QuarantineRow
 from mch_link.registry import RegistryEntry
+
+# C0 and C1 controls, DEL, and the bidirectional overrides/isolates: what a device could use to rewrite
+# the operator's terminal (an ESC sequence in its `firmware` string) or reorder what is shown.
+_UNSAFE = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+           for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def terminal_safe(value: Any) -> str:
+    """`value` as text with every control character written as an escape: safe to print."""
+    return str(value).translate(_UNSAFE)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [["-" if v is None else terminal_safe(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -48,6 +58,12 @@ def fleet_table(fleet: Sequence[FleetRow], registry: Mapping[str, RegistryEntry]
                      row.queue_depth if row else None, entry.not_after.date().isoformat() if entry else None,
                      row.records_stored if row else 0])
     return table(["device", "kind", "state", "last seen (UTC)", "firmware", "queue", "cert expiry", "records"], rows)
+
+
+def hub_faults_table(faults: Sequence[HubFault], now_ms: int) -> str:
+    """What the hub itself reports: bad registry files, low disk, device resets."""
+    return table(["hub fault", "subject", "since (UTC)", "detail"],
+                 [[f.source, f.subject, when(f.since_ms, now_ms), f.detail] for f in faults])
 
 
 def fleet_json(fleet: Sequence[FleetRow], registry: Mapping[str, RegistryEntry], now_ms: int) -> list[dict[str, Any]]:

@@ -63,6 +63,7 @@ class StoreSide:
             sealer = DownlinkSealer(directory, DownlinkCounters(self.store))
             self.ingestor = Ingestor(self.store, Handler(directory, load_or_create(config.state_dir)), sealer,
                                      self.stats)
+            self.ingestor.publish_registry_problems(int(time.time() * 1000))  # shown even before any traffic
         except BaseException:
             self.store.close()
             raise

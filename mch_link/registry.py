@@ -24,7 +24,7 @@ from typing import Any
 
 from mch_link.errors import LinkError
 from mch_link.keys import LinkKeys
-from mch_link.topics import validate_device_id
+from mch_link.topics import DEVICE_ID_RE, HUB_ID, validate_device_id
 
 REGISTRY_DIR = "registry"
 FORMAT = "mch-registry/1"
@@ -122,15 +122,48 @@ def load_entry(site_dir: Path | str, device_id: str) -> RegistryEntry:
     return entry
 
 
-def load_registry(site_dir: Path | str) -> dict[str, RegistryEntry]:
-    """Every device of the site, active and revoked, keyed by device id."""
+@dataclass(frozen=True)
+class RegistryScan:
+    """The registry read file by file: one bad file costs only its own device."""
+
+    entries: dict[str, RegistryEntry]
+    problems: dict[str, str]  # file name -> what is wrong with it (also files that are not registry files)
+    unreadable: frozenset[str]  # device ids whose own file is unreadable: refused, never served from an old copy
+
+
+def scan_registry(site_dir: Path | str) -> RegistryScan:
+    """Every readable entry, and every `*.json` that is not one (a macOS `._kiosk-001.json`, a
+    half-copied file, a file named for another device). Raises RegistryError only when the
+    directory itself cannot be listed."""
     directory = Path(site_dir) / REGISTRY_DIR
     if not directory.is_dir():
         raise RegistryError(f"registry: {directory} is not a directory (is {site_dir} a site made by mch-provision?)")
+    try:
+        paths = sorted(directory.glob("*.json"))
+    except OSError as exc:
+        raise RegistryError(f"registry: cannot list {directory}: {exc.strerror}") from None
     entries: dict[str, RegistryEntry] = {}
-    for path in sorted(directory.glob("*.json")):
-        entries[path.stem] = load_entry(site_dir, path.stem)
-    return entries
+    problems: dict[str, str] = {}
+    unreadable: set[str] = set()
+    for path in paths:
+        if not DEVICE_ID_RE.fullmatch(path.stem) or path.stem.startswith(HUB_ID):
+            problems[path.name] = "not a registry file: the name is not <device id>.json (ignored)"
+            continue
+        try:
+            entries[path.stem] = load_entry(site_dir, path.stem)
+        except RegistryError as exc:
+            problems[path.name] = str(exc)
+            unreadable.add(path.stem)
+    return RegistryScan(entries, problems, frozenset(unreadable))
+
+
+def load_registry(site_dir: Path | str) -> dict[str, RegistryEntry]:
+    """Every device of the site, active and revoked, keyed by device id; any bad file is an error."""
+    scan = scan_registry(site_dir)
+    if scan.problems:
+        name, problem = next(iter(scan.problems.items()))
+        raise RegistryError(problem if problem.startswith(str(Path(site_dir))) else f"{name}: {problem}")
+    return scan.entries
 
 
 def write_entry(site_dir: Path | str, entry: RegistryEntry) -> Path:
@@ -157,7 +190,7 @@ HUB_ID_RE = re.compile(r"^hub(-[0-9]{1,4})?$")
 
 
 def validate_hub_id(hub_id: str) -> str:
-    if not HUB_ID_RE.match(hub_id):
+    if not HUB_ID_RE.fullmatch(hub_id):
         raise RegistryError(f"invalid hub identity {hub_id!r}: want 'hub' or 'hub-<n>'")
     return hub_id
 

@@ -20,7 +20,7 @@ SCHEMA_ID_RE = re.compile(r"^([a-z][a-z0-9-]{0,30})/([1-9][0-9]{0,3})$")
 
 
 def schema_file(schema_id: str) -> str:
-    m = SCHEMA_ID_RE.match(schema_id)
+    m = SCHEMA_ID_RE.fullmatch(schema_id)
     if not m:
         raise SchemaError(f"bad schema id {schema_id!r}: want <name>/<version>")
     return f"{m.group(1)}-{m.group(2)}.json"

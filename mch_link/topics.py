@@ -35,7 +35,7 @@ DOWNLINK_KINDS = frozenset({Kind.ACK, Kind.CMD})
 
 
 def validate_device_id(device_id: str) -> str:
-    if not DEVICE_ID_RE.match(device_id) or device_id.startswith(HUB_ID):
+    if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id) or device_id.startswith(HUB_ID):
         raise TopicError(f"invalid device id {device_id!r}: want {DEVICE_ID_RE.pattern}, not starting {HUB_ID!r}")
     return device_id
 

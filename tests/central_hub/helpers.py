@@ -79,7 +79,7 @@ class Rig:
     def __init__(self, store: Store, entries: list[RegistryEntry]) -> None:
         self.store = store
         self.registry = {e.device_id: e for e in entries}
-        self.directory = Directory(lambda: dict(self.registry))
+        self.directory = Directory.from_entries(self.registry)
         self.cipher = DataCipher.generate()
         self.handler = Handler(self.directory, self.cipher)
         self.ingestor = Ingestor(store, self.handler, DownlinkSealer(self.directory, DownlinkCounters(store, 4)))

@@ -3,15 +3,23 @@ device must never stop, blind or flood ingest for the others."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import cbor2
 import pytest
 
+from central_hub import report
+from central_hub.directory import RELOAD_INTERVAL_S
+from central_hub.store.model import FleetRow
 from mch_link import cose, envelope
 from mch_link.envelope import Record
 from mch_link.keys import KEYS_FILE, LinkKeys
+from mch_link.registry import DeviceStatus, load_entry, write_entry
 from mch_link.topics import Kind, topic
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
@@ -104,3 +112,69 @@ def test_hostile_cbor_costs_the_hub_nothing_before_or_after_decryption(site: Sit
     finally:
         bad.close()
         good.close()
+
+
+def test_a_bad_registry_file_costs_only_its_device_and_revocation_still_works(
+        site: Site, broker: BrokerProcess, enroll_device, hub_factory: HubFactory) -> None:
+    """Scenario 5: one unparsable `*.json` in the registry made the whole reload fail: a revoked device
+    stayed active, and a cold-started hub knew no device at all."""
+    bundles = {d: enroll_device(d) for d in ("sim-221", "sim-222", "sim-223")}
+    hub = hub_factory(site.path, broker=broker, extra_args=("--batch-ms", "100"))
+    registry = site.path / "registry"
+    (registry / "._sim-221.json").write_bytes(b"\x00\x05\x16\x07Mac OS X        ")  # AppleDouble litter
+    half = registry / "sim-222.json"
+    half.write_text(half.read_text()[:200])  # a half-copied file
+    write_entry(site.path, replace(load_entry(site.path, "sim-221"), status=DeviceStatus.REVOKED))
+    time.sleep(RELOAD_INTERVAL_S + 0.5)
+    devices = {d: RawDevice(b, broker.host, broker.port) for d, b in bundles.items()}
+    sealers = {d: Sealer(b) for d, b in bundles.items()}
+    try:
+        for d in devices:
+            devices[d].publish(*sealers[d].seal(Kind.RECORDS, "sim/1", [Record(1, sim_body(1), NOW_MS)]))
+        assert wait_for_records(hub.db_url, 1, WAIT_S, "sim-223") == 1
+        assert _quarantined(hub, 2) == {"sim-221": ["revoked-device"], "sim-222": ["registry-unreadable"]}
+
+        hub.restart()  # a cold start with the bad files still there knows every readable device
+        devices["sim-223"].publish(*sealers["sim-223"].seal(Kind.RECORDS, "sim/1", [Record(2, sim_body(2), NOW_MS)]))
+        assert wait_for_records(hub.db_url, 2, WAIT_S, "sim-223") == 2
+        store = hub.store()
+        try:
+            faults = {(f.source, f.subject): f.detail for f in store.hub_faults()}
+            assert store.record_ids("sim-221") == [] and store.record_ids("sim-222") == []
+        finally:
+            store.close()
+        assert set(faults) == {("registry", "._sim-221.json"), ("registry", "sim-222.json")}
+        assert "malformed" in faults[("registry", "sim-222.json")]
+        status = subprocess.run([sys.executable, "-m", "central_hub.cli", "status", "--site", str(site.path),
+                                 "--db", hub.db_url], capture_output=True, text=True, timeout=30)
+        assert status.returncode == 0, status.stderr
+        assert "._sim-221.json" in status.stdout and "sim-222.json" in status.stdout
+        assert "registry file sim-222.json" in hub.log_text()
+    finally:
+        for dev in devices.values():
+            dev.close()
+
+
+def _quarantined(hub: Any, n: int) -> dict[str, list[str]]:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        store = hub.store()
+        try:
+            rows = store.quarantine_rows()
+        finally:
+            store.close()
+        if len(rows) >= n or time.monotonic() > deadline:
+            out: dict[str, list[str]] = {}
+            for q in rows:
+                out.setdefault(q.device_id or "?", []).append(q.reason)
+            return out
+        time.sleep(0.1)
+
+
+def test_device_supplied_text_reaches_the_operator_terminal_escaped() -> None:
+    """A `firmware` string with an ESC sequence once went raw to `mch-hub status` (it can clear the screen,
+    retitle the terminal, or hide a line); every table cell is printed with controls escaped."""
+    row = FleetRow("sim-231", firmware="fw\x1b[2J\x1b]0;pwned\x07\u202egnp.exe", kind="sim")
+    text = report.fleet_table([row], {}, NOW_MS)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "fw\\x1b[2J\\x1b]0;pwned\\x07\\u202egnp.exe" in text
