@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.pki",
     "tests.support.broker",
     "tests.support.hub",
+    "tests.support.county",
 ]

@@ -25,9 +25,21 @@ def open_store(url: str) -> Store:
         path = url[len(SQLITE_PREFIX):]
         if not path:
             raise HubConfigError(f"database URL {url!r}: no file path after {SQLITE_PREFIX}")
-        return SqliteStore(Path(path), url)  # as SQLAlchemy: sqlite:///relative, sqlite:////absolute
+        return _with_feed_outbox(SqliteStore(Path(path), url))  # as SQLAlchemy: sqlite:///relative, sqlite:////absolute
     if url.startswith(POSTGRES_PREFIXES):
         from central_hub.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return _with_feed_outbox(PostgresStore(url))
     raise HubConfigError(f"database URL {url!r}: want sqlite:///<path> or postgresql://...")
+
+
+def _with_feed_outbox(store: Store) -> Store:
+    """The county feed's outbox rides on the commit of every record (a trigger: central_hub/feed/outbox.py)."""
+    from central_hub.feed.outbox import migrate
+
+    try:
+        migrate(store)
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,175 @@
+"""The relay: pending outbox rows -> validated transaction Bundles -> the county, in order.
+
+One step takes the oldest pending rows in id order and sends them one by one. The first
+retryable failure (network, timeout, 429, 5xx) ends the step and holds the head of the queue
+until its backoff has passed, so bundles reach the county in the order their records were
+committed. A refusal (4xx) or a Bundle that is not valid FHIR R4 goes to the dead letters with
+the reason and does not block the rows behind it. Results of a step are written back in one
+transaction after it; a sender killed before that resends those rows, which the county's
+conditional create/update turns into no-ops (no duplicate).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cbor2
+
+from central_hub.datakey import DataCipher, DataKeyError
+from central_hub.feed import outbox
+from central_hub.feed.backoff import Backoff
+from central_hub.feed.blindindex import BlindIndex
+from central_hub.feed.county import CountyClient, Verdict
+from central_hub.feed.mapping import EPISODE, MappingError, Skip, Source, to_bundle
+from central_hub.feed.outbox import DEAD, PENDING, SENT, SKIPPED, OutboxRow, Result
+from central_hub.feed.validate import InvalidResource, validate_bundle
+from central_hub.store.base import Store
+from central_hub.store.model import record_aad
+
+log = logging.getLogger(__name__)
+
+
+def payload_aad(device_id: str, msg_id: int) -> bytes:
+    return f"feed/{device_id}/{msg_id}".encode()
+
+
+@dataclass
+class StepReport:
+    sent: int = 0
+    resources: int = 0
+    dead: int = 0
+    skipped: int = 0
+    retry_at_ms: int | None = None  # the head of the queue waits until then
+    lags_ms: list[int] = field(default_factory=list)  # committed -> accepted, per sent row
+
+    @property
+    def idle(self) -> bool:
+        return self.sent + self.dead + self.skipped == 0
+
+
+class FeedSender:
+    def __init__(self, store: Store, cipher: DataCipher, blind_index: BlindIndex, site_id: str,
+                 county: CountyClient, backoff: Backoff | None = None, batch: int = 50,
+                 clock_ms: Callable[[], int] | None = None) -> None:
+        self.store = store
+        self.cipher = cipher
+        self.blind_index = blind_index
+        self.site_id = site_id
+        self.county = county
+        self.backoff = backoff or Backoff()
+        self.batch = batch
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+
+    def step(self) -> StepReport:
+        report = StepReport()
+        rows = outbox.head(self.store, self.batch)
+        now = self.clock_ms()
+        if rows and rows[0].next_attempt_ms > now:
+            report.retry_at_ms = rows[0].next_attempt_ms
+            return report
+        results: list[Result] = []
+        links: list[tuple[str, int, str]] = []
+        meta: dict[str, str] = {}
+        for row in rows:
+            result = self._attempt(row, links, meta)
+            results.append(result)
+            if result.status == SENT:
+                report.sent += 1
+                report.resources += result.resources or 0
+                report.lags_ms.append(max(0, (result.sent_at_ms or 0) - row.queued_at_ms))
+            elif result.status == DEAD:
+                report.dead += 1
+            elif result.status == SKIPPED:
+                report.skipped += 1
+            else:  # retry: hold the head of the queue
+                report.retry_at_ms = result.next_attempt_ms
+                meta["next_attempt_ms"] = str(result.next_attempt_ms)
+                break
+        if results:
+            outbox.save(self.store, results, links, meta)
+        return report
+
+    def _attempt(self, row: OutboxRow, links: list[tuple[str, int, str]], meta: dict[str, str]) -> Result:
+        attempts = row.attempts + 1
+        sealed = row.sealed
+        if sealed is None:
+            built = self._build(row, links)
+            if isinstance(built, Result):
+                return built
+            key_id, nonce, ct = self.cipher.seal(payload_aad(row.device_id, row.msg_id), built[0])
+            sealed, fresh, resources = (key_id, nonce, ct), True, built[1]
+        else:
+            fresh, resources = False, None
+        try:
+            body = self.cipher.open(*sealed[:2], sealed[2], payload_aad(row.device_id, row.msg_id))
+        except DataKeyError as exc:
+            return Result(row.id, DEAD, attempts, error=f"kept Bundle does not open: {exc}")
+        if resources is None:
+            resources = len(json.loads(body).get("entry", []))
+        answer = self.county.post_transaction(body)
+        now = self.clock_ms()
+        keep = sealed if fresh else None
+        outcome = json.dumps(answer.outcome, ensure_ascii=False) if answer.outcome else None
+        if answer.verdict is Verdict.ACCEPTED:
+            meta["last_success_ms"] = str(now)
+            return Result(row.id, SENT, attempts, http_status=answer.http_status, resources=resources,
+                          sent_at_ms=now, sealed=keep)
+        meta.update(last_error=answer.error or "", last_error_ms=str(now))
+        if answer.verdict is Verdict.REFUSED:
+            log.warning("county refused outbox row %d (%s #%d): %s", row.id, row.device_id, row.msg_id, answer.error)
+            return Result(row.id, DEAD, attempts, error=answer.error, http_status=answer.http_status,
+                          outcome=outcome, sealed=keep)
+        delay_ms = int(self.backoff.delay_s(attempts, answer.retry_after_s) * 1000)
+        log.info("county: %s; outbox row %d retried in %.1f s", answer.error, row.id, delay_ms / 1000)
+        return Result(row.id, PENDING, attempts, now + delay_ms, answer.error, answer.http_status, outcome,
+                      sealed=keep)
+
+    def _build(self, row: OutboxRow, links: list[tuple[str, int, str]]) -> tuple[bytes, int] | Result:
+        """The Bundle of a row, validated; or the row's end (dead: cannot be built / not valid; skipped)."""
+        stored = outbox.record_body(self.store, row.device_id, row.msg_id)
+        if stored is None:
+            return Result(row.id, DEAD, row.attempts, error="source record not in the store")
+        try:
+            body = cbor2.loads(self.cipher.open(stored[0], stored[1], stored[2], record_aad(row.device_id, row.msg_id)))
+        except (DataKeyError, cbor2.CBORDecodeError) as exc:
+            return Result(row.id, DEAD, row.attempts, error=f"source record does not open: {exc}")
+        if row.schema_id == EPISODE and isinstance(body, dict) and body.get("patient_id"):
+            links.append((row.device_id, int(body["episode_id"]), str(body["patient_id"])))
+        src = Source(self.site_id, row.device_id, row.msg_id, self.blind_index, self._episode_patient(links))
+        try:
+            bundle = to_bundle(row.schema_id, body, src)
+            if isinstance(bundle, Skip):
+                return Result(row.id, SKIPPED, row.attempts, error=bundle.reason)
+            count = validate_bundle(bundle)
+        except (MappingError, InvalidResource) as exc:
+            log.error("outbox row %d (%s #%d) not sent: %s", row.id, row.device_id, row.msg_id, exc)
+            return Result(row.id, DEAD, row.attempts, error=f"not valid FHIR R4: {exc}")
+        return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode(), count
+
+    def _episode_patient(self, links: list[tuple[str, int, str]]) -> Callable[[str, int], str | None]:
+        def lookup(device_id: str, episode_id: int) -> str | None:
+            for d, e, p in reversed(links):  # learnt in this step, not yet saved
+                if (d, e) == (device_id, episode_id):
+                    return p
+            return outbox.ctg_patient(self.store, device_id, episode_id)
+        return lookup
+
+
+def run(sender: FeedSender, stop: Any, idle_s: float = 0.2) -> None:
+    """Send until `stop` (a threading.Event-like) is set; sleeps while idle or backing off."""
+    while not stop.is_set():
+        try:
+            report = sender.step()
+        except Exception:  # the store was unavailable, or a bug: log, wait, go on; nothing is lost
+            log.exception("feed step failed; retrying")
+            stop.wait(5.0)
+            continue
+        if report.retry_at_ms is not None:
+            stop.wait(max(0.0, min(60.0, (report.retry_at_ms - sender.clock_ms()) / 1000)))
+        elif report.idle:
+            stop.wait(idle_s)
