@@ -1,0 +1,181 @@
+"""County feed: FHIR resources/s validated and delivered, and the lag from commit to acceptance.
+
+Phases (the county simulator runs as its own process, as in production the county is elsewhere):
+1. ceiling: the same transaction Bundles, built and validated beforehand, POSTed one after the
+   other to a fresh county: what the county side and HTTP allow (resources/s).
+2. throughput: --records pregnancy records committed to a fresh hub store (SQLite, the ingest's
+   own commit path, so the trigger queues them); the sender drains the outbox: read, decrypt,
+   map, validate (fhir.resources R4B), seal, POST, mark sent. resources/s; ratio to the ceiling.
+3. lag: records committed at --rate per second for --lag-s seconds while `run` (the sender loop
+   `mch-hub feed run` uses) sends; per record, accepted-at minus committed-at; p50/p99.
+
+Target (issue 15): >= 1,000 resources/s; lag p99 < 5 s at 100 records/s.
+Ends with `RESULT feed resources_per_s=... ratio=... ceiling_resources_per_s=... lag_p50_ms=... lag_p99_ms=...`.
+Writes only in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import httpx
+
+from central_hub.datakey import DataCipher
+from central_hub.feed import outbox
+from central_hub.feed.blindindex import BlindIndex
+from central_hub.feed.county import CountyClient
+from central_hub.feed.mapping import Source, to_bundle
+from central_hub.feed.sender import FeedSender, run
+from central_hub.feed.validate import validate_bundle
+from central_hub.store import Store, open_store
+from central_hub.store.model import RecordTuple, record_aad
+
+SITE = "bench-site"
+READY = "county-simulator: listening on"
+
+
+def start_county(data: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "county_simulator", "--data", str(data), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith(READY):
+        proc.kill()
+        raise SystemExit(f"bench.feed: the county simulator did not start: {line.strip() or 'no output'}")
+    return proc, line.split()[-1]
+
+
+def pregnancy(rng: random.Random, n: int) -> dict[str, Any]:
+    """A synthetic record (GB 11643 check character computed, never a real person)."""
+    first17 = f"110105{1985 + n % 15:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights, strict=True)) % 11]
+    colour = rng.choice(["green", "green", "green", "yellow", "orange"])
+    return {"record_id": f"R{n:07d}", "patient_id": f"P{n:07d}", "id_number": first17 + check,
+            "birth_date": f"{1985 + n % 15:04d}-{1 + n % 12:02d}-{1 + n % 28:02d}", "area_code": "110105",
+            "registered_date": "2026-03-01", "lmp": "2025-12-21", "edd": "2026-09-27", "ga_days": 70,
+            "gravidity": 2, "parity": 1, "height_cm": 160.0, "pre_pregnancy_weight_kg": 55.5,
+            "systolic_mmhg": 118, "diastolic_mmhg": 76, "risk_colour": colour,
+            **({"positive_items": ["1.1"]} if colour != "green" else {})}
+
+
+def commit(store: Store, cipher: DataCipher, bodies: list[tuple[int, dict[str, Any]]], at_ms: int) -> None:
+    rows: list[RecordTuple] = []
+    for msg_id, body in bodies:
+        key_id, nonce, sealed = cipher.seal(record_aad("kiosk-001", msg_id), cbor2.dumps(body))
+        rows.append(("kiosk-001", msg_id, "pregnancy-record/1", None, None, at_ms, key_id, nonce, sealed))
+    with store.transaction([]) as txn:
+        txn.add_records(rows)
+
+
+def ceiling(url: str, bodies: list[dict[str, Any]], index: BlindIndex) -> float:
+    src = Source(SITE, "kiosk-001", 0, index, lambda d, e: None)
+    bundles: list[bytes] = []
+    resources = 0
+    for body in bodies:
+        built = to_bundle("pregnancy-record/1", body, src)
+        if not isinstance(built, dict):
+            raise SystemExit(f"bench.feed: a pregnancy record did not map: {built}")
+        resources += validate_bundle(built)
+        bundles.append(json.dumps(built, ensure_ascii=False, separators=(",", ":")).encode())
+    client = CountyClient(url)
+    started = time.perf_counter()
+    for payload in bundles:
+        answer = client.post_transaction(payload)
+        if answer.http_status != 200:
+            raise SystemExit(f"bench.feed: the county refused a ceiling Bundle: {answer.error}")
+    elapsed = time.perf_counter() - started
+    client.close()
+    return resources / elapsed
+
+
+def throughput(store: Store, sender: FeedSender, cipher: DataCipher, bodies: list[dict[str, Any]]) -> float:
+    for i in range(0, len(bodies), 500):
+        commit(store, cipher, [(i + j + 1, b) for j, b in enumerate(bodies[i:i + 500])], int(time.time() * 1000))
+    resources = 0
+    started = time.perf_counter()
+    while True:
+        report = sender.step()
+        resources += report.resources
+        if report.dead or report.retry_at_ms is not None:
+            raise SystemExit(f"bench.feed: sending failed: {outbox.feed_status(store)}")
+        if report.idle:
+            break
+    return resources / (time.perf_counter() - started)
+
+
+def lag(store: Store, sender: FeedSender, cipher: DataCipher, rng: random.Random, first_msg: int, rate: float,
+        seconds: float) -> list[int]:
+    stop = threading.Event()
+    relay = threading.Thread(target=run, args=(sender, stop), daemon=True)
+    relay.start()
+    n = int(rate * seconds)
+    started = time.perf_counter()
+    for k in range(n):
+        wait = started + k / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        commit(store, cipher, [(first_msg + k, pregnancy(rng, first_msg + k))], int(time.time() * 1000))
+    deadline = time.monotonic() + 60
+    while outbox.feed_status(store)["pending"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    relay.join(10)
+    rows = store._read("SELECT sent_at_ms - queued_at_ms FROM feed_outbox WHERE msg_id >= ? AND status = 'sent'",
+                       (first_msg,))
+    if len(rows) != n:
+        raise SystemExit(f"bench.feed: only {len(rows)} of {n} lag records were accepted")
+    return sorted(int(r[0]) for r in rows)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.feed", description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=1500, help="pregnancy records for throughput (default 1500)")
+    p.add_argument("--rate", type=float, default=100.0, help="records/s in the lag phase (default 100)")
+    p.add_argument("--lag-s", type=float, default=30.0, help="length of the lag phase (default 30 s)")
+    args = p.parse_args()
+    rng = random.Random(15)
+    index = BlindIndex(bytes(range(32)))
+    cipher = DataCipher.generate()
+    with tempfile.TemporaryDirectory(prefix="bench-feed-") as tmp:
+        root = Path(tmp)
+        bodies = [pregnancy(rng, n) for n in range(1, args.records + 1)]
+        ceiling_county, ceiling_url = start_county(root / "county-ceiling")
+        try:
+            ceiling_rps = ceiling(ceiling_url, bodies, index)
+        finally:
+            ceiling_county.terminate()
+            ceiling_county.wait(10)
+        county, url = start_county(root / "county")
+        store = open_store(f"sqlite:///{root / 'hub.db'}")
+        try:
+            httpx.get(f"{url}/metadata", timeout=10).raise_for_status()
+            sender = FeedSender(store, cipher, index, SITE, CountyClient(url), batch=100)
+            ours_rps = throughput(store, sender, cipher, bodies)
+            lags = lag(store, sender, cipher, rng, args.records + 1, args.rate, args.lag_s)
+        finally:
+            store.close()
+            county.terminate()
+            county.wait(10)
+    p50, p99 = statistics.median(lags), lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    print(f"ceiling (pre-built Bundles, POST only): {ceiling_rps:.0f} resources/s")
+    print(f"feed (outbox -> map -> validate -> POST -> sent): {ours_rps:.0f} resources/s"
+          f" ({args.records} records), ratio {ours_rps / ceiling_rps:.2f}")
+    print(f"lag at {args.rate:.0f} records/s for {args.lag_s:.0f} s: p50 {p50:.0f} ms, p99 {p99} ms, max {lags[-1]} ms")
+    print(f"RESULT feed resources_per_s={ours_rps:.0f} ratio={ours_rps / ceiling_rps:.2f}"
+          f" ceiling_resources_per_s={ceiling_rps:.0f} lag_p50_ms={p50:.0f} lag_p99_ms={p99}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
