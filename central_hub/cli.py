@@ -5,6 +5,7 @@
     mch-hub quarantine --site DIR [--reason R]  what was kept aside, and why
     mch-hub stats --site DIR                    totals and each worker's counters
     mch-hub feed run|status|dead|requeue        the county platform feed (central_hub.feed.command)
+    mch-hub backup | restore                    database copy, keys apart (central_hub.backup)
     mch-hub web | audit | user                  the operators' dashboard and its accounts (central_hub.ops_cli)
 """
 
@@ -22,7 +23,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 
-from central_hub import ops_cli, report
+from central_hub import backup, ops_cli, report
 from central_hub.config import WorkerConfig, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, help="newest N items (default 50)")
     common(sub.add_parser("stats", help="totals and worker counters"), False)
     feed_command.add_parser(sub, common)
+    backup.add_parsers(sub)
     ops_cli.add_commands(sub, common)
     return p
 
@@ -71,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "feed":
             return feed_command.main(args, _db_url)
+        if args.command in ("backup", "restore"):
+            return backup.main(args)
         if args.command in ops_cli.COMMANDS:
             return ops_cli.main(args, _db_url)
         return _show(args)
