@@ -1,0 +1,1 @@
+"""The hub operators' web dashboard (`mch-hub web`): see docs/dashboard.md."""

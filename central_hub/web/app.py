@@ -1,0 +1,343 @@
+"""The operators' dashboard: an ASGI app (FastAPI), server-rendered with Jinja2, live over SSE.
+
+Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quarantine (purge),
+/audit, /feed; machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
+Every page needs a session; every POST needs the session's CSRF token; each action checks
+the role's permission (central_hub.users.GRANTS) and lands in the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from central_hub.commands import CommandError, CommandKind
+from central_hub.errors import HubError, StoreError
+from central_hub.fleet import Presence
+from central_hub.users import SESSION_MAX_MS, LoginRefused, Permission, Session
+from central_hub.web import metrics, security
+from central_hub.web.fleet_view import DeviceView, FleetFilter, fault_codes, summary
+from central_hub.web.i18n import LANGUAGES, fault_label, pick_language, translator
+from central_hub.web.services import Dashboard
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 100
+SSE_KEEPALIVE_S = 15.0
+HTML = "text/html; charset=utf-8"
+
+
+class Refused(Exception):
+    """Ends a request with a status and a translated message."""
+
+    def __init__(self, status: int, key: str, session: Session | None = None) -> None:
+        super().__init__(key)
+        self.status = status
+        self.key = key
+        self.session = session
+
+
+class NeedLogin(Exception):
+    """No live session: a page goes to /login, an htmx request is told to."""
+
+
+def create_app(dash: Dashboard) -> FastAPI:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.globals.update(commands=[k.value for k in CommandKind], presences=[p.value for p in Presence],
+                       languages=LANGUAGES)
+    env.filters["when"] = _when
+    env.filters["age"] = _age
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dash.start()
+        try:
+            yield
+        finally:
+            dash.stop()
+
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        security.add_headers(response, response.headers.get("content-type", "").startswith("text/html"))
+        return response
+
+    # -- helpers -----------------------------------------------------------------------
+    def language(request: Request) -> str:
+        return pick_language(request.cookies.get(security.LANGUAGE_COOKIE))
+
+    def session_of(request: Request) -> Session | None:
+        return dash.users.session(request.cookies.get(security.SESSION_COOKIE))
+
+    def page(request: Request, name: str, session: Session | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+        lang = language(request)
+        return templates.TemplateResponse(request, name, {
+            "t": translator(lang), "fault_label": fault_label(lang), "lang": lang, "session": session, "site": dash.site_id,
+            "can": (lambda p: session is not None and session.can(Permission(p))), **ctx}, status_code=status)
+
+    async def form_of(request: Request, session: Session) -> dict[str, str]:
+        """The posted form, once its origin and CSRF token are checked."""
+        form = await request.form()
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        if security.cross_site(request) or not security.same_token(values.get("csrf"), session.csrf):
+            dash.audit.append(session.username, "csrf-refused", request.url.path, {})
+            raise Refused(403, "error.csrf", session)
+        return values
+
+    def gate(request: Request, permission: Permission) -> Session:
+        """The request's live session, if its role has `permission` (refusals are audited)."""
+        session = session_of(request)
+        if session is None:
+            raise NeedLogin()
+        if not session.can(permission):
+            dash.audit.append(session.username, "forbidden", request.url.path, {"needed": permission.value})
+            raise Refused(403, "error.forbidden", session)
+        return session
+
+    @app.exception_handler(NeedLogin)
+    async def need_login(request: Request, exc: NeedLogin) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        if request.method != "GET" or request.url.path.startswith("/fleet/events"):
+            return PlainTextResponse("login required\n", status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return page(request, "error.html", exc.session, status=exc.status, message_key=exc.key)
+
+    # -- login -------------------------------------------------------------------------
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request) -> Response:
+        token = security.new_login_token()
+        response = page(request, "login.html", None, login_csrf=token, error_key=None)
+        response.set_cookie(security.LOGIN_CSRF_COOKIE, token, max_age=900, path="/login", secure=True,
+                            httponly=True, samesite="strict")
+        return response
+
+    @app.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024]
+        if security.cross_site(request) or not security.same_token(
+                form.get("csrf"), request.cookies.get(security.LOGIN_CSRF_COOKIE)):
+            return page(request, "error.html", None, status=403, message_key="error.csrf")
+        try:
+            user = await asyncio.to_thread(dash.users.authenticate, username, password)
+        except LoginRefused as exc:
+            dash.audit.append(username or "-", "login-failed", username or "-", {"why": exc.why})
+            token = security.new_login_token()
+            key = "login.locked" if exc.locked_until_ms else "login.refused"
+            refusal = page(request, "login.html", None, status=401, login_csrf=token, error_key=key)
+            refusal.set_cookie(security.LOGIN_CSRF_COOKIE, token, max_age=900, path="/login", secure=True,
+                               httponly=True, samesite="strict")
+            return refusal
+        token, _ = dash.users.open_session(user)
+        dash.audit.append(user.username, "login", user.username, {"role": user.role.value})
+        response = RedirectResponse("/fleet", status_code=303)
+        security.set_session_cookie(response, token, SESSION_MAX_MS // 1000)
+        response.delete_cookie(security.LOGIN_CSRF_COOKIE, path="/login")
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        session = gate(request, Permission.VIEW)
+        await form_of(request, session)
+        dash.users.close_session(request.cookies.get(security.SESSION_COOKIE, ""))
+        dash.audit.append(session.username, "logout", session.username, {})
+        response = RedirectResponse("/login", status_code=303)
+        security.clear_session_cookie(response)
+        return response
+
+    @app.get("/lang/{lang}")
+    async def set_language(request: Request, lang: str) -> Response:
+        back = request.query_params.get("back", "/fleet")
+        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/fleet", 303)
+        if lang in LANGUAGES:
+            response.set_cookie(security.LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/", secure=True,
+                                samesite="strict")
+        return response
+
+    @app.get("/")
+    async def root() -> Response:
+        return RedirectResponse("/fleet", status_code=303)
+
+    # -- fleet -------------------------------------------------------------------------
+    def fleet_page(request: Request) -> tuple[FleetFilter, list[DeviceView], list[DeviceView], int, int]:
+        chosen = FleetFilter.from_params(request.query_params)
+        views = dash.live.views()
+        matching = [v for v in views if chosen.matches(v)]
+        pages = max(1, math.ceil(len(matching) / PAGE_SIZE))
+        try:
+            number = min(max(1, int(request.query_params.get("page", "1"))), pages)
+        except ValueError:
+            number = 1
+        return chosen, views, matching[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages
+
+    @app.get("/fleet", response_class=HTMLResponse)
+    async def fleet(request: Request) -> Response:
+        session = gate(request, Permission.VIEW)
+        chosen, views, shown, number, pages = fleet_page(request)
+        query = urlencode({**chosen.params(), "page": number})
+        return page(request, "fleet.html", session, filter=chosen, shown=shown, total=len(views),
+                    matching=sum(1 for v in views if chosen.matches(v)), summary=summary(views),
+                    kinds=sorted({v.kind for v in views if v.kind}), fault_codes=fault_codes(views),
+                    number=number, pages=pages, query=query, filter_params=chosen.params())
+
+    @app.get("/fleet/events")
+    async def fleet_events(request: Request) -> Response:
+        gate(request, Permission.VIEW)
+        _, _, shown, _, _ = fleet_page(request)
+        sub = dash.live.subscribe(v.device_id for v in shown)
+        lang = language(request)
+        t, label = translator(lang), fault_label(lang)
+        row_template = env.get_template("_fleet_row.html")
+        summary_template = env.get_template("_summary.html")
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while True:
+                    try:
+                        item = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_S)
+                    except TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield ": keep-alive\n\n"
+                        continue
+                    if sub.overflowed:
+                        yield _sse("reload", "reload")
+                        return
+                    if item is None:
+                        html = summary_template.render(t=t, summary=summary(dash.live.views()))
+                        yield _sse("summary", html)
+                    else:
+                        yield _sse(item.device_id, row_template.render(t=t, fault_label=label, v=item))
+            finally:
+                dash.live.unsubscribe(sub)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    # -- device ------------------------------------------------------------------------
+    @app.get("/devices/{device_id}", response_class=HTMLResponse)
+    async def device(request: Request, device_id: str) -> Response:
+        session = gate(request, Permission.VIEW)
+        view = dash.live.view(device_id)
+        if view is None:
+            raise Refused(404, "device.not_found", session)
+        return page(request, "device.html", session, v=view, entry=dash.directory.get(device_id),
+                    history=dash.history(device_id), device_commands=dash.commands.for_device(device_id),
+                    commands_on=dash.sender is not None, flash=request.query_params.get("flash"),
+                    now_ms=_now_ms(dash))
+
+    @app.post("/devices/{device_id}/commands")
+    async def send_command(request: Request, device_id: str) -> Response:
+        session = gate(request, Permission.COMMAND)
+        form = await form_of(request, session)
+        try:
+            await asyncio.to_thread(dash.commands.issue, session.username, device_id, form.get("command", ""))
+        except CommandError:
+            raise Refused(400, "error.bad_request", session) from None
+        return RedirectResponse(f"/devices/{device_id}?flash=command.issued", status_code=303)
+
+    @app.get("/devices/{device_id}/commands", response_class=HTMLResponse)
+    async def device_commands(request: Request, device_id: str) -> Response:
+        session = gate(request, Permission.VIEW)
+        """The commands table alone: the device page polls it while a command waits for its answer."""
+        return page(request, "_commands.html", session, device_commands=dash.commands.for_device(device_id),
+                    device_id=device_id)
+
+    # -- quarantine --------------------------------------------------------------------
+    @app.get("/quarantine", response_class=HTMLResponse)
+    async def quarantine(request: Request) -> Response:
+        session = gate(request, Permission.VIEW)
+        reason = request.query_params.get("reason") or None
+        device_id = request.query_params.get("device") or None
+        return page(request, "quarantine.html", session, items=dash.quarantine.items(reason, device_id),
+                    counts=dash.store.quarantine_counts(), reason=reason or "", device=device_id or "",
+                    flash=request.query_params.get("flash"), flash_id=request.query_params.get("id", ""))
+
+    @app.post("/quarantine/{item_id}/purge")
+    async def purge(request: Request, item_id: int) -> Response:
+        session = gate(request, Permission.PURGE)
+        await form_of(request, session)
+        try:
+            dash.quarantine.purge(session.username, item_id)
+        except HubError:
+            raise Refused(404, "error.bad_request", session) from None
+        return RedirectResponse(f"/quarantine?flash=quarantine.purged&id={item_id}", status_code=303)
+
+    # -- audit, feed -------------------------------------------------------------------
+    @app.get("/audit", response_class=HTMLResponse)
+    async def audit(request: Request) -> Response:
+        session = gate(request, Permission.READ_AUDIT)
+        actor = request.query_params.get("actor") or None
+        action = request.query_params.get("action") or None
+        check = await asyncio.to_thread(dash.audit.verify)
+        return page(request, "audit.html", session, entries=dash.audit.entries(200, actor=actor, action=action),
+                    check=check, actor=actor or "", action=action or "")
+
+    @app.get("/feed", response_class=HTMLResponse)
+    async def feed(request: Request) -> Response:
+        session = gate(request, Permission.VIEW)
+        status = await asyncio.to_thread(dash.feed) if dash.feed else None
+        return page(request, "feed.html", session, feed=status, now_ms=_now_ms(dash))
+
+    # -- machine endpoints -------------------------------------------------------------
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        try:
+            await asyncio.to_thread(dash.store.read, "SELECT 1")
+        except StoreError as exc:
+            return PlainTextResponse(f"store unavailable: {exc}\n", status_code=503)
+        return PlainTextResponse(f"ok {len(dash.live.views())} devices\n")
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        text = await asyncio.to_thread(metrics.exposition, dash)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def _sse(event: str, data: str) -> str:
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n"
+
+
+def _now_ms(dash: Dashboard) -> int:
+    return int(dash.clock() * 1000)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+__all__ = ["create_app"]

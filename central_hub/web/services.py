@@ -1,0 +1,78 @@
+"""Everything the dashboard's pages act on, built once per app: store, registry, users, audit,
+commands, quarantine, the live fleet and the county-feed status. Tests drive it without HTTP."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from central_hub.audit import AuditLog
+from central_hub.commands import Commands, CommandSender
+from central_hub.directory import Directory
+from central_hub.quarantine_admin import QuarantineAdmin
+from central_hub.store import open_store
+from central_hub.store.base import Store
+from central_hub.users import Users
+from central_hub.web.live import LiveFleet
+from mch_link.registry import load_site_info
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    site_dir: Path
+    db_url: str
+    hub_id: str | None = None  # the identity commands are sent with (hub-<n>); None: commands off
+    broker: tuple[str, int] | None = None  # instead of site.json's
+
+
+class Dashboard:
+    def __init__(self, config: WebConfig, sender: CommandSender | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.site_id = load_site_info(config.site_dir).site_id
+        self.store: Store = open_store(config.db_url)
+        self.directory = Directory.from_site(config.site_dir)
+        self.audit = AuditLog(self.store, clock)
+        self.users = Users(self.store, clock)
+        self.sender = sender
+        self.commands = Commands(self.store, self.audit, sender, self._commandable, clock)
+        self.quarantine = QuarantineAdmin(self.store, self.audit)
+        self.live = LiveFleet(self.store, self.directory, self.site_id, clock)
+        self.feed = feed_status_source(self.store)
+
+    def _commandable(self, device_id: str) -> bool:
+        entry = self.directory.get(device_id)
+        return entry is not None and entry.active
+
+    def history(self, device_id: str, limit: int = 100) -> list[tuple[int, str, str]]:
+        return [(int(r[0]), r[1], r[2]) for r in self.store.read(
+            "SELECT at_ms, event, detail FROM fleet_events WHERE device_id = ? ORDER BY id DESC LIMIT ?",
+            (device_id, limit))]
+
+    def start(self) -> None:
+        self.live.start()
+
+    def stop(self) -> None:
+        self.live.stop()
+        self.store.close()
+
+
+def feed_status_source(store: Store) -> Callable[[], dict[str, Any]] | None:
+    """The county feed's status (queue depth, oldest pending, last error, dead letters), when this hub
+    has a county feed (central_hub.feed.outbox); None shows "not configured" instead."""
+    try:
+        outbox = importlib.import_module("central_hub.feed.outbox")
+    except ImportError:
+        return None
+    status_of = getattr(outbox, "feed_status", None)
+    if status_of is None:
+        return None
+    return lambda: dict(status_of(store))

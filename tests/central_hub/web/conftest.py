@@ -1,0 +1,107 @@
+"""Dashboard fixtures: a site with enrolled devices, a hub store fed by the real handler, users.
+
+- `dash_site` -> Site with kiosk-001, kiosk-002, station-001 enrolled (and hub identity hub-2).
+- `feeder` -> Feeder: `.state(device_id, event, **body)` / `.records(device_id, n)` push sealed
+  messages through the real handler + store; `.quarantine_garbage()` lands one item in quarantine.
+- `dashboard` -> Dashboard over them with a recording command sender; users alice (operator),
+  olga (auditor), adam (admin), all with PASSWORD.
+- `client` -> an HTTPS TestClient on the app (the session cookie is Secure); `login(client, user)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from central_hub.store import Store, open_store
+from central_hub.web.app import create_app
+from central_hub.web.services import Dashboard, WebConfig
+from mch_link.envelope import Record
+from mch_link.registry import load_registry
+from mch_link.topics import Kind
+from provisioning.devsite import make_dev_site
+from provisioning.site import Site
+from tests.central_hub.helpers import FakeDevice, Rig, inbound, sim_body
+
+PASSWORD = "correct horse battery staple"
+USERS = {"alice": "operator", "olga": "auditor", "adam": "admin"}
+DEVICES = {"kiosk-001": "kiosk", "kiosk-002": "kiosk", "station-001": "station"}
+
+
+class Feeder:
+    def __init__(self, store: Store, site_dir: Path) -> None:
+        self.rig = Rig(store, list(load_registry(site_dir).values()))
+        self.devices = {d: FakeDevice(e) for d, e in self.rig.registry.items()}
+
+    def state(self, device_id: str, event: str, at_ms: int, **body: Any) -> None:
+        dev = self.devices[device_id]
+        self.rig.one(*dev.state(event, **body), at_ms=at_ms)
+
+    def records(self, device_id: str, first: int, n: int, at_ms: int) -> None:
+        dev = self.devices[device_id]
+        self.rig.one(*dev.seal([Record(i, sim_body(i), at_ms) for i in range(first, first + n)], Kind.RECORDS),
+                     at_ms=at_ms)
+
+    def quarantine_garbage(self, device_id: str = "kiosk-002") -> None:
+        self.rig.ingestor.process([inbound(f"mch/v1/{device_id}/rec", b"\xa1not cose")])
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, device_id: str, body: dict[str, Any]) -> None:
+        self.sent.append((device_id, body))
+
+
+@pytest.fixture
+def dash_site(tmp_path: Path) -> Site:
+    site = make_dev_site(tmp_path / "site", hub_ids=("hub", "hub-2"))
+    for device_id, kind in DEVICES.items():
+        site.enroll(device_id, kind)
+    return site
+
+
+@pytest.fixture
+def dash_db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+@pytest.fixture
+def feeder(dash_site: Site, dash_db: str) -> Iterator[Feeder]:
+    store = open_store(dash_db)
+    yield Feeder(store, dash_site.path)
+    store.close()
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def dashboard(dash_site: Site, dash_db: str, sender: RecordingSender) -> Dashboard:
+    dash = Dashboard(WebConfig(dash_site.path, dash_db, "hub-2"), sender)
+    for name, role in USERS.items():
+        dash.users.create(name, role, PASSWORD)
+    return dash
+
+
+@pytest.fixture
+def client(dashboard: Dashboard) -> Iterator[TestClient]:
+    with TestClient(create_app(dashboard), base_url="https://testserver", follow_redirects=False) as c:
+        yield c
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> Any:
+    page = client.get("/login")
+    token = page.text.split('name="csrf" value="')[1].split('"')[0]
+    return client.post("/login", data={"username": username, "password": password, "csrf": token})
+
+
+def csrf_of(html: str) -> str:
+    return html.split('name="csrf" value="')[1].split('"')[0]

@@ -1,0 +1,181 @@
+"""The dashboard over HTTP (no browser): sessions, CSRF, roles, pages, metrics."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from central_hub.audit import AuditLog
+from central_hub.web.services import Dashboard
+from tests.central_hub.web.conftest import PASSWORD, Feeder, RecordingSender, csrf_of, login
+
+PAGES = ["/fleet", "/devices/kiosk-001", "/quarantine", "/audit", "/feed", "/devices/kiosk-001/commands"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def actions(dashboard: Dashboard) -> list[str]:
+    return [e.action for e in reversed(AuditLog(dashboard.store).entries())]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_page_without_a_session(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_no_stream_or_action_without_a_session(client: TestClient) -> None:
+    assert client.get("/fleet/events").status_code == 401
+    assert client.post("/quarantine/1/purge", data={"csrf": "x"}).status_code == 401
+    assert client.post("/devices/kiosk-001/commands", data={"command": "reboot"}).status_code == 401
+    assert client.get("/fleet", headers={"HX-Request": "true"}).headers["HX-Redirect"] == "/login"
+
+
+def test_login_sets_a_strict_secure_cookie_and_is_audited(client: TestClient, dashboard: Dashboard) -> None:
+    response = login(client, "alice")
+    assert response.status_code == 303 and response.headers["location"] == "/fleet"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    assert client.get("/fleet").status_code == 200
+    assert actions(dashboard) == ["login"]
+
+
+def test_wrong_password_then_lockout(client: TestClient, dashboard: Dashboard) -> None:
+    for _ in range(4):
+        assert login(client, "alice", "not the password").status_code == 401
+    locked = login(client, "alice", "not the password")
+    assert "账户已锁定" in locked.text
+    assert login(client, "alice").status_code == 401  # locked even with the right password
+    assert actions(dashboard) == ["login-failed"] * 6
+
+
+def test_login_form_without_its_token_is_refused(client: TestClient) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": "forged"})
+    assert response.status_code == 403 and "mch_session" not in response.headers.get("set-cookie", "")
+
+
+def test_fleet_table_and_filters(client: TestClient, feeder: Feeder, dashboard: Dashboard) -> None:
+    t = now_ms()
+    feeder.state("kiosk-001", "birth", t, firmware="kiosk/1.4", kind="kiosk", queue_depth=3, oldest_record_age_s=75,
+                 faults=[{"code": "paper-out", "severity": "warning"}])
+    feeder.state("station-001", "birth", t, kind="station", alarms={"beds_in_alarm": 2, "highest": "high"})
+    dashboard.live.refresh()
+    login(client, "alice")
+    page = client.get("/fleet").text
+    assert all(f'id="dev-{d}"' in page for d in ("kiosk-001", "kiosk-002", "station-001"))
+    assert "kiosk/1.4" in page and "缺纸" in page and "2 床报警，最高 高" in page and "75 s" in page
+    online = client.get("/fleet?state=online").text
+    assert 'id="dev-kiosk-001"' in online and 'id="dev-kiosk-002"' not in online
+    faulty = client.get("/fleet?fault=paper-out").text
+    assert 'id="dev-kiosk-001"' in faulty and 'id="dev-station-001"' not in faulty
+    stations = client.get("/fleet?kind=station").text
+    assert 'id="dev-station-001"' in stations and 'id="dev-kiosk-001"' not in stations
+    assert 'id="dev-kiosk-002"' in client.get("/fleet?state=never-seen&q=002").text
+
+
+def test_english(client: TestClient) -> None:
+    login(client, "alice")
+    client.get("/lang/en?back=/fleet")
+    page = client.get("/fleet").text
+    assert "Fleet" in page and "never seen" in page and "设备总览" not in page
+
+
+def test_forged_form_is_refused_and_audited(client: TestClient, dashboard: Dashboard,
+                                            sender: RecordingSender) -> None:
+    login(client, "alice")
+    assert client.post("/devices/kiosk-001/commands", data={"command": "reboot"}).status_code == 403
+    assert client.post("/devices/kiosk-001/commands", data={"command": "reboot", "csrf": "guess"}).status_code == 403
+    token = csrf_of(client.get("/devices/kiosk-001").text)
+    cross = client.post("/devices/kiosk-001/commands", data={"command": "reboot", "csrf": token},
+                        headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert sender.sent == []
+    assert actions(dashboard)[1:] == ["csrf-refused"] * 3
+
+
+def test_operator_sends_a_command(client: TestClient, dashboard: Dashboard, sender: RecordingSender) -> None:
+    login(client, "alice")
+    token = csrf_of(client.get("/devices/kiosk-001").text)
+    response = client.post("/devices/kiosk-001/commands", data={"command": "crl-refresh", "csrf": token})
+    assert response.status_code == 303
+    [(device, body)] = sender.sent
+    assert device == "kiosk-001" and body["command"] == "crl-refresh"
+    page = client.get(response.headers["location"]).text
+    assert "命令已发送" in page and "刷新吊销列表" in page and "已发送，等待确认" in page
+    assert actions(dashboard)[-1] == "command"
+
+
+def test_auditor_cannot_command_or_purge(client: TestClient, dashboard: Dashboard, feeder: Feeder,
+                                         sender: RecordingSender) -> None:
+    feeder.quarantine_garbage()
+    [item] = dashboard.quarantine.items()
+    login(client, "olga")
+    page = client.get("/quarantine").text
+    assert "malformed" in page and "/purge" not in page  # no button
+    token = csrf_of(page)
+    assert client.post(f"/quarantine/{item.id}/purge", data={"csrf": token}).status_code == 403
+    assert client.post("/devices/kiosk-001/commands", data={"command": "reboot", "csrf": token}).status_code == 403
+    assert dashboard.quarantine.item(item.id) is not None and sender.sent == []
+    assert actions(dashboard)[-2:] == ["forbidden", "forbidden"]
+
+
+def test_operator_cannot_purge_admin_can(client: TestClient, dashboard: Dashboard, feeder: Feeder) -> None:
+    feeder.quarantine_garbage()
+    [item] = dashboard.quarantine.items()
+    login(client, "alice")
+    token = csrf_of(client.get("/quarantine").text)
+    assert client.post(f"/quarantine/{item.id}/purge", data={"csrf": token}).status_code == 403
+    client.cookies.clear()
+    login(client, "adam")
+    token = csrf_of(client.get("/quarantine").text)
+    done = client.post(f"/quarantine/{item.id}/purge", data={"csrf": token})
+    assert done.status_code == 303
+    assert dashboard.quarantine.item(item.id) is None
+    [purge] = AuditLog(dashboard.store).entries(action="quarantine-purge")
+    assert purge.actor == "adam" and '"reason":"malformed"' in purge.detail
+
+
+def test_audit_page_shows_the_chain_to_auditors_only(client: TestClient, dashboard: Dashboard) -> None:
+    login(client, "alice")
+    assert client.get("/audit").status_code == 403
+    client.cookies.clear()
+    login(client, "olga")
+    page = client.get("/audit").text
+    assert "完整" in page and "login" in page
+    with dashboard.store.write():
+        dashboard.store.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    assert "已被篡改：第 1 条" in client.get("/audit").text
+
+
+def test_logout(client: TestClient) -> None:
+    login(client, "alice")
+    token = csrf_of(client.get("/fleet").text)
+    assert client.post("/logout", data={"csrf": token}).status_code == 303
+    assert client.get("/fleet").status_code == 303
+
+
+def test_headers(client: TestClient) -> None:
+    login(client, "alice")
+    response = client.get("/fleet")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+
+
+def test_health_and_metrics(client: TestClient, feeder: Feeder, dashboard: Dashboard) -> None:
+    t = now_ms()
+    feeder.state("kiosk-001", "birth", t, queue_depth=4)
+    feeder.quarantine_garbage()
+    dashboard.store.put_worker_stats("hub", t, {"records_stored": 12, "queue_depth": 3})
+    dashboard.live.refresh(full=True)
+    assert client.get("/healthz").text.startswith("ok 3 devices")
+    text = client.get("/metrics").text
+    assert 'mch_hub_records_stored_total{worker="hub"} 12' in text
+    assert 'mch_hub_worker_queue_depth{worker="hub"} 3' in text
+    assert 'mch_hub_quarantine_items{reason="malformed"} 1' in text
+    assert 'mch_hub_devices{state="online"} 1' in text and 'mch_hub_devices{state="never-seen"} 2' in text
+    assert "mch_hub_outbox_records 4" in text
