@@ -56,7 +56,7 @@ class IngestState(Protocol):
     def add_envelope(self, device_id: str, counter: int, digest: bytes, received_at_ms: int) -> None: ...
     def stored_ids(self, device_id: str, msg_ids: Sequence[int]) -> set[int]: ...
     def add_records(self, rows: list[RecordTuple]) -> None: ...
-    def quarantine(self, item: QuarantineItem) -> None: ...
+    def quarantine(self, item: QuarantineItem) -> bool: ...  # False: over the device's quota, only counted
     def fleet(self, device_id: str) -> FleetRow | None: ...
     def put_fleet(self, row: FleetRow) -> None: ...
 
@@ -153,13 +153,15 @@ class Handler:
             rows.append((device_id, rec.msg_id, schema_id, rec.made_at_ms, sealed_at, msg.received_at_ms, key_id,
                          nonce, body))
         state.add_records(rows)
-        for rec, reason, detail in held:
-            state.quarantine(self._held_item(msg, device_id, rec, reason, detail))
+        if held and not self._hold(state, msg, device_id, held):
+            held = []  # over the device's quarantine quota: not acknowledged, so they stay on the device
         row, no_birth = fleet.seen_data(state.fleet(device_id), device_id, msg.received_at_ms, len(rows))
         rebirth = False
         if no_birth:
             row, rebirth = fleet.claim_rebirth(row, msg.received_at_ms)
         state.put_fleet(row)
+        if not (rows or duplicates or held):
+            return Outcome(Status.QUARANTINED, device_id, Reason.QUARANTINE_FULL, rebirth=rebirth)
         status = Status.STORED if rows else Status.DUPLICATE if duplicates else Status.HELD
         return Outcome(status, device_id, None, tuple(r[1] for r in rows), tuple(duplicates),
                        tuple(r.msg_id for r, _, _ in held), tuple(reason for _, reason, _ in held), True, rebirth)
@@ -190,8 +192,8 @@ class Handler:
             if effect is fleet.Effect.GAP:
                 row, claimed = fleet.claim_rebirth(row, msg.received_at_ms)
                 rebirth = rebirth or claimed
-        for rec, reason, detail in held:
-            state.quarantine(self._held_item(msg, device_id, rec, reason, detail))
+        if held:
+            self._hold(state, msg, device_id, held)  # state is never acknowledged: over quota it is only counted
         if row is not None:
             state.put_fleet(row)
         return Outcome(Status.STATE, device_id, held=tuple(r.msg_id for r, _, _ in held),
@@ -212,12 +214,18 @@ class Handler:
                                         _text(msg.topic), device_id, None, msg.received_at_ms, key_id, nonce, sealed))
         return Outcome(Status.QUARANTINED, device_id, str(reason))
 
-    def _held_item(self, msg: Inbound, device_id: str, rec: Record, reason: str, detail: str) -> QuarantineItem:
-        plain = cbor2.dumps(rec.to_cbor_obj())
-        fingerprint = hashlib.sha256(f"{reason}\0{device_id}\0{rec.msg_id}\0".encode() + plain).hexdigest()
+    def _hold(self, state: IngestState, msg: Inbound, device_id: str, held: list[tuple[Record, str, str]]) -> bool:
+        """Keep the held records of one envelope in one quarantine row (the first record's reason; the
+        payload is the CBOR array of the held records). False if the device's quota is spent."""
+        plain = cbor2.dumps([rec.to_cbor_obj() for rec, _, _ in held])
+        first, reason, detail = held[0]
+        others = sorted({r for _, r, _ in held[1:]} - {reason})
+        summary = f"{len(held)} record(s) held, ids {first.msg_id}..{held[-1][0].msg_id}; first: {detail}" + \
+            (f"; also {', '.join(others)}" if others else "")
+        fingerprint = hashlib.sha256(f"held\0{device_id}\0".encode() + plain).hexdigest()
         key_id, nonce, sealed = self.cipher.seal(quarantine_aad(fingerprint), plain)
-        return QuarantineItem(fingerprint, reason, _text(detail), _text(msg.topic), device_id, rec.msg_id,
-                              msg.received_at_ms, key_id, nonce, sealed)
+        return state.quarantine(QuarantineItem(fingerprint, reason, _text(summary), _text(msg.topic), device_id,
+                                               first.msg_id, msg.received_at_ms, key_id, nonce, sealed))
 
 
 def _whole_message_reason(schema_id: str, kind: Kind) -> tuple[str, str] | None:

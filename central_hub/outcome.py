@@ -34,6 +34,7 @@ class Reason(StrEnum):
     BAD_TIME = "bad-time"
     INTERNAL_ERROR = "internal-error"
     STORE_ERROR = "store-error"  # the store refused this message alone (kept here instead)
+    QUARANTINE_FULL = "quarantine-full"  # the device's quarantine quota is spent: counted, not kept, not acked
 
 
 ACKED = frozenset({Status.STORED, Status.DUPLICATE, Status.HELD, Status.REDELIVERED})
@@ -46,7 +47,7 @@ class Outcome:
     reason: str | None = None  # why the message as a whole was quarantined
     stored: tuple[int, ...] = ()  # msg ids newly stored
     duplicates: tuple[int, ...] = ()  # msg ids already stored (resend or redelivery)
-    held: tuple[int, ...] = ()  # msg ids kept in quarantine (one quarantine row each)
+    held: tuple[int, ...] = ()  # msg ids kept in quarantine (one quarantine row per envelope)
     held_reasons: tuple[str, ...] = ()  # parallel to `held`
     acked: bool = False  # whether the device gets an ack/1 for it
     rebirth: bool = False  # whether to send the device a rebirth request

@@ -22,23 +22,27 @@ import signal
 import time
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 from central_hub.config import WorkerConfig
 from central_hub.datakey import load_or_create
 from central_hub.directory import Directory
+from central_hub.diskwatch import DISK_FAULTS, DiskWatch
 from central_hub.downlink import Downlink, DownlinkCounters, DownlinkSealer
-from central_hub.errors import HubError, StoreUnavailable
+from central_hub.errors import HubError, StoreError, StoreUnavailable
 from central_hub.handler import Handler, Inbound
 from central_hub.ingest import Ingestor
 from central_hub.stats import IngestStats
 from central_hub.store import open_store
+from central_hub.store.quarantine import RETENTION_DAYS
 from mch_link.errors import LinkError
 
 log = logging.getLogger(__name__)
 
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
 ORPHAN_CHECK_S = 0.5
+PRUNE_INTERVAL_S = 3600.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 WireInbound = tuple[str, bytes, bool, int]
@@ -53,11 +57,14 @@ class StopSignal(Protocol):
 class StoreSide:
     """Everything the store half owns; usable in-process (tests) as well as in `serve`."""
 
-    def __init__(self, config: WorkerConfig, stop: StopSignal) -> None:
+    def __init__(self, config: WorkerConfig, stop: StopSignal, disk: DiskWatch | None = None) -> None:
         self.config = config
         self.stop = stop
         self.stats = IngestStats()
         self.store = open_store(config.db_url)
+        path = getattr(self.store, "path", None)  # SQLite: the database file; PostgreSQL's disk is not ours
+        self.disk = disk or (DiskWatch(Path(path).parent) if path is not None else None)
+        self._pruned_at = float("-inf")
         try:
             directory = Directory.from_site(config.site_dir)
             sealer = DownlinkSealer(directory, DownlinkCounters(self.store))
@@ -74,6 +81,8 @@ class StoreSide:
         Returns what to send back, or None if asked to stop before the store came back:
         then nothing of the batch is committed and nothing may be acknowledged.
         """
+        self._watch_disk()
+        self._prune_quarantine()
         delay = RETRY_MIN_S
         while True:
             try:
@@ -91,6 +100,32 @@ class StoreSide:
             self.stats.add("downlink_counter_unavailable")
             log.error("cannot reserve downlink counters: %s", exc)
             return []
+
+    def _watch_disk(self) -> None:
+        if self.disk is None or not self.disk.check():
+            return
+        self.store.quarantine_paused = self.disk.low is not None
+        if self.disk.low:
+            log.error("low disk under %s: %s", self.disk.path, self.disk.low)
+        try:
+            self.store.set_hub_faults(DISK_FAULTS, {str(self.disk.path): self.disk.low} if self.disk.low else {},
+                                      int(time.time() * 1000))
+        except StoreError as exc:
+            log.warning("could not record the disk state: %s", exc)
+
+    def _prune_quarantine(self) -> None:
+        """Retention: at most once per PRUNE_INTERVAL_S, drop quarantine rows last seen long ago."""
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_INTERVAL_S:
+            return
+        self._pruned_at = now
+        try:
+            dropped = self.store.prune_quarantine(int(time.time() * 1000))
+        except StoreError as exc:
+            log.warning("quarantine retention: %s", exc)
+            return
+        if dropped:
+            log.info("quarantine retention: dropped %d rows last seen over %d days ago", dropped, RETENTION_DAYS)
 
     def save_stats(self, network: Mapping[str, int]) -> None:
         """One row per worker: the network half's counters and ours."""

@@ -20,6 +20,7 @@ from typing import Any
 from central_hub import fleet as fleet_state  # fleet imports store.model: use it at call time only
 from central_hub.errors import StoreError
 from central_hub.replay import WINDOW_SIZE, ReplayWindow
+from central_hub.store import quarantine
 from central_hub.store.model import (
     FLEET_COLUMNS,
     RECORD_COLUMNS,
@@ -66,6 +67,8 @@ class Store:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self.quarantine_quota = quarantine.QuarantineQuota()
+        self.quarantine_paused = False  # set while the disk is low: new quarantine items are only counted
 
     # -- dialect hooks --------------------------------------------------------------------
     def _conn(self) -> Any:
@@ -211,8 +214,20 @@ class Store:
             self.executemany(_UPSERT_HUB_FAULT, [(source, s, d, now_ms) for s, d in sorted(faults.items())])
 
     def hub_faults(self) -> list[HubFault]:
-        return [HubFault(r[0], r[1], r[2], int(r[3])) for r in self._read(
+        """What the hub reports for the fleet view, with the devices over their quarantine quota."""
+        faults = [HubFault(r[0], r[1], r[2], int(r[3])) for r in self._read(
             "SELECT source, subject, detail, since_ms FROM hub_faults ORDER BY source, subject")]
+        return faults + quarantine.overflow_faults(self._read(
+            "SELECT device_id, reason, dropped, dropped_bytes, first_at_ms FROM quarantine_overflow"
+            " ORDER BY device_id, reason"))
+
+    def prune_quarantine(self, now_ms: int) -> int:
+        """Drop quarantine rows and overflow counts last seen more than the retention ago; returns rows dropped."""
+        before = now_ms - quarantine.RETENTION_MS
+        with self._write():
+            dropped = self.execute("DELETE FROM quarantine WHERE last_at_ms < ?", (before,)).rowcount
+            self.execute("DELETE FROM quarantine_overflow WHERE last_at_ms < ?", (before,))
+        return int(dropped or 0)
 
     def record_count(self, device_id: str | None = None) -> int:
         if device_id is None:
@@ -254,6 +269,8 @@ class Txn:
         self._records: list[RecordTuple] = []
         self._staged: dict[str, set[int]] = {}  # msg ids in self._records, per device
         self._max_stored: dict[str, int] = {}  # per device, highest msg id in the table when first asked
+        self._quarantine_use: dict[str, tuple[int, int]] = {}  # per device: rows, bytes (with what is staged)
+        self._overflow: list[QuarantineItem] = []  # over the quota: counted, not kept
         self._events: list[FleetEvent] = []  # device history, written at commit
         self._command_results: list[tuple[str, int, str, str, int]] = []  # device, id, status, detail, at
         if device_ids:
@@ -322,8 +339,20 @@ class Txn:
         for row in rows:
             self._staged.setdefault(row[0], set()).add(row[1])
 
-    def quarantine(self, item: QuarantineItem) -> None:
+    def quarantine(self, item: QuarantineItem) -> bool:
+        """Stage `item`; False (counted, not kept) if it would take its device past the quota."""
+        bucket = item.device_id or quarantine.NO_DEVICE
+        used = self._quarantine_use.get(bucket)
+        if used is None:
+            used = quarantine.use(self._s, item.device_id)
+        size = len(item.payload)
+        if (self._s.quarantine_paused or not self._s.quarantine_quota.admits(used, size)) and \
+                not quarantine.kept_already(self._s, item.fingerprint):
+            self._overflow.append(item)
+            return False
+        self._quarantine_use[bucket] = (used[0] + 1, used[1] + size)
         self._quarantine.append(item)
+        return True
 
     def fleet(self, device_id: str) -> FleetRow | None:
         if device_id not in self._fleet:
@@ -356,6 +385,8 @@ class Txn:
             s.executemany(_UPSERT_QUARANTINE, [
                 (q.fingerprint, q.reason, q.detail, q.topic, q.device_id, q.msg_id, q.received_at_ms,
                  q.received_at_ms, q.key_id, q.nonce, q.payload) for q in self._quarantine])
+        if self._overflow:
+            quarantine.count_overflow(s, self._overflow)
         rows = [self._fleet[d] for d in sorted(self._dirty_fleet)]
         if rows:
             s.executemany(_UPSERT_FLEET, [_fleet_params(r) for r in rows if r is not None])

@@ -4,6 +4,7 @@ records     one row per (device_id, msg_id): exactly-once in the store; body sea
 envelopes   digest of each accepted envelope within the replay window, to recognise a broker redelivery
 windows     per-device replay window (highest counter + bitmap)
 quarantine  everything rejected or held, with its reason; identical items are counted, not repeated
+quarantine_overflow  per device and reason, what went past the quarantine quota (counted, not kept)
 hub_faults  what the hub itself reports for the fleet view (bad registry files, low disk, device resets)
 fleet       per-device session state (birth/death/heartbeat) and counters for the operator
 downlink    per-device hub counter for sealing acks and commands, reserved in blocks
@@ -61,6 +62,16 @@ CREATE TABLE IF NOT EXISTS quarantine (
     payload {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason);
+CREATE INDEX IF NOT EXISTS quarantine_device ON quarantine (device_id);
+CREATE TABLE IF NOT EXISTS quarantine_overflow (
+    device_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    dropped BIGINT NOT NULL,
+    dropped_bytes BIGINT NOT NULL,
+    first_at_ms BIGINT NOT NULL,
+    last_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (device_id, reason)
+);
 CREATE TABLE IF NOT EXISTS hub_faults (
     source TEXT NOT NULL,
     subject TEXT NOT NULL,

@@ -54,6 +54,10 @@ class RawDevice:
         with self._lock:
             return {i for m in self.downlink if m.schema == "ack/1" for r in m.records for i in r.body["ok"]}
 
+    def held_ids(self) -> set[int]:
+        with self._lock:
+            return {i for m in self.downlink if m.schema == "ack/1" for r in m.records for i in r.body["held"]}
+
     def commands(self) -> list[dict[str, object]]:
         with self._lock:
             return [r.body for m in self.downlink if m.schema == "cmd/1" for r in m.records]

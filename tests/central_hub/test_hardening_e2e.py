@@ -16,6 +16,7 @@ import pytest
 from central_hub import report
 from central_hub.directory import RELOAD_INTERVAL_S
 from central_hub.store.model import FleetRow
+from central_hub.store.quarantine import QuarantineQuota
 from mch_link import cose, envelope
 from mch_link.envelope import Record
 from mch_link.keys import KEYS_FILE, LinkKeys
@@ -178,3 +179,39 @@ def test_device_supplied_text_reaches_the_operator_terminal_escaped() -> None:
     text = report.fleet_table([row], {}, NOW_MS)
     assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
     assert "fw\\x1b[2J\\x1b]0;pwned\\x07\\u202egnp.exe" in text
+
+
+def test_quarantine_is_bounded_per_device(site: Site, broker: BrokerProcess, enroll_device,
+                                          hub_factory: HubFactory) -> None:
+    """Scenario 4: every schema-invalid record of an authentic envelope took a row (5 envelopes of 4,499
+    empty records = 22,495 rows) and every distinct garbage payload another, until the disk was full."""
+    bad_bundle, good_bundle = enroll_device("sim-241"), enroll_device("sim-242")
+    hub = hub_factory(site.path, broker=broker)
+    bad, good = RawDevice(bad_bundle, broker.host, broker.port), RawDevice(good_bundle, broker.host, broker.port)
+    bad_sealer, good_sealer = Sealer(bad_bundle), Sealer(good_bundle)
+    quota = QuarantineQuota().rows
+    try:
+        for e in range(5):
+            bad.publish(*bad_sealer.seal(Kind.RECORDS, "sim/1", [Record(e * 4499 + i, {}, None) for i in range(4499)]))
+        assert bad.wait_for(lambda: len(bad.held_ids()) == 5 * 4499, WAIT_S)
+        garbage = [bad.publish(topic("sim-241", Kind.RECORDS), b"garbage %d" % i) for i in range(quota + 50)]
+        for info in garbage:
+            info.wait_for_publish(WAIT_S)
+        good.publish(*good_sealer.seal(Kind.RECORDS, "sim/1", [Record(1, sim_body(1), NOW_MS)]))
+        assert wait_for_records(hub.db_url, 1, WAIT_S, "sim-242") == 1
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            store = hub.store()
+            try:
+                faults = [f for f in store.hub_faults() if f.source == "quarantine-quota"]
+                kept = len([q for q in store.quarantine_rows(limit=100_000) if q.device_id == "sim-241"])
+            finally:
+                store.close()
+            if faults and "55 message(s)" in faults[0].detail or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert kept == quota
+        assert [f.subject for f in faults] == ["sim-241"] and "55 message(s)" in faults[0].detail, faults
+    finally:
+        bad.close()
+        good.close()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from central_hub.config import WorkerConfig
+from central_hub.diskwatch import CHECK_INTERVAL_S, DISK_FAULTS, DiskWatch, Usage
 from central_hub.errors import HubError, StoreUnavailable
 from central_hub.handler import Inbound
 from central_hub.store import open_store
@@ -233,3 +234,30 @@ def test_a_store_process_that_does_not_answer_in_time_is_not_left_running(config
     with pytest.raises(HubError, match="did not start within 0 s"):
         StoreProcess(config, "WARNING")
     assert [p for p in multiprocessing.active_children() if p.name == "mch-hub-store"] == []
+
+
+def test_low_disk_is_a_hub_fault_and_pauses_new_quarantine_rows(config: WorkerConfig, site: Site) -> None:
+    free = {"bytes": 100 << 30}
+    clock = {"t": 0.0}
+
+    def usage(path: Path) -> Usage:
+        return Usage(200 << 30, (200 << 30) - free["bytes"], free["bytes"])
+
+    side = StoreSide(config, threading.Event(), DiskWatch(Path("/hub-disk"), usage, lambda: clock["t"]))
+    try:
+        garbage = [Inbound("mch/v1/sim-001/rec", b"garbage 1", False, NOW_MS)]
+        side.commit(garbage)
+        assert [f.source for f in side.store.hub_faults()] == [] and len(side.store.quarantine_rows()) == 1
+        free["bytes"] = 300 << 20  # below 512 MiB
+        clock["t"] += CHECK_INTERVAL_S
+        side.commit([Inbound("mch/v1/sim-001/rec", b"garbage 2", False, NOW_MS), *inbound(site, 1)])
+        [fault] = [f for f in side.store.hub_faults() if f.source == DISK_FAULTS]
+        assert fault.subject == "/hub-disk" and "300 MiB free" in fault.detail
+        assert len(side.store.quarantine_rows()) == 1 and side.store.record_count() == 10  # records still stored
+        free["bytes"] = 100 << 30
+        clock["t"] += CHECK_INTERVAL_S
+        side.commit([Inbound("mch/v1/sim-001/rec", b"garbage 3", False, NOW_MS)])
+        assert [f for f in side.store.hub_faults() if f.source == DISK_FAULTS] == []
+        assert len(side.store.quarantine_rows()) == 2
+    finally:
+        side.close()
