@@ -23,6 +23,7 @@ CTG_SCHEMA = "ctg/1"
 ALARM_SCHEMA = "alarm/1"
 EPISODE_SCHEMA = "episode/1"
 CLASSIFICATION_SCHEMA = "classification/1"
+REPORT_SCHEMA = "ctg-report/1"
 BATCH_SAMPLES = 40  # 10 s at 4 Hz
 RETRY_MAX = 10_000
 _PERIOD_MS = 1000 // SAMPLE_HZ
@@ -122,6 +123,9 @@ class Publisher:
 
     def classification(self, body: dict[str, Any]) -> None:
         self._submit(Kind.RECORDS, CLASSIFICATION_SCHEMA, body, body.get("at_ms"))
+
+    def report(self, body: dict[str, Any]) -> None:
+        self._submit(Kind.RECORDS, REPORT_SCHEMA, body, body.get("made_ms"))
 
     def pending_retries(self) -> int:
         return len(self._retry)

@@ -320,6 +320,11 @@ class Station:
                 changes = self._alarm_policy.acknowledge(bed_id, alarm_id, nurse_id, self._clock())
                 self._apply_alarms(bed_id, ep, changes)
 
+    def report(self, body: dict[str, Any]) -> None:
+        """Send a `ctg-report/1` record (made by the report service) through the outbox."""
+        with self.lock:
+            self.publisher.report(body)
+
     def _known(self, bed_id: str) -> None:
         if bed_id not in self._state:
             raise EpisodeError(f"no bed {bed_id!r} on this station; beds: {', '.join(self._state)}")

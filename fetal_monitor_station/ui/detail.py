@@ -99,12 +99,15 @@ class DetailPresenter:
 
     def drag_mm(self, dx_mm: float) -> None:
         """A drag to the right (positive) moves back in time, like pulling paper back."""
-        self.offset_s = self._clamp(self.offset_s + dx_mm / self.paper.mm_per_s)
+        self.go_back_s(dx_mm / self.paper.mm_per_s)
 
     def go_back_s(self, seconds: float) -> None:
-        self.offset_s = self._clamp(self.offset_s + seconds)
+        episode_s = max(0.0, self._end_live() - self.episode.admitted_s)
+        self.offset_s = min(max(self._clamp(self.offset_s) + seconds, 0.0), episode_s)
 
     def _clamp(self, offset: float) -> float:
+        """Offsets stop where the window's left edge reaches the episode start (checked again at each
+        frame, since the window width follows the widget's size)."""
         latest = self._end_live()
         oldest_offset = max(0.0, latest - self.episode.admitted_s - self.window_s())
         return min(max(offset, 0.0), oldest_offset)
@@ -114,16 +117,17 @@ class DetailPresenter:
 
     @property
     def live(self) -> bool:
-        return self.can_go_live and self.offset_s < LIVE_EPSILON_S
+        return self.can_go_live and self._clamp(self.offset_s) < LIVE_EPSILON_S
 
     def banner_minutes(self) -> int:
         """Whole minutes behind live shown in the banner (0 = live)."""
-        return 0 if self.offset_s < LIVE_EPSILON_S else max(1, int(round(self.offset_s / 60.0)))
+        offset = self._clamp(self.offset_s)
+        return 0 if offset < LIVE_EPSILON_S else max(1, int(round(offset / 60.0)))
 
     # -- output -------------------------------------------------------------------------
     def frame(self) -> DetailFrame:
         p = self.paper
-        end = self._end_live() - self.offset_s
+        end = self._end_live() - self._clamp(self.offset_s)
         start = end - self.window_s()
         samples = self._source.samples(self.episode, start, end)
         times = [s.t_s for s in samples]

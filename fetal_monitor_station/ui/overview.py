@@ -163,8 +163,8 @@ class OverviewPresenter:
         prio = {v.bed_id: self._alarm_priority(v.bed_id) for v in views}
         alarming = sorted((v for v in views if prio[v.bed_id]), key=lambda v: -prio[v.bed_id])
         ordered = alarming + [v for v in views if not prio[v.bed_id]]
-        rows, cols = choose_layout(len(views), self.layout)
         enlarge = bool(alarming) and len(views) > 1
+        rows, cols = choose_layout(len(views) + (3 if enlarge else 0), self.layout)
         first_cap = capacity(rows, cols, enlarge)
         rest_cap = rows * cols
         n_pages = 1 if len(ordered) <= first_cap else 1 + math.ceil((len(ordered) - first_cap) / rest_cap)

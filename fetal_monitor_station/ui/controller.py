@@ -1,0 +1,128 @@
+"""The nurse station behind the screens (no Kivy): one object the UI binds to and tests drive.
+
+It wires the station's listener feed, the alarm board, the overview presenter, the admission
+service, the hub status and the archive, and is refreshed by the UI clock (4 Hz). Every nurse
+action goes through here with the nurse id currently entered on screen.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fetal_monitor_station.admission import AdmissionService
+from fetal_monitor_station.archive.store import ArchiveReader
+from fetal_monitor_station.episodes import Episode
+from fetal_monitor_station.errors import EpisodeError
+from fetal_monitor_station.nurse_journal import NurseJournal
+from fetal_monitor_station.report.service import ReportPrinter, ReportResult, ReportService
+from fetal_monitor_station.station import BedView, Station
+from fetal_monitor_station.ui.alarm_board import AlarmBoard
+from fetal_monitor_station.ui.archive_search import search
+from fetal_monitor_station.ui.detail import ArchiveTraceSource, DetailPresenter
+from fetal_monitor_station.ui.feed import StationFeed
+from fetal_monitor_station.ui.hub_status import HubStatus, HubStatusPresenter
+from fetal_monitor_station.ui.overview import OverviewPresenter, Page
+
+
+def _default_font() -> Path:
+    from fetal_monitor_station.ui.fonts import cjk_font
+
+    return cjk_font()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    views: list[BedView]
+    page: Page
+    hub: HubStatus
+    audio_priority: int
+
+
+class NurseStation:
+    def __init__(self, station: Station, journal: NurseJournal, *, link: Any = None,
+                 clock: Callable[[], float] = _time.time, layout: str = "auto", mask_names: bool = True,
+                 station_id: str = "station", reports_dir: Path | None = None, font: Path | None = None,
+                 printer: ReportPrinter | None = None) -> None:
+        self.station = station
+        self.journal = journal
+        self._clock = clock
+        self.feed = StationFeed(self._episode_start, clock)
+        station.listeners.append(self.feed.listener)
+        self.board = AlarmBoard(station, journal, clock)
+        self.overview = OverviewPresenter(self.board.bed_priority, clock, layout, mask_names)
+        self.admission = AdmissionService(station, journal, clock)
+        self.hub = HubStatusPresenter(link, clock)
+        self._reader: ArchiveReader | None = None
+        self._starts: dict[int, float] = {}
+        self.nurse_id = ""
+        self.reports = ReportService(
+            station_id, reports_dir or self.archive_path.with_name("reports"), self.reader, journal, station,
+            font or _default_font(), printer=printer,
+            live_tail=lambda ep, after: self.feed.samples(ep.bed_id, ep.episode_id, after),
+            alarm_lines=self._alarm_lines, clock=clock)
+
+    def _episode_start(self, episode_id: int) -> float | None:
+        start = self._starts.get(episode_id)
+        if start is None:
+            try:
+                start = self._starts[episode_id] = self.station.book.get(episode_id).admitted_s
+            except EpisodeError:
+                return None
+        return start
+
+    @property
+    def archive_path(self) -> Path:
+        return self.station.archive.path
+
+    def reader(self) -> ArchiveReader:
+        if self._reader is None:
+            self._reader = ArchiveReader(self.archive_path)
+        return self._reader
+
+    def refresh(self) -> Snapshot:
+        """Called by the UI clock: take the engine's alarm changes, build the overview page."""
+        self.board.apply(self.feed.take_alarms())
+        views = self.station.views()
+        return Snapshot(views, self.overview.page(views), self.hub.status(), self.board.audio_priority())
+
+    def view_of(self, bed_id: str) -> BedView:
+        for v in self.station.views():
+            if v.bed_id == bed_id:
+                return v
+        raise EpisodeError(f"no bed {bed_id}")
+
+    def detail(self, episode: Episode, *, width_mm: float = 270.0, speed_cm_min: int = 3,
+               fhr_scale: str = "50-210") -> DetailPresenter:
+        source = ArchiveTraceSource(self.reader(), self.feed)
+        return DetailPresenter(episode, source, self._clock, width_mm=width_mm, speed_cm_min=speed_cm_min,
+                               fhr_scale=fhr_scale, time_label=lambda t: _time.strftime("%H:%M", _time.localtime(t)))
+
+    def search(self, query: str) -> list[Episode]:
+        return search(self.station.book, query)
+
+    def _alarm_lines(self, episode: Episode, start_s: float, end_s: float) -> list[str]:
+        """Alarms and acknowledgements of the bed inside the segment, for the report."""
+        out = []
+        for h in self.board.history(episode.bed_id):
+            if start_s <= h.at_s <= end_s:
+                who = f" ({h.nurse_id})" if h.nurse_id else ""
+                out.append(f"{_time.strftime('%H:%M:%S', _time.localtime(h.at_s))} {h.kind} {h.event}{who}")
+        return out
+
+    # -- nurse actions with the entered nurse id ------------------------------------------
+    def print_report(self, episode: Episode, start_s: float, end_s: float) -> ReportResult:
+        return self.reports.make(episode, start_s, end_s, self.nurse_id)
+
+    def acknowledge(self, alarm_id: str) -> None:
+        self.board.acknowledge(alarm_id, self.nurse_id)
+
+    def silence(self) -> float:
+        return self.board.silence(self.nurse_id)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()

@@ -1,0 +1,119 @@
+"""Run under Xvfb by test_screens: the nurse UI over a simulated ward; screenshots of every screen
+in Chinese and English; prints one line 'SHOTS <json>' with files, texts and missing glyphs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fetal_monitor_station.ui.app import build_app, configure_kivy
+from fetal_monitor_station.ui.fonts import cjk_font
+
+from .glyphs import missing_glyphs
+from .ward import HubLink, build_ward
+
+WIDTH, HEIGHT = 1280, 800
+READY_TIMEOUT_S = 60
+
+
+def texts_of(root: Any) -> list[str]:
+    out = []
+    for w in root.walk():
+        for attr in ("text", "hint_text"):
+            value = getattr(w, attr, None)
+            if isinstance(value, str) and value:
+                out.append(value)
+    return out
+
+
+def main() -> None:
+    tmp, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    configure_kivy(WIDTH, HEIGHT, False)
+    ward = build_ward(tmp, hub=HubLink(connected=False, waiting=37))
+    ward.sim.monitors[5].port.unplug()  # bed-06: the monitor's USB adapter pulled
+    font = cjk_font()
+    app = build_app(ward.nurse, font, "zh", ward.nurse._clock)
+    from kivy.clock import Clock
+
+    report: dict[str, Any] = {"shots": [], "state": {}}
+    steps: list[Any] = []
+    started = time.monotonic()
+
+    def ready() -> bool:
+        board = ward.nurse.board
+        views = {v.bed_id: v for v in ward.station.views()}
+        return any(a.kind == "bradycardia" for a in board.for_bed("bed-04")) and not views["bed-06"].connected
+
+    def shot(name: str) -> None:
+        path = out_dir / f"{name}-{app.lang}.png"
+        app.shell.export_to_png(str(path))
+        report["shots"].append({"name": name, "lang": app.lang, "path": str(path), "texts": texts_of(app.shell)})
+
+    def wait_ready(_dt: float) -> None:
+        if not ready():
+            if time.monotonic() - started > READY_TIMEOUT_S:
+                report["error"] = "ward not ready"
+                finish()
+                return
+            Clock.schedule_once(wait_ready, 0.5)
+            return
+        page = ward.nurse.refresh().page
+        report["state"] = {"first_tile": page.tiles[0].bed_id, "first_enlarged": page.tiles[0].enlarged,
+                           "states": {t.bed_id: t.state for t in page.tiles}}
+        for lang in ("zh", "en"):
+            steps.extend([
+                lambda lang=lang: (app.lang != lang and app.toggle_language(), app.show("overview")),
+                lambda: shot("overview"),
+                lambda: (app.open_bed("bed-04"), app.screen("detail").presenter.go_back_s(12 * 60),
+                         app.screen("detail").update()),
+                lambda: shot("detail"),
+                lambda: app.show("alarms"),
+                lambda: shot("alarms"),
+                lambda: (app.show("admit"), _fill_admit(app)),
+                lambda: shot("admit"),
+                lambda: (app.show("archive"), _search(app, "赵")),
+                lambda: shot("archive"),
+            ])
+        steps.append(finish)
+        Clock.schedule_once(run_step, 0.5)
+
+    def run_step(_dt: float) -> None:
+        step = steps.pop(0)
+        step()
+        if steps:
+            Clock.schedule_once(run_step, 0.6)
+
+    def finish() -> None:
+        texts = [t for s in report["shots"] for t in s["texts"]]
+        missing, sane = missing_glyphs(texts, str(font))
+        report["missing"] = missing
+        report["check_sane"] = sane
+        print("SHOTS " + json.dumps(report, ensure_ascii=False), flush=True)
+        app.stop()
+
+    Clock.schedule_once(wait_ready, 1.0)
+    try:
+        app.run()
+    finally:
+        ward.stop()
+
+
+def _fill_admit(app: Any) -> None:
+    s = app.screen("admit")
+    s.ids.patient_id.text = "H10099"
+    s.ids.patient_name.text = "周婷"
+    s.ids.ga.text = "39+4"
+
+
+def _search(app: Any, query: str) -> None:
+    s = app.screen("archive")
+    s.ids.query.text = query
+    s.search()
+
+
+if __name__ == "__main__":
+    main()
