@@ -111,6 +111,7 @@ class OutboxRow:
     attempts: int
     next_attempt_ms: int
     sealed: tuple[int, bytes, bytes] | None  # (key id, nonce, sealed Bundle) once built
+    record: tuple[int, bytes, bytes] | None = None  # the source record's (key id, nonce, sealed body)
 
 
 @dataclass(frozen=True)
@@ -130,17 +131,15 @@ class Result:
 
 
 def head(store: Store, limit: int) -> list[OutboxRow]:
-    """The oldest pending rows, in order (the sender sends in this order and stops at a failure)."""
-    rows = store._read("SELECT id, device_id, msg_id, schema_id, queued_at_ms, attempts, next_attempt_ms, key_id,"
-                       f" nonce, payload FROM feed_outbox WHERE status = '{PENDING}' ORDER BY id LIMIT ?", (limit,))
+    """The oldest pending rows, in order (the sender sends in this order and stops at a failure),
+    each with its source record's sealed body (None if the record is gone)."""
+    rows = store._read("SELECT o.id, o.device_id, o.msg_id, o.schema_id, o.queued_at_ms, o.attempts,"
+                       " o.next_attempt_ms, o.key_id, o.nonce, o.payload, r.key_id, r.nonce, r.body"
+                       " FROM feed_outbox o LEFT JOIN records r ON r.device_id = o.device_id AND r.msg_id = o.msg_id"
+                       f" WHERE o.status = '{PENDING}' ORDER BY o.id LIMIT ?", (limit,))
     return [OutboxRow(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), int(r[5]), int(r[6]),
-                      None if r[9] is None else (int(r[7]), bytes(r[8]), bytes(r[9]))) for r in rows]
-
-
-def record_body(store: Store, device_id: str, msg_id: int) -> tuple[int, bytes, bytes] | None:
-    rows = store._read("SELECT key_id, nonce, body FROM records WHERE device_id = ? AND msg_id = ?",
-                       (device_id, msg_id))
-    return (int(rows[0][0]), bytes(rows[0][1]), bytes(rows[0][2])) if rows else None
+                      None if r[9] is None else (int(r[7]), bytes(r[8]), bytes(r[9])),
+                      None if r[12] is None else (int(r[10]), bytes(r[11]), bytes(r[12]))) for r in rows]
 
 
 def save(store: Store, results: Sequence[Result], ctg_patients: Sequence[tuple[str, int, str]] = (),

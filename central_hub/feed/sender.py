@@ -131,7 +131,7 @@ class FeedSender:
 
     def _build(self, row: OutboxRow, links: list[tuple[str, int, str]]) -> tuple[bytes, int] | Result:
         """The Bundle of a row, validated; or the row's end (dead: cannot be built / not valid; skipped)."""
-        stored = outbox.record_body(self.store, row.device_id, row.msg_id)
+        stored = row.record
         if stored is None:
             return Result(row.id, DEAD, row.attempts, error="source record not in the store")
         try:
