@@ -6,6 +6,7 @@
     mch-hub stats --site DIR                    totals and each worker's counters
     mch-hub feed run|status|dead|requeue        the county platform feed (central_hub.feed.command)
     mch-hub backup | restore                    database copy, keys apart (central_hub.backup)
+    mch-hub report --year Y [--by-area]         annual maternal-care indicators (central_hub.indicators)
     mch-hub web | audit | user                  the operators' dashboard and its accounts (central_hub.ops_cli)
 """
 
@@ -23,7 +24,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 
-from central_hub import backup, ops_cli, report
+from central_hub import backup, indicators, ops_cli, report
 from central_hub.config import WorkerConfig, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     common(sub.add_parser("stats", help="totals and worker counters"), False)
     feed_command.add_parser(sub, common)
     backup.add_parsers(sub)
+    indicators.add_parser(sub)
     ops_cli.add_commands(sub, common)
     return p
 
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return feed_command.main(args, _db_url)
         if args.command in ("backup", "restore"):
             return backup.main(args)
+        if args.command == "report":
+            return indicators.main(args, args.db or default_db_url(args.site, args.state_dir))
         if args.command in ops_cli.COMMANDS:
             return ops_cli.main(args, _db_url)
         return _show(args)
