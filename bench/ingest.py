@@ -40,6 +40,7 @@ from mch_link.device import DeviceLink
 from mch_link.envelope import Record
 from mch_link.keys import LinkKeys
 from mch_link.registry import hub_identity
+from mch_link.sitefiles import broker_view
 from mch_link.topics import Kind, topic
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.devsite import make_dev_site
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="mch-bench-ingest-"))
     os.chmod(root, 0o755)  # mosquitto drops to its own user and must reach its run dir
     site = make_dev_site(root / "site")
-    broker = BrokerProcess(site.path, root / "broker", free_port())
+    broker = BrokerProcess(broker_view(site.path), root / "broker", free_port())  # the broker's view of the site
     broker.start()
     pg_name = ""
     try:

@@ -47,9 +47,30 @@ def load_revoked(site_dir: Path | str) -> frozenset[str]:
         text = path.read_text()
     except OSError as exc:
         raise SiteFileError(f"cannot read {path}: {exc.strerror} (a site from before this file: "
-                            "run `mch-provision export` to migrate it)") from None
+                            "run `mch-provision migrate` on it)") from None
     names = frozenset(line.strip() for line in text.splitlines() if line.strip())
     for name in names:
         if not IDENTITY_RE.fullmatch(name):
             raise SiteFileError(f"{path}: {name!r} is not a device id or hub identity")
     return names
+
+
+# --- deploy views: what each server gets instead of the whole site directory ----------------
+# Same relative layout as the site (site.json, ca/, broker/ or hub/, registry/), so the broker
+# and the hub read a view exactly as they read a site. Provisioning keeps them current.
+DEPLOY_DIR = "deploy"
+BROKER_VIEW = "broker"
+CA_KEY_GLOBS = ("ca/*.key.pem", "ca/*.key.json")
+
+
+def broker_view(site_dir: Path | str) -> Path:
+    return Path(site_dir) / DEPLOY_DIR / BROKER_VIEW
+
+
+def hub_view(site_dir: Path | str, hub_id: str) -> Path:
+    return Path(site_dir) / DEPLOY_DIR / hub_id
+
+
+def ca_keys_in(directory: Path | str) -> list[Path]:
+    """CA private keys found in `directory` (a server must never be given these)."""
+    return sorted(p for pattern in CA_KEY_GLOBS for p in Path(directory).glob(pattern))

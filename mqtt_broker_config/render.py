@@ -10,8 +10,8 @@ from pathlib import Path
 from string import Template
 
 from mch_link.errors import LinkError
-from mch_link.registry import SiteInfo, load_site_info, validate_hub_id
-from mch_link.sitefiles import load_revoked, validate_site_id
+from mch_link.registry import REGISTRY_DIR, SiteInfo, load_site_info, validate_hub_id
+from mch_link.sitefiles import broker_view, ca_keys_in, load_revoked, validate_site_id
 from mch_link.topics import PREFIX, Kind
 from mqtt_broker_config.errors import BrokerConfigError
 
@@ -89,8 +89,19 @@ def guard_plugin_path() -> Path:
     return path
 
 
+def check_broker_view(site_dir: Path) -> None:
+    """The broker is given its view of the site, never the technician's whole site directory
+    (CA keys, every device's link keys in the registry)."""
+    found = ca_keys_in(site_dir) + sorted(Path(site_dir).glob(f"{REGISTRY_DIR}/*.json"))[:1]
+    if found:
+        raise BrokerConfigError(f"{site_dir} holds {found[0].relative_to(site_dir)}, which the broker must not be "
+                                f"given: run it on the broker's view, {broker_view(site_dir)} "
+                                "(`mch-provision export` writes it; copy it to the broker machine)")
+
+
 def site_info(site_dir: Path) -> SiteInfo:
     """site.json with the site id and every hub identity validated (they are rendered into files)."""
+    check_broker_view(site_dir)
     try:
         info = load_site_info(site_dir)
         validate_site_id(info.site_id)

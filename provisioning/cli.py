@@ -13,9 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import pki
+from provisioning import pki, views
 from provisioning.errors import ProvisioningError
-from provisioning.passphrase import ENV_VAR, get_passphrase
+from provisioning.migrate import migrate
+from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
 from provisioning.site import DEFAULT_BROKER_HOST, DEFAULT_BROKER_PORT, Site
 
 EXIT_OK = 0
@@ -24,11 +25,15 @@ PROG = "mch-provision"
 CRL_WARN_BEFORE = timedelta(days=7)  # an expired CRL locks every device out of the broker
 
 
-def _site_args(p: argparse.ArgumentParser, passphrase: bool = True) -> None:
+def _site_args(p: argparse.ArgumentParser, passphrase: bool = True, root: bool = False) -> None:
     p.add_argument("--site", type=Path, required=True, metavar="DIR", help="the site directory")
     if passphrase:
         p.add_argument("--passphrase-file", type=Path, metavar="FILE",
-                       help=f"file holding the site CA passphrase (else ${ENV_VAR}, else a prompt)")
+                       help=f"file holding the site (issuing CA) passphrase (else ${ENV_VAR}, else a prompt)")
+    if root:
+        p.add_argument("--root-passphrase-file", type=Path, metavar="FILE",
+                       help=f"file holding the root CA passphrase, not the site one (else ${ROOT_ENV_VAR}, "
+                            "else a prompt)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init-site", allow_abbrev=False,
                        help="create the site CA, broker certificate and hub identities")
-    _site_args(p)
+    _site_args(p, root=True)
     p.add_argument("--site-id", required=True, help="short name of the site, e.g. county-mch-1")
     p.add_argument("--broker-host", default=DEFAULT_BROKER_HOST,
                    help="host name or IP devices use for the broker (put in its certificate)")
@@ -66,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "or a hub identity (hub-<n>)")
     _site_args(p)
     p.add_argument("device_id", help="a device id, or a hub identity")
+
+    p = sub.add_parser("handover", allow_abbrev=False,
+                       help="copy a bundle made in the site to the device's medium, then delete its keys here")
+    _site_args(p, passphrase=False)
+    p.add_argument("device_id")
+    p.add_argument("--to", type=Path, required=True, metavar="DIR", help="where the device's bundle goes")
+
+    p = sub.add_parser("export", allow_abbrev=False,
+                       help="rewrite the deploy views <site>/deploy/{broker,<hub_id>} (kept current anyway)")
+    _site_args(p, passphrase=False)
+
+    p = sub.add_parser("migrate", allow_abbrev=False,
+                       help="bring a site of an earlier release to the current layout (CA keys, views)")
+    _site_args(p, root=True)
 
     p = sub.add_parser("list", allow_abbrev=False,
                        help="devices, status and certificate expiry")
@@ -94,10 +113,11 @@ def run(args: argparse.Namespace) -> None:
     out = sys.stdout
     if args.command == "init-site":
         site = Site.init(args.site, get_passphrase(args.passphrase_file, confirm=True), args.site_id,
+                         root_passphrase=get_root_passphrase(args.root_passphrase_file, confirm=True),
                          broker_host=args.broker_host, broker_port=args.broker_port,
                          hub_ids=args.hubs or ["hub"])
-        print(f"site {site.info.site_id} created in {site.path}; hub identities: {', '.join(site.info.hub_ids)}",
-              file=out)
+        print(f"site {site.info.site_id} created in {site.path}; hub identities: {', '.join(site.info.hub_ids)}; "
+              f"server views in {site.path / 'deploy'}; move ca/root.key.p12 offline", file=out)
     elif args.command == "enroll":
         csr = args.csr.read_bytes() if args.csr else None
         site = _open(args)
@@ -116,6 +136,17 @@ def run(args: argparse.Namespace) -> None:
         entry = _open(args).revoke(args.device_id)
         print(f"revoked {entry.device_id} (serial {entry.cert_serial}); reload the broker "
               "(mch-broker reload) so it reads the new CRL", file=out)
+    elif args.command == "handover":
+        removed = Site.open(args.site).hand_over(args.device_id, args.to)
+        print(f"{args.device_id}: bundle copied to {args.to}; removed from the site: {', '.join(removed)}", file=out)
+    elif args.command == "export":
+        site = Site.open(args.site)
+        for view in views.export_all(site.path, site.info.hub_ids):
+            print(f"view {view}", file=out)
+    elif args.command == "migrate":
+        root = get_root_passphrase(args.root_passphrase_file, confirm=True) if _has_legacy_root(args.site) else None
+        done = migrate(args.site, get_passphrase(args.passphrase_file), root)
+        print("\n".join(done) if done else f"{args.site} is current", file=out)
     elif args.command == "list":
         _list(Site.open(args.site))
     elif args.command == "renew-crl":
@@ -125,6 +156,10 @@ def run(args: argparse.Namespace) -> None:
             return
         next_update = site.renew_crl(validity=_positive_days(args.days, "--days"))
         print(f"CRL re-issued, next update {next_update:%Y-%m-%d %H:%M} UTC; reload the broker", file=out)
+
+
+def _has_legacy_root(site_dir: Path) -> bool:
+    return (site_dir / "ca" / "root.key.pem").exists()
 
 
 def _list(site: Site) -> None:

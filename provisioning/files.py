@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from provisioning.errors import ProvisioningError
@@ -13,18 +14,34 @@ SECRET_DIR_MODE = 0o700
 PUBLIC_DIR_MODE = 0o755
 
 
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _write(path: Path, data: bytes, mode: int, exclusive: bool) -> Path:
-    """Write to a temp file created with `mode`, fsync, rename over `path`."""
-    if exclusive and path.exists():
+    """Write to a fresh temp file created with `mode`, fsync, rename over `path`.
+
+    The temp name is random and opened O_EXCL|O_NOFOLLOW, so nothing planted under a
+    predictable name (a symlink to elsewhere, a file someone else holds open) is written to."""
+    if exclusive and os.path.lexists(path):
         raise ProvisioningError(f"refusing to overwrite {path}")
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        fd = os.open(tmp, CREATE_FLAGS, mode)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if exclusive:
+                os.link(tmp, path)  # fails if `path` appeared meanwhile: never overwritten
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except FileExistsError:
+        raise ProvisioningError(f"refusing to overwrite {path}") from None
     except OSError as exc:
         raise ProvisioningError(f"cannot write {path}: {exc.strerror}") from None
     return path

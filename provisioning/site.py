@@ -3,15 +3,19 @@
 Layout (docs/link-contract.md, "Site directory")::
 
     site.json                      site id, broker host/port, hub identities
-    ca/root.crt.pem  root.key.pem  root CA (key encrypted with the site passphrase)
-    ca/issuing.crt.pem  issuing.key.pem   issuing CA (key encrypted), signs leaves and the CRL
+    ca/root.crt.pem  root.key.json  root CA (key under the root passphrase; keep it offline)
+    ca/issuing.crt.pem  issuing.key.json  issuing CA (key under the site passphrase): leaves, CRL
     ca/chain.pem                   issuing + root: what the broker and devices trust
     ca/crl.pem                     CRL of the issuing CA, for the broker
     ca/revoked.txt                 names of the revoked identities (the broker disconnects them)
     broker/broker.crt.pem  broker.key.pem
     hub/<hub_id>.crt.pem  <hub_id>.key.pem
     registry/<device_id>.json      the hub registry (mch_link.registry)
-    bundles/<device_id>/           default place of device bundles
+    bundles/<device_id>/           default place of device bundles (hand them over: `handover`)
+    deploy/broker/  deploy/<hub_id>/   what each server gets (provisioning/views.py)
+
+CA keys are scrypt + AES-256-GCM (provisioning/cakey.py). Sites made before that have
+``ca/*.key.pem`` (PKCS#8, 2,048 PBKDF2 rounds, one passphrase): `mch-provision migrate`.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from mch_link.keys import LinkKeys
 from mch_link.registry import DeviceKind, DeviceStatus, RegistryEntry, RegistryError
 from mch_link.sitefiles import SiteFileError, format_revoked, load_revoked, revoked_path, validate_site_id
 from mch_link.topics import validate_device_id
-from provisioning import pki
-from provisioning.bundle import write_bundle
+from provisioning import cakey, pki, views
+from provisioning.bundle import hand_over, write_bundle
 from provisioning.errors import EnrollmentError, PassphraseError, SiteError, UnknownDeviceError
 from provisioning.files import make_dir, read_bytes, write_public, write_secret
 
@@ -40,6 +44,9 @@ DEFAULT_BROKER_HOST = "127.0.0.1"
 DEFAULT_BROKER_PORT = 8883
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 BROKER_CN = "mch-broker"
+ROOT_KEY = "root.key.json"
+ISSUING_KEY = "issuing.key.json"
+LEGACY_ISSUING_KEY = "issuing.key.pem"
 
 
 @dataclass(frozen=True)
@@ -87,14 +94,18 @@ class Site:
 
     # --- create / open -----------------------------------------------------------------
     @classmethod
-    def init(cls, path: Path | str, passphrase: bytes, site_id: str, *,
+    def init(cls, path: Path | str, passphrase: bytes, site_id: str, *, root_passphrase: bytes,
              broker_host: str = DEFAULT_BROKER_HOST, broker_port: int = DEFAULT_BROKER_PORT,
-             hub_ids: Iterable[str] = ("hub",)) -> Site:
+             hub_ids: Iterable[str] = ("hub",), ca_key_cost: cakey.ScryptCost = cakey.PRODUCTION_COST) -> Site:
+        """`passphrase` protects the issuing CA (day-to-day signing, CRL renewal); `root_passphrase`,
+        which must differ, protects the root CA key (needed only to re-issue the issuing CA)."""
         path = Path(path)
         if (path / registry.SITE_FILE).exists():
             raise SiteError(f"{path} is already a site ({registry.SITE_FILE} exists); refusing to overwrite its CA")
-        if not passphrase:
-            raise PassphraseError("the site passphrase must not be empty")
+        if not passphrase or not root_passphrase:
+            raise PassphraseError("the site and root passphrases must not be empty")
+        if passphrase == root_passphrase:
+            raise PassphraseError("the root CA passphrase must differ from the site (issuing CA) passphrase")
         _wrap(validate_site_id, site_id)
         hubs = tuple(dict.fromkeys(hub_ids))
         for hub_id in hubs:
@@ -109,9 +120,9 @@ class Site:
         root = pki.Issuer(pki.make_root(site_id, root_key), root_key)
         issuing_key = pki.new_key()
         issuing = pki.Issuer(pki.make_issuing(site_id, issuing_key, root), issuing_key)
-        write_secret(site.ca_dir / "root.key.pem", pki.key_to_pem(root_key, passphrase), exclusive=True)
+        write_secret(site.ca_dir / ROOT_KEY, cakey.protect(root_key, root_passphrase, ca_key_cost), exclusive=True)
         write_public(site.ca_dir / "root.crt.pem", pki.cert_to_pem(root.cert))
-        write_secret(site.ca_dir / "issuing.key.pem", pki.key_to_pem(issuing_key, passphrase), exclusive=True)
+        write_secret(site.ca_dir / ISSUING_KEY, cakey.protect(issuing_key, passphrase, ca_key_cost), exclusive=True)
         write_public(site.ca_dir / "issuing.crt.pem", pki.cert_to_pem(issuing.cert))
         write_public(site.chain_path, pki.cert_to_pem(issuing.cert) + pki.cert_to_pem(root.cert))
         site._issuer = issuing
@@ -127,6 +138,7 @@ class Site:
         site._save_info()
         for hub_id in hubs:
             site.issue_hub_identity(hub_id)
+        views.export_broker(path)
         return site
 
     @classmethod
@@ -146,8 +158,12 @@ class Site:
         if self._issuer is None:
             if self._passphrase is None:
                 raise PassphraseError("this operation needs the site passphrase")
-            key_path = self.ca_dir / "issuing.key.pem"
-            key = pki.key_from_pem(read_bytes(key_path, "issuing CA key"), str(key_path), self._passphrase)
+            key_path = self.ca_dir / ISSUING_KEY
+            if key_path.exists():
+                key = cakey.unprotect(read_bytes(key_path, "issuing CA key"), str(key_path), self._passphrase)
+            else:  # a site from before PKCS#12 CA keys (mch-provision migrate)
+                key_path = self.ca_dir / LEGACY_ISSUING_KEY
+                key = pki.key_from_pem(read_bytes(key_path, "issuing CA key"), str(key_path), self._passphrase)
             cert_path = self.ca_dir / "issuing.crt.pem"
             self._issuer = pki.Issuer(pki.cert_from_pem(read_bytes(cert_path, "issuing CA"), str(cert_path)), key)
         return self._issuer
@@ -165,6 +181,8 @@ class Site:
         self.info = registry.SiteInfo(self.info.site_id, self.info.broker_host, self.info.broker_port,
                                       (*self.info.hub_ids, hub_id))
         self._save_info()
+        views.export_hub(self.path, hub_id)
+        views.sync_public(self.path, self.info.hub_ids)
         return ident
 
     def enroll(self, device_id: str, kind: DeviceKind | str = DeviceKind.SIM, *, bundle_dir: Path | None = None,
@@ -202,7 +220,16 @@ class Site:
         entry = RegistryEntry(device_id, kind, DeviceStatus.ACTIVE, pki.serial_hex(cert),
                               cert.not_valid_after_utc, keys)
         _wrap(registry.write_entry, self.path, entry)
+        views.write_entry(self.path, self.info.hub_ids, entry)
         return Enrollment(device_id, bundle, entry)
+
+    def hand_over(self, device_id: str, dest: Path) -> list[str]:
+        """Move the device's secrets out of the site: copy its bundle to `dest`, delete them here."""
+        self.device(device_id)
+        dest = Path(dest).resolve()
+        if dest == self.path.resolve() or self.path.resolve() in dest.parents:
+            raise EnrollmentError(f"{dest} is inside the site directory; hand the bundle over to the device's medium")
+        return hand_over(self.default_bundle_dir(device_id), dest)
 
     def device(self, device_id: str) -> RegistryEntry:
         _wrap(validate_device_id, device_id)
@@ -222,6 +249,8 @@ class Site:
         updated = RegistryEntry(entry.device_id, entry.kind, DeviceStatus.REVOKED, entry.cert_serial,
                                 entry.not_after, entry.keys, revoked_at=entry.revoked_at or now)
         _wrap(registry.write_entry, self.path, updated)
+        views.write_entry(self.path, self.info.hub_ids, updated)
+        views.sync_public(self.path, self.info.hub_ids)
         return updated
 
     def revoke_hub_identity(self, hub_id: str, now: datetime | None = None) -> None:
@@ -235,6 +264,7 @@ class Site:
         self.info = registry.SiteInfo(self.info.site_id, self.info.broker_host, self.info.broker_port,
                                       tuple(h for h in self.info.hub_ids if h != hub_id))
         self._save_info()
+        views.sync_public(self.path, self.info.hub_ids)
 
     def _add_to_crl(self, serial: int, now: datetime) -> None:
         crl = self.crl()
@@ -263,6 +293,7 @@ class Site:
         crl = self.crl()
         now = now or pki.now_utc()
         self._write_crl(pki.crl_entries(crl), number=pki.crl_number(crl) + 1, now=now, validity=validity)
+        views.sync_public(self.path, self.info.hub_ids)
         return now + validity
 
     def _write_crl(self, revoked: dict[int, datetime], number: int, now: datetime, validity: timedelta) -> None:

@@ -27,8 +27,10 @@ PY = sys.executable
 
 sys.path.insert(0, str(ROOT))
 from central_hub.launcher import HubProcess  # noqa: E402
+from mch_link.sitefiles import broker_view, hub_view  # noqa: E402
 from mqtt_broker_config.launcher import BrokerProcess, free_port  # noqa: E402
-from provisioning.devsite import DEV_PASSPHRASE, make_dev_site  # noqa: E402
+from provisioning.devsite import DEV_PASSPHRASE, DEV_ROOT_PASSPHRASE, make_dev_site  # noqa: E402
+from provisioning.migrate import migrate  # noqa: E402
 from provisioning.site import Site  # noqa: E402
 
 
@@ -36,6 +38,7 @@ def site() -> Site:
     if not (SITE / "site.json").exists():
         port = BROKER_PORT if _port_free(BROKER_PORT) else free_port()
         return make_dev_site(SITE, [*FLEET, STATION], broker_port=port)
+    migrate(SITE, DEV_PASSPHRASE, DEV_ROOT_PASSPHRASE)  # a .run/site of an earlier release
     s = Site.open(SITE, DEV_PASSPHRASE)
     known = {e.device_id for e in s.devices()}
     for device_id in [*FLEET, STATION]:
@@ -93,11 +96,13 @@ def main() -> int:
     s = site()
     info = json.loads((SITE / "site.json").read_text())
     port = int(info["broker_port"])
-    broker = BrokerProcess(SITE, RUN / "broker", port)
+    broker = BrokerProcess(broker_view(SITE), RUN / "broker", port)  # the broker's view, not the CA
     broker.start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    # The hub keeps its data key in the site's default state directory, where `mch-hub status --site` looks.
-    hub = HubProcess(SITE, HUB_DB, SITE / "hub" / "state", extra_args=("--broker", f"127.0.0.1:{port}"),
+    # The hub runs on its view of the site and keeps its data key in the view's default state
+    # directory, where `mch-hub status --site <view>` looks.
+    hub_site = hub_view(SITE, "hub")
+    hub = HubProcess(hub_site, HUB_DB, hub_site / "hub" / "state", extra_args=("--broker", f"127.0.0.1:{port}"),
                      log_path=LOGS / "hub.log", python=PY)
     try:
         hub.start()

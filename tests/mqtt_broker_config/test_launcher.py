@@ -21,7 +21,7 @@ from mqtt_broker_config.errors import BrokerError, BrokerStartError
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.site import Site
 from tests.mqtt_broker_config.probe import ACCEPTED, QUIET_S, connect, tls_outcome
-from tests.support.broker import device_tls, hub_tls
+from tests.support.broker import broker_site, device_tls, hub_tls
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def test_kill_then_start_again(broker: BrokerProcess, site: Site) -> None:
 def test_start_errors_are_clear(broker: BrokerProcess, site: Site, run_dir: Path) -> None:
     with pytest.raises(BrokerError, match="already running"):
         broker.start()
-    clash = BrokerProcess(site.path, run_dir, broker.port)
+    clash = BrokerProcess(broker_site(site.path), run_dir, broker.port)
     with pytest.raises(BrokerStartError, match="exited with status"):
         clash.start()
     assert not clash.running
@@ -98,10 +98,10 @@ def test_run_dir_belongs_to_the_broker_user(broker: BrokerProcess) -> None:
 
 
 def test_cli_render(site: Site, run_dir: Path) -> None:
-    conf = subprocess.run([CLI, "render", "--site", str(site.path), "--port", "18883", "--run-dir", str(run_dir)],
+    conf = subprocess.run([CLI, "render", "--site", str(broker_site(site.path)), "--port", "18883", "--run-dir", str(run_dir)],
                           capture_output=True, text=True, timeout=TIMEOUT_S, check=True).stdout
     assert "listener 18883 127.0.0.1" in conf and "use_identity_as_username true" in conf
-    acl = subprocess.run([CLI, "render", "--site", str(site.path), "--acl"], capture_output=True, text=True,
+    acl = subprocess.run([CLI, "render", "--site", str(broker_site(site.path)), "--acl"], capture_output=True, text=True,
                          timeout=TIMEOUT_S, check=True).stdout
     assert "pattern write mch/v1/%u/rec" in acl
     helped = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
@@ -114,15 +114,15 @@ def test_cli_render(site: Site, run_dir: Path) -> None:
 def test_cli_run_in_foreground_reload_and_stop(site: Site, enroll_device, run_dir: Path) -> None:
     tls = device_tls(enroll_device("kiosk-001", "kiosk"))
     port = free_port()
-    proc = subprocess.Popen([CLI, "run", "--site", str(site.path), "--port", str(port), "--run-dir", str(run_dir)],
+    proc = subprocess.Popen([CLI, "run", "--site", str(broker_site(site.path)), "--port", str(port), "--run-dir", str(run_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_accepts("127.0.0.1", port)
-        view = BrokerProcess(site.path, run_dir, port)  # only to probe and read the log
+        view = BrokerProcess(broker_site(site.path), run_dir, port)  # only to probe and read the log
         assert tls_outcome(view, tls) == ACCEPTED
         site.revoke("kiosk-001")
         # `mch-broker reload` copies the new CRL and SIGHUPs the mosquitto recorded in the run dir
-        reload = subprocess.run([CLI, "reload", "--site", str(site.path), "--run-dir", str(run_dir)],
+        reload = subprocess.run([CLI, "reload", "--site", str(broker_site(site.path)), "--run-dir", str(run_dir)],
                                 capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
         assert reload.returncode == 0, reload.stderr
         deadline = time.monotonic() + TIMEOUT_S
@@ -148,7 +148,7 @@ def test_queue_limit_is_applied_and_drops_are_logged(site: Site, enroll_device, 
     """What max_queued_messages means: past it the broker drops QoS 1 messages for an offline
     session while the publisher still gets PUBACK success. (The device outbox is what saves us.)"""
     limit, sent = 5, 12
-    proc = BrokerProcess(site.path, run_dir, free_port(), settings=render.BrokerSettings(max_queued_messages=limit))
+    proc = BrokerProcess(broker_site(site.path), run_dir, free_port(), settings=render.BrokerSettings(max_queued_messages=limit))
     proc.start()
     try:
         hub = connect(proc, hub_tls(site.path), "hub", clean_start=False)

@@ -13,6 +13,7 @@ from mch_link.topics import DOWNLINK_KINDS, UPLINK_KINDS
 from mqtt_broker_config import render, rundir
 from mqtt_broker_config.errors import BrokerConfigError
 from provisioning.site import Site
+from tests.support.broker import broker_site
 
 NOBODY_UID = 65534
 REQUIRED_LINES = (
@@ -35,7 +36,7 @@ def conf_lines(text: str) -> list[str]:
 
 
 def test_config_has_the_verified_settings(site: Site, tmp_path: Path) -> None:
-    conf = render.render_config(site.path, tmp_path / "run", 18883, run_user="mosquitto")
+    conf = render.render_config(broker_site(site.path), tmp_path / "run", 18883, run_user="mosquitto")
     lines = conf_lines(conf)
     for required in REQUIRED_LINES:
         assert required in lines, required
@@ -56,12 +57,12 @@ def test_config_has_the_verified_settings(site: Site, tmp_path: Path) -> None:
 
 
 def test_queue_sizing_arithmetic_is_in_the_comment(site: Site, tmp_path: Path) -> None:
-    conf = render.render_config(site.path, tmp_path, 18883, run_user="mosquitto")
+    conf = render.render_config(broker_site(site.path), tmp_path, 18883, run_user="mosquitto")
     assert "48 x 1800 = 86 400  ->  100 000 messages" in conf
 
 
 def test_acl_confines_devices_to_their_subtree(site: Site) -> None:
-    acl = conf_lines(render.render_acl(site.path))
+    acl = conf_lines(render.render_acl(broker_site(site.path)))
     patterns = {line for line in acl if line.startswith("pattern")}
     assert patterns == {f"pattern write mch/v1/%u/{k.value}" for k in UPLINK_KINDS} | {
         f"pattern read mch/v1/%u/{k.value}" for k in DOWNLINK_KINDS}
@@ -73,7 +74,7 @@ def test_acl_confines_devices_to_their_subtree(site: Site) -> None:
 def test_every_hub_identity_gets_its_block(site: Site) -> None:
     site.issue_hub_identity("hub-1")
     site.issue_hub_identity("hub-2")
-    acl = render.render_acl(site.path)
+    acl = render.render_acl(broker_site(site.path))
     assert [line for line in acl.splitlines() if line.startswith("user ")] == ["user hub", "user hub-1", "user hub-2"]
 
 
@@ -85,12 +86,12 @@ def test_every_hub_identity_gets_its_block(site: Site) -> None:
 def test_bad_inputs_are_refused(site: Site, tmp_path: Path, kwargs: dict, message: str) -> None:
     args = {"port": 18883, "host": "127.0.0.1"} | kwargs
     with pytest.raises(BrokerConfigError, match=message):
-        render.render_config(site.path, tmp_path, args["port"], args["host"], run_user="mosquitto")
+        render.render_config(broker_site(site.path), tmp_path, args["port"], args["host"], run_user="mosquitto")
 
 
 def test_run_dir_with_unsafe_characters_is_refused(site: Site, tmp_path: Path) -> None:
     with pytest.raises(BrokerConfigError, match="run dir"):
-        render.render_config(site.path, tmp_path / "a b", 18883, run_user="mosquitto")
+        render.render_config(broker_site(site.path), tmp_path / "a b", 18883, run_user="mosquitto")
 
 
 def test_settings_validate_themselves() -> None:

@@ -15,18 +15,22 @@ import pytest
 
 from mch_link.registry import DeviceStatus, load_registry
 from provisioning import pki
-from provisioning.passphrase import ENV_VAR
+from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR
 
 CLI = shutil.which("mch-provision") or str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mch-provision")
 TIMEOUT_S = 30
 PASSPHRASE = "correct horse battery staple"
+ROOT_PASSPHRASE = "a different root passphrase"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
-def run(*args: str | Path, env_passphrase: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+def run(*args: str | Path, env_passphrase: str | None = None,
+        env_root: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_VAR, ROOT_ENV_VAR)}
     if env_passphrase is not None:
         env[ENV_VAR] = env_passphrase
+    if env_root is not None:
+        env[ROOT_ENV_VAR] = env_root
     return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT_S,
                           stdin=subprocess.DEVNULL, env=env, check=False)
 
@@ -41,10 +45,20 @@ def pass_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def site_dir(tmp_path: Path, pass_file: Path) -> Path:
+def root_pass_file(tmp_path: Path) -> Path:
+    path = tmp_path / "root-passphrase"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, f"{ROOT_PASSPHRASE}\n".encode())
+    os.close(fd)
+    return path
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path, pass_file: Path, root_pass_file: Path) -> Path:
     site = tmp_path / "site"
     result = run("init-site", "--site", site, "--site-id", "ward-7", "--passphrase-file", pass_file,
-                 "--broker-host", "10.0.0.5", "--hub", "hub", "--hub", "hub-1")
+                 "--root-passphrase-file", root_pass_file, "--broker-host", "10.0.0.5", "--hub", "hub",
+                 "--hub", "hub-1")
     assert result.returncode == EXIT_OK, result.stderr
     return site
 
@@ -52,7 +66,7 @@ def site_dir(tmp_path: Path, pass_file: Path) -> Path:
 def test_help() -> None:
     result = run("--help")
     assert result.returncode == EXIT_OK
-    for command in ("init-site", "enroll", "revoke", "list", "renew-crl", "issue-hub"):
+    for command in ("init-site", "enroll", "revoke", "list", "renew-crl", "issue-hub", "export", "handover", "migrate"):
         assert command in result.stdout
     enroll_help = run("enroll", "--help")
     assert enroll_help.returncode == EXIT_OK and "--csr" in enroll_help.stdout and "--kind" in enroll_help.stdout
@@ -101,14 +115,14 @@ def test_enroll_with_csr(site_dir: Path, pass_file: Path, tmp_path: Path) -> Non
 def test_missing_passphrase_is_a_clear_error(site_dir: Path) -> None:
     result = run("enroll", "--site", site_dir, "kiosk-001", "--kind", "kiosk")
     assert result.returncode == EXIT_ERROR
-    assert f"no site passphrase: give --passphrase-file FILE or set {ENV_VAR}" in result.stderr
+    assert f"no site CA passphrase: give --passphrase-file FILE or set {ENV_VAR}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_wrong_passphrase_is_a_clear_error(site_dir: Path) -> None:
     result = run("enroll", "--site", site_dir, "kiosk-001", "--kind", "kiosk", env_passphrase="wrong wrong wrong")
     assert result.returncode == EXIT_ERROR
-    assert "issuing.key.pem: wrong site passphrase" in result.stderr
+    assert "issuing.key.json: wrong passphrase" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (site_dir / "registry" / "kiosk-001.json").exists()
 
@@ -130,7 +144,8 @@ def test_other_clear_errors(site_dir: Path, pass_file: Path, tmp_path: Path) -> 
         (("revoke", "--site", site_dir, "kiosk-404", "--passphrase-file", pass_file), "kiosk-404 is not enrolled"),
         (("list", "--site", tmp_path / "nowhere"), "is not a site"),
         (("renew-crl", "--site", site_dir, "--passphrase-file", loose), "readable by others (mode 644)"),
-        (("init-site", "--site", site_dir, "--site-id", "again", "--passphrase-file", pass_file), "already a site"),
+        (("init-site", "--site", site_dir, "--site-id", "again", "--passphrase-file", pass_file,
+          "--root-passphrase-file", pass_file), "already a site"),
         (("enroll", "--site", site_dir, "Bad_Id", "--kind", "sim", "--passphrase-file", pass_file),
          "invalid device id"),
         (("enroll", "--site", site_dir, "kiosk-009", "--kind", "kiosk", "--passphrase-file", tmp_path / "absent"),
@@ -145,9 +160,42 @@ def test_other_clear_errors(site_dir: Path, pass_file: Path, tmp_path: Path) -> 
 
 
 def test_init_site_wants_a_long_passphrase(tmp_path: Path) -> None:
-    result = run("init-site", "--site", tmp_path / "s", "--site-id", "x", env_passphrase="short")
+    result = run("init-site", "--site", tmp_path / "s", "--site-id", "x", env_passphrase="short",
+                 env_root=ROOT_PASSPHRASE)
     assert result.returncode == EXIT_ERROR and "at least 12 characters" in result.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_init_site_wants_a_separate_root_passphrase(tmp_path: Path, pass_file: Path) -> None:
+    result = run("init-site", "--site", tmp_path / "s", "--site-id", "x", "--passphrase-file", pass_file)
+    assert result.returncode == EXIT_ERROR
+    assert f"no root CA passphrase: give --root-passphrase-file FILE or set {ROOT_ENV_VAR}" in result.stderr
+    same = run("init-site", "--site", tmp_path / "s", "--site-id", "x", "--passphrase-file", pass_file,
+               env_root=PASSPHRASE)
+    assert same.returncode == EXIT_ERROR and "must differ" in same.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_init_site_refuses_a_site_id_that_could_inject_config(tmp_path: Path, pass_file: Path) -> None:
+    result = run("init-site", "--site", tmp_path / "s", "--site-id", "x\npattern readwrite #",
+                 "--passphrase-file", pass_file, env_root=ROOT_PASSPHRASE)
+    assert result.returncode == EXIT_ERROR and "invalid site id" in result.stderr
+    assert not (tmp_path / "s" / "site.json").exists()
+
+
+def test_export_and_handover(site_dir: Path, pass_file: Path, tmp_path: Path) -> None:
+    assert run("enroll", "--site", site_dir, "kiosk-001", "--kind", "kiosk",
+               "--passphrase-file", pass_file).returncode == EXIT_OK
+    exported = run("export", "--site", site_dir)
+    assert exported.returncode == EXIT_OK, exported.stderr
+    assert f"view {site_dir / 'deploy' / 'broker'}" in exported.stdout
+    assert (site_dir / "deploy" / "hub-1" / "registry" / "kiosk-001.json").is_file()
+    medium = tmp_path / "usb"
+    handed = run("handover", "--site", site_dir, "kiosk-001", "--to", medium)
+    assert handed.returncode == EXIT_OK, handed.stderr
+    assert (medium / "device.key.pem").is_file() and not (site_dir / "bundles" / "kiosk-001" / "device.key.pem").exists()
+    again = run("handover", "--site", site_dir, "kiosk-001", "--to", tmp_path / "usb2")
+    assert again.returncode == EXIT_ERROR and "already handed over" in again.stderr
 
 
 def test_renew_crl(site_dir: Path, pass_file: Path) -> None:
@@ -171,7 +219,7 @@ def test_issue_hub(site_dir: Path, pass_file: Path) -> None:
 def test_interactive_prompt_on_a_terminal(site_dir: Path) -> None:
     """No file, no environment: on a terminal the passphrase is prompted for (without echo)."""
     controller, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_VAR, ROOT_ENV_VAR)}
     proc = subprocess.Popen([CLI, "renew-crl", "--site", str(site_dir)], stdin=terminal, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, start_new_session=True)
     os.close(terminal)

@@ -4,7 +4,8 @@
   127.0.0.1 with the project's config; stopped (and its run dir removed) at teardown.
   `broker.host`, `broker.port`, `broker.reload()` after a revoke, `broker.restart()`,
   `broker.kill()`, `broker.log_text()`.
-- `start_broker(site_dir, run_dir=None, port=None)`: the same without pytest.
+- `start_broker(site_dir, run_dir=None, port=None)`: the same without pytest; a full site is
+  replaced by its broker view (<site>/deploy/broker), the only thing the broker may read.
 - `device_tls(bundle)`, `hub_tls(site_dir, hub_id)`: TlsFiles for paho `tls_set(...)` or the
   mosquitto_pub/sub `--cafile/--cert/--key` options.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from mch_link.registry import hub_identity
+from mch_link.sitefiles import broker_view, ca_keys_in
 from mqtt_broker_config.errors import BrokerStartError
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.site import Site
@@ -48,9 +50,17 @@ def hub_tls(site_dir: Path, hub_id: str = "hub") -> TlsFiles:
     return TlsFiles(ident.ca, ident.cert, ident.key)
 
 
+def broker_site(site_dir: Path) -> Path:
+    """What the broker is given: the broker's view of a technician's site (provisioning keeps
+    <site>/deploy/broker current), or `site_dir` itself when it already is a view."""
+    return broker_view(site_dir) if ca_keys_in(site_dir) else Path(site_dir)
+
+
 def start_broker(site_dir: Path, run_dir: Path | None = None, port: int | None = None) -> BrokerProcess:
-    """A started broker. The run dir defaults to a fresh /tmp/mch-broker-* (mosquitto, dropped
-    from root to its own user, cannot enter pytest's 0700 tmp_path)."""
+    """A started broker on the broker's view of `site_dir`. The run dir defaults to a fresh
+    /tmp/mch-broker-* (mosquitto, dropped from root to its own user, cannot enter pytest's
+    0700 tmp_path)."""
+    site_dir = broker_site(site_dir)
     run = run_dir or Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
     attempts = START_ATTEMPTS if port is None else 1
     for attempt in range(1, attempts + 1):
