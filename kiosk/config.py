@@ -5,7 +5,7 @@ types and out-of-range values raise ``ConfigError`` naming the file, the section
 A device is configured when its section is present. Example (TOML)::
 
     [idcard]
-    port = "/dev/ttyUSB0"          # pyserial URL: a device, a pty, socket://host:port, loop://
+    port = "/dev/ttyUSB0"          # a device path, socket://host:port or rfc2217:// (not for the epp)
     [epp]
     port = "/dev/ttyUSB1"
     [ioboard]
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ConfigError, KioskDeviceError
+from kiosk.serial_transport import check_port_url
 from kiosk.touch.kivy_input import TouchConfig
 
 DEVICE = "config"
@@ -131,17 +132,21 @@ def _section(where: str, cls: type, raw: Any) -> Any:
         raise ConfigError(DEVICE, f"{where}: {exc.message}") from exc
 
 
-def _validate(config: KioskConfig) -> KioskConfig:
+def _validate(config: KioskConfig, simulation: bool) -> KioskConfig:
     for name in ("idcard", "epp", "ioboard"):
         dev = getattr(config, name)
         if dev is not None and not dev.port:
             raise ConfigError(DEVICE, f"{name}.port must not be empty")
+        if dev is not None:
+            check_port_url(dev.port, device=name, simulation=simulation)
     r = config.receipt
     if r is not None:
         if r.kind not in RECEIPT_KINDS:
             raise ConfigError(DEVICE, f"receipt.kind {r.kind!r} is not one of {', '.join(RECEIPT_KINDS)}")
         if r.kind == "serial" and not r.url or r.kind == "network" and not r.host:
             raise ConfigError(DEVICE, f"receipt: kind {r.kind} needs {'url' if r.kind == 'serial' else 'host'}")
+        if r.kind == "serial":
+            check_port_url(r.url, device="receipt", simulation=simulation)
     if config.a4printer is not None and not config.a4printer.queue.strip():
         raise ConfigError(DEVICE, "a4printer.queue must not be empty")
     if config.bankcard is not None and not 0 < config.bankcard.vpcd_port <= MAX_PORT:
@@ -149,13 +154,15 @@ def _validate(config: KioskConfig) -> KioskConfig:
     return config
 
 
-def config_from_mapping(data: Mapping[str, Any], *, source: str = "configuration") -> KioskConfig:
+def config_from_mapping(data: Mapping[str, Any], *, source: str = "configuration",
+                        simulation: bool = False) -> KioskConfig:
+    """`simulation` also admits ``loop://`` ports (never ``spy://``); a production file never does."""
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise ConfigError(DEVICE, f"{source}: unknown section(s) {', '.join(unknown)}; "
                                   f"known: {', '.join(SECTIONS)}")
     sections = {name: _section(f"{source} [{name}]", SECTIONS[name], raw) for name, raw in data.items()}
-    return _validate(KioskConfig(**sections))
+    return _validate(KioskConfig(**sections), simulation)
 
 
 def load_config(path: Path) -> KioskConfig:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import serial
 
-from kiosk.errors import DeviceTimeoutError, DeviceUnavailableError, KioskDeviceError
+from kiosk.errors import ConfigError, DeviceTimeoutError, DeviceUnavailableError, KioskDeviceError
 
 DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUT_S = 0.5
@@ -48,6 +48,28 @@ class Transport(Protocol):
 def port_name(port: object) -> str:
     """Best human name of a transport for error messages."""
     return str(getattr(port, "port", None) or getattr(port, "name", None) or port)
+
+
+# pyserial URL schemes a production configuration may use. `spy://` logs every byte (for the PIN
+# pad: key components and PIN blocks), `loop://` talks to nobody, `alt://`/`hwgrep://` pick a port or
+# a back end indirectly: none of them belongs on a kiosk in front of patients.
+PRODUCTION_SCHEMES = frozenset({"", "socket", "rfc2217"})
+SIMULATION_SCHEMES = PRODUCTION_SCHEMES | {"loop"}
+LOCAL_ONLY_DEVICES = frozenset({"epp"})  # its line carries key components and PIN blocks: a local port only
+
+
+def check_port_url(url: str, *, device: str, simulation: bool = False) -> str:
+    """The URL if its scheme is allowed for `device` (a plain device path has none), else ConfigError."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    allowed = SIMULATION_SCHEMES if simulation else PRODUCTION_SCHEMES
+    if device in LOCAL_ONLY_DEVICES and not simulation:
+        allowed = frozenset({""})
+    if scheme not in allowed:
+        shown = ", ".join(f"{s}://" if s else "a device path" for s in sorted(allowed))
+        raise ConfigError(device, f"port {url!r}: scheme {scheme}:// is not allowed here; use {shown}")
+    if scheme == "" and not url.startswith("/dev/"):
+        raise ConfigError(device, f"port {url!r}: a device path must be under /dev/")
+    return url
 
 
 def open_port(url: str, *, device: str, baudrate: int = DEFAULT_BAUD,
