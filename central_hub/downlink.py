@@ -2,11 +2,14 @@
 
 The downlink counter is per device and reserved in blocks in the store before use (the same
 rule as the device outbox): a crash skips the rest of a block, never reuses a nonce, and
-several hub workers sharing one database get disjoint blocks.
+several hub workers sharing one database get disjoint blocks. Each sealer also draws a random
+epoch that goes into every nonce (mch_link.cose.encode_partial_iv), so a recreated database or
+two workers on separate databases still never repeat a nonce under a device's downlink key.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +19,7 @@ from typing import Any
 from central_hub.directory import Directory
 from central_hub.errors import HubError
 from central_hub.store.base import Store
-from mch_link import envelope
+from mch_link import cose, envelope
 from mch_link.envelope import Record
 from mch_link.topics import Kind, topic
 
@@ -61,6 +64,9 @@ class DownlinkSealer:
         self._directory = directory
         self._counters = counters
         self._clock = clock
+        # per sealer (store process): a hub database recreated, or two workers not sharing one, hand out
+        # the same counters again; the random epoch in every nonce keeps each nonce new all the same
+        self.epoch = os.urandom(cose.EPOCH_LEN)
 
     def acks(self, device_id: str, ok: Sequence[int], held: Sequence[int]) -> list[Downlink]:
         """One or more ack/1 messages naming every id in `ok` and `held`."""
@@ -86,5 +92,5 @@ class DownlinkSealer:
         where = topic(device_id, kind)
         now_ms = int(self._clock() * 1000)
         payload = envelope.seal(entry.keys.downlink, device_id, where, counter, schema,
-                                [Record(counter, body, now_ms)], now_ms)
+                                [Record(counter, body, now_ms)], now_ms, self.epoch)
         return Downlink(where, payload)

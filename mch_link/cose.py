@@ -36,13 +36,31 @@ H_SEALED_AT_MS = -65537  # device clock at sealing, unix ms; absent while the cl
 H_SCHEMA = -65538  # record schema id, e.g. "ctg/1"
 
 MAX_PARTIAL_IV_LEN = 5  # counters up to 2**40 - 1
+EPOCH_LEN = 8  # a random id per boot of a sender, bound into every nonce it makes (see `encode_partial_iv`)
+EPOCH_PARTIAL_IV_LEN = EPOCH_LEN + MAX_PARTIAL_IV_LEN  # epoch || counter, 13 bytes = the whole nonce
 MAX_PLAINTEXT = (1 << 16) - 1  # CCM with a 13-byte nonce has a 2-byte length field (L = 2)
 
 
-def encode_partial_iv(counter: int) -> bytes:
+def encode_partial_iv(counter: int, epoch: bytes = b"") -> bytes:
+    """The counter, minimal big-endian; with an epoch, `epoch || counter` (5 bytes, fixed).
+
+    The epoch is drawn at random each time a sender starts: a sender whose counter store was lost,
+    restored from a backup or copied to a new disk still never makes a nonce twice under its key.
+    """
     if counter < 0 or counter >= 1 << (8 * MAX_PARTIAL_IV_LEN):
         raise EnvelopeError("bad-counter", f"counter {counter} out of range")
+    if epoch:
+        if len(epoch) != EPOCH_LEN:
+            raise EnvelopeError("bad-counter", f"epoch must be {EPOCH_LEN} bytes")
+        return epoch + counter.to_bytes(MAX_PARTIAL_IV_LEN, "big")
     return counter.to_bytes(max(1, (counter.bit_length() + 7) // 8), "big")
+
+
+def decode_partial_iv(piv: bytes) -> tuple[bytes, int]:
+    """(epoch, counter); the epoch is empty for a sender without one."""
+    if len(piv) == EPOCH_PARTIAL_IV_LEN:
+        return piv[:EPOCH_LEN], int.from_bytes(piv[EPOCH_LEN:], "big")
+    return b"", int.from_bytes(piv, "big")
 
 
 def nonce_for(base_iv: bytes, partial_iv: bytes) -> bytes:
@@ -110,7 +128,7 @@ def decode_encrypt0(data: bytes) -> tuple[bytes, dict[int, Any], bytes]:
     if protected.get(H_ALG) != ALG_AES_CCM_16_64_128:
         raise EnvelopeError("unsupported-alg", f"alg {protected.get(H_ALG)!r}")
     piv = protected.get(H_PARTIAL_IV)
-    if not isinstance(piv, bytes) or not 1 <= len(piv) <= MAX_PARTIAL_IV_LEN:
+    if not isinstance(piv, bytes) or not (1 <= len(piv) <= MAX_PARTIAL_IV_LEN or len(piv) == EPOCH_PARTIAL_IV_LEN):
         raise EnvelopeError("malformed", "missing or bad Partial IV")
     if len(ciphertext) < TAG_LEN:
         raise EnvelopeError("malformed", "ciphertext shorter than the tag")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -92,6 +93,7 @@ class DeviceLink:
     def __init__(self, config: DeviceConfig, keys: LinkKeys, outbox: Outbox, *, window: int = 16,
                  batch_max: int = 100, ack_timeout_s: float = 30.0, heartbeat_s: float = 30.0,
                  session_expiry_s: int = 86400, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
                  on_acked: Callable[[set[int]], None] | None = None,
                  faults: Callable[[], list[dict[str, Any]]] | None = None,
                  on_command: CommandHandler | None = None) -> None:
@@ -100,6 +102,9 @@ class DeviceLink:
         self.config, self.keys, self.outbox = config, keys, outbox
         self.window, self.batch_max, self.ack_timeout_s = window, batch_max, ack_timeout_s
         self.heartbeat_s, self.session_expiry_s, self.clock = heartbeat_s, session_expiry_s, clock
+        self.monotonic = monotonic  # uptime, ack timeouts, heartbeats: a wall-clock step must not stall them
+        self.epoch = os.urandom(cose.EPOCH_LEN)  # per process, in every nonce: a lost or restored outbox
+        # (counter back at an old value) still never seals two messages under one nonce
         self.on_acked = on_acked  # told which record ids the hub acknowledged (latency measurement)
         self.faults = faults  # the application's active faults, reported in every birth and heartbeat
         self.on_command = on_command  # hub commands other than rebirth (see CommandHandler)
@@ -114,7 +119,7 @@ class DeviceLink:
         self._cursor = 0  # highest record id sent since the last (re)connect or timeout
         self._bdseq = 0
         self._seq = 0
-        self._started_at = clock()
+        self._started_at = monotonic()
         self._sender: threading.Thread | None = None
         self._client: mqtt.Client | None = None  # made in start(): constructing needs no certificates
 
@@ -211,7 +216,7 @@ class DeviceLink:
             oldest_ms = self.outbox.oldest_created_ms()
             now_ms = int(self.clock() * 1000)
             body.update(firmware=self.config.firmware, kind=self.config.kind, queue_depth=self.outbox.depth(),
-                        uptime_s=round(self.clock() - self._started_at, 3), heartbeat_s=max(1, round(self.heartbeat_s)),
+                        uptime_s=round(self.monotonic() - self._started_at, 3), heartbeat_s=max(1, round(self.heartbeat_s)),
                         oldest_record_age_s=0 if oldest_ms is None else max(0, (now_ms - oldest_ms) // 1000))
             if self.faults is not None:
                 body["faults"] = self.faults()
@@ -222,7 +227,7 @@ class DeviceLink:
     def _seal(self, kind: Kind, schema: str, records: list[Record]) -> bytes:
         t = topic(self.config.device_id, kind)
         return envelope.seal(self.keys.uplink, self.config.device_id, t, self.outbox.next_counter(), schema,
-                             records, int(self.clock() * 1000))
+                             records, int(self.clock() * 1000), self.epoch)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
@@ -308,12 +313,12 @@ class DeviceLink:
         self._cursor = 0
 
     def _send_loop(self) -> None:
-        last_heartbeat = self.clock()
+        last_heartbeat = self.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
             try:
-                now = self.clock()
+                now = self.monotonic()
                 with self._lock:
                     if not self.stats.connected:
                         continue
@@ -344,11 +349,11 @@ class DeviceLink:
             counter = self.outbox.next_counter()
             t = topic(self.config.device_id, kind)
             payload = envelope.seal(self.keys.uplink, self.config.device_id, t, counter, batch[0].schema,
-                                    records, int(self.clock() * 1000))
+                                    records, int(self.clock() * 1000), self.epoch)
             with self._lock:
                 if self._cursor != cursor:  # a reconnect reset the cursor meanwhile: start over
                     continue
-                self._inflight[counter] = _InFlight(tuple(r.msg_id for r in batch), self.clock())
+                self._inflight[counter] = _InFlight(tuple(r.msg_id for r in batch), self.monotonic())
                 self._cursor = batch[-1].msg_id
                 self.stats.envelopes_sent += 1
                 self.stats.records_sent += len(batch)

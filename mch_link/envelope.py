@@ -47,6 +47,7 @@ class Header:
     counter: int
     schema: str
     sealed_at_ms: int | None
+    epoch: bytes  # the sender's boot epoch (empty for a sender without one)
     protected_bytes: bytes = field(repr=False)
     protected: dict[int, Any] = field(repr=False)
     ciphertext: bytes = field(repr=False)
@@ -60,15 +61,17 @@ class Message:
     sealed_at_ms: int | None
     records: tuple[Record, ...]
     digest: str  # sha256 of the envelope bytes, to recognise a byte-identical redelivery
+    epoch: bytes = b""  # the sender's boot epoch: counters are fresh per (device, epoch)
 
 
 def seal(key: DirectionKey, device_id: str, topic: str, counter: int, schema: str,
-         records: list[Record], sealed_at_ms: int | None = None) -> bytes:
+         records: list[Record], sealed_at_ms: int | None = None, epoch: bytes = b"") -> bytes:
+    """`epoch`: the sender's random boot epoch (cose.EPOCH_LEN bytes), bound into the nonce."""
     protected: dict[int, Any] = {
         cose.H_ALG: cose.ALG_AES_CCM_16_64_128,
         cose.H_CONTENT_TYPE: CONTENT_TYPE,
         cose.H_KID: device_id.encode(),
-        cose.H_PARTIAL_IV: cose.encode_partial_iv(counter),
+        cose.H_PARTIAL_IV: cose.encode_partial_iv(counter, epoch),
         cose.H_SCHEMA: schema,
     }
     if sealed_at_ms is not None:
@@ -95,15 +98,15 @@ def peek(data: bytes) -> Header:
         raise EnvelopeError("malformed", "unexpected content type")
     if sealed_at is not None and (not isinstance(sealed_at, int) or isinstance(sealed_at, bool)):
         raise EnvelopeError("malformed", "sealing time is not an integer")
-    counter = int.from_bytes(protected[cose.H_PARTIAL_IV], "big")
-    return Header(kid_text, counter, schema, sealed_at, protected_bytes, protected, ciphertext)
+    epoch, counter = cose.decode_partial_iv(protected[cose.H_PARTIAL_IV])
+    return Header(kid_text, counter, schema, sealed_at, epoch, protected_bytes, protected, ciphertext)
 
 
 def open_header(header: Header, key: DirectionKey, topic: str, envelope: bytes) -> Message:
     plaintext = cose.decrypt0(key.key, key.base_iv, header.protected_bytes, header.protected,
                               header.ciphertext, topic.encode())
     return Message(header.kid, header.counter, header.schema, header.sealed_at_ms,
-                   _decode_records(plaintext), hashlib.sha256(envelope).hexdigest())
+                   _decode_records(plaintext), hashlib.sha256(envelope).hexdigest(), header.epoch)
 
 
 def open_envelope(data: bytes, key: DirectionKey, topic: str) -> Message:

@@ -4,6 +4,8 @@ Byte for byte the same as mch_link.envelope.seal (held by tests/mch_link/vectors
 protected header as a canonical CBOR map {1: 10, 3: "application/cbor", 4: kid, 6: Partial IV,
 -65537: sealed_at_ms (when known), -65538: schema}, empty unprotected map, nonce = Base IV XOR
 left-padded Partial IV, external AAD = topic, plaintext = CBOR array of {"id", "t", "b"}.
+Partial IV = the boot epoch (8 random bytes) || the counter (5 bytes); a counter alone (1..5
+bytes, minimal) is still read, from a sender without an epoch.
 """
 
 from mchfw import cbor, ccm
@@ -19,6 +21,8 @@ H_SEALED_AT_MS = -65537
 H_SCHEMA = -65538
 MAX_PARTIAL_IV_LEN = 5
 MAX_COUNTER = (1 << (8 * MAX_PARTIAL_IV_LEN)) - 1
+EPOCH_LEN = 8  # random per boot; Partial IV = epoch || counter (5 bytes): no nonce twice, whatever the flash holds
+EPOCH_PARTIAL_IV_LEN = EPOCH_LEN + MAX_PARTIAL_IV_LEN
 ENC_CONTEXT = "Encrypt0"
 
 
@@ -30,9 +34,13 @@ class EnvelopeError(ValueError):
         self.reason = reason
 
 
-def partial_iv(counter: int) -> bytes:
+def partial_iv(counter: int, epoch: bytes = b"") -> bytes:
     if counter < 0 or counter > MAX_COUNTER:
         raise EnvelopeError("bad-counter", "counter out of range")
+    if epoch:
+        if len(epoch) != EPOCH_LEN:
+            raise EnvelopeError("bad-counter", "epoch must be 8 bytes")
+        return bytes(epoch) + counter.to_bytes(MAX_PARTIAL_IV_LEN, "big")
     n = 1
     while counter >> (8 * n):
         n += 1
@@ -45,12 +53,12 @@ def nonce_for(base_iv: bytes, piv: bytes) -> bytes:
     return ccm._xor(base_iv, bytes(ccm.NONCE_LEN - len(piv)) + piv)
 
 
-def protected_bytes(device_id: str, counter: int, schema: str, sealed_at_ms) -> bytes:
+def protected_bytes(device_id: str, counter: int, schema: str, sealed_at_ms, epoch: bytes = b"") -> bytes:
     """The canonical protected header; keys in RFC 7049 canonical order, built by hand."""
     out = bytearray()
     cbor._head(out, cbor.MT_MAP, 6 if sealed_at_ms is not None else 5)
     for label, value in ((H_ALG, ALG_AES_CCM_16_64_128), (H_CONTENT_TYPE, CONTENT_TYPE),
-                         (H_KID, device_id.encode()), (H_PARTIAL_IV, partial_iv(counter)),
+                         (H_KID, device_id.encode()), (H_PARTIAL_IV, partial_iv(counter, epoch)),
                          (H_SEALED_AT_MS, sealed_at_ms), (H_SCHEMA, schema)):
         if value is None:
             continue
@@ -79,10 +87,10 @@ def _enc_structure(prot: bytes, topic: str) -> bytes:
 
 
 def seal_plaintext(key: bytes, base_iv: bytes, device_id: str, topic: str, counter: int, schema: str,
-                   plaintext: bytes, sealed_at_ms=None) -> bytes:
-    prot = protected_bytes(device_id, counter, schema, sealed_at_ms)
+                   plaintext: bytes, sealed_at_ms=None, epoch: bytes = b"") -> bytes:
+    prot = protected_bytes(device_id, counter, schema, sealed_at_ms, epoch)
     try:
-        ct = ccm.encrypt(key, nonce_for(base_iv, partial_iv(counter)), plaintext, _enc_structure(prot, topic))
+        ct = ccm.encrypt(key, nonce_for(base_iv, partial_iv(counter, epoch)), plaintext, _enc_structure(prot, topic))
     except ccm.CCMError as exc:
         raise EnvelopeError("bad-key", str(exc)) from None
     out = bytearray()
@@ -95,9 +103,9 @@ def seal_plaintext(key: bytes, base_iv: bytes, device_id: str, topic: str, count
 
 
 def seal(key: bytes, base_iv: bytes, device_id: str, topic: str, counter: int, schema: str,
-         records: list, sealed_at_ms=None) -> bytes:
+         records: list, sealed_at_ms=None, epoch: bytes = b"") -> bytes:
     return seal_plaintext(key, base_iv, device_id, topic, counter, schema, records_plaintext(records),
-                          sealed_at_ms)
+                          sealed_at_ms, epoch)
 
 
 def peek(data: bytes) -> dict:
@@ -125,8 +133,9 @@ def peek(data: bytes) -> dict:
     if h.get(H_ALG) != ALG_AES_CCM_16_64_128:
         raise EnvelopeError("unsupported-alg", f"alg {h.get(H_ALG)!r}")
     piv = h.get(H_PARTIAL_IV)
-    if not isinstance(piv, bytes) or not 1 <= len(piv) <= MAX_PARTIAL_IV_LEN:
+    if not isinstance(piv, bytes) or not (1 <= len(piv) <= MAX_PARTIAL_IV_LEN or len(piv) == EPOCH_PARTIAL_IV_LEN):
         raise EnvelopeError("malformed", "missing or bad Partial IV")
+    epoch, counter_bytes = (piv[:EPOCH_LEN], piv[EPOCH_LEN:]) if len(piv) == EPOCH_PARTIAL_IV_LEN else (b"", piv)
     kid = h.get(H_KID)
     schema = h.get(H_SCHEMA)
     sealed = h.get(H_SEALED_AT_MS)
@@ -142,7 +151,7 @@ def peek(data: bytes) -> dict:
         kid_text = kid.decode()
     except UnicodeError:
         raise EnvelopeError("malformed", "kid is not UTF-8") from None
-    return {"kid": kid_text, "counter": int.from_bytes(piv, "big"), "schema": schema,
+    return {"kid": kid_text, "counter": int.from_bytes(counter_bytes, "big"), "epoch": epoch, "schema": schema,
             "sealed_at_ms": sealed, "_prot": prot, "_piv": piv, "_ct": ct}
 
 

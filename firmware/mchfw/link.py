@@ -8,6 +8,8 @@ same bdseq, heartbeats with the queue depth. Downlink (ack, cmd) opens with the 
 anything that does not open is counted and ignored.
 """
 
+import os
+
 from mchfw import cbor, envelope, mqtt
 from mchfw import clock as ticks
 
@@ -27,8 +29,11 @@ def topic(device_id: str, kind: str) -> str:
 
 class Link:
     def __init__(self, cfg, outbox, counters, robust, clock, window: int = 8, batch_max: int = 30,
-                 ack_timeout_ms: int = 30000, heartbeat_ms: int = 30000) -> None:
+                 ack_timeout_ms: int = 30000, heartbeat_ms: int = 30000, epoch=None) -> None:
         self.cfg = cfg  # config.Config: device_id, kind, firmware, uplink/downlink keys
+        # a new random epoch per boot goes into every nonce: a re-flashed board or a lost counter file
+        # never seals two messages under one nonce (docs/link-contract.md)
+        self.epoch = epoch if epoch is not None else os.urandom(envelope.EPOCH_LEN)
         self.outbox, self.counters, self.robust, self.clock = outbox, counters, robust, clock
         self.window, self.batch_max = window, batch_max
         self.ack_timeout_ms, self.heartbeat_ms = ack_timeout_ms, heartbeat_ms
@@ -48,7 +53,7 @@ class Link:
         t = topic(self.cfg.device_id, kind)
         counter = self.counters.next(CTR_ENVELOPE)
         return envelope.seal(self.cfg.uplink_key, self.cfg.uplink_iv, self.cfg.device_id, t, counter, schema,
-                             records, self.clock.now_ms())
+                             records, self.clock.now_ms(), self.epoch)
 
     def _state(self, event: str) -> bytes:
         body = {"event": event, "bdseq": self.bdseq, "seq": self.seq % SEQ_MODULO}
@@ -138,7 +143,7 @@ class Link:
             counter = self.counters.next(CTR_ENVELOPE)
             t = topic(self.cfg.device_id, kind)
             payload = envelope.seal(self.cfg.uplink_key, self.cfg.uplink_iv, self.cfg.device_id, t, counter,
-                                    schema, records, self.clock.now_ms())
+                                    schema, records, self.clock.now_ms(), self.epoch)
             self.inflight[counter] = (tuple(r[0] for r in batch), self.clock.ticks())
             self.cursor = batch[-1][0]
             if not self.robust.publish(t, payload):

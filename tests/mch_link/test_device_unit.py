@@ -93,3 +93,77 @@ def test_a_record_too_large_for_any_envelope_is_refused_by_the_outbox(link: Devi
     with pytest.raises(OutboxError, match="cannot fit one envelope"):
         link.outbox.add("rec", "episode/1", {"note": "x" * 70_000})
     assert link.depth() == 0
+
+
+class _Capture:
+    """A stand-in for paho's client: records what the link publishes."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    def publish(self, where: str, payload: bytes, qos: int = 0) -> None:
+        self.sent.append((where, payload))
+
+    def of(self, kind: Kind) -> list[bytes]:
+        return [p for t, p in list(self.sent) if t == topic(DEV, kind)]
+
+
+def _wait(predicate, timeout_s: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_wall_clock_step_back_stalls_neither_resends_nor_heartbeats(tmp_path: Path) -> None:
+    import threading
+
+    wall, mono = [1_790_000_000.0], [100.0]
+    cfg = DeviceConfig(DEV, "kiosk", "127.0.0.1", 1, tmp_path / "ca.pem", tmp_path / "c.pem", tmp_path / "k.pem")
+    link = DeviceLink(cfg, LinkKeys.generate(DEV), Outbox(tmp_path / "o.db"), ack_timeout_s=5, heartbeat_s=10,
+                      clock=lambda: wall[0], monotonic=lambda: mono[0])
+    client = _Capture()
+    link._client = client  # type: ignore[assignment]
+    link.stats.connected = True
+    link.submit(Kind.CTG, "sim/1", {"seq": 1, "fhr_bpm": [], "toco": []})
+    sender = threading.Thread(target=link._send_loop, daemon=True)
+    sender.start()
+    try:
+        assert _wait(lambda: len(client.of(Kind.CTG)) == 1)
+        wall[0] -= 3600  # NTP steps the clock back an hour
+        mono[0] += 11  # ... while 11 s pass
+        link._wake.set()
+        assert _wait(lambda: len(client.of(Kind.CTG)) == 2), "no resend after the ack timeout"
+        assert _wait(lambda: len(client.of(Kind.STATE)) == 1), "no heartbeat"
+        state = envelope.open_envelope(client.of(Kind.STATE)[0], link.keys.uplink, topic(DEV, Kind.STATE))
+        assert state.records[0].body["uptime_s"] == 11.0
+    finally:
+        link._stopping.set()
+        link._wake.set()
+        sender.join(5)
+
+
+def test_a_restored_outbox_never_repeats_a_nonce(tmp_path: Path) -> None:
+    """The counter comes back to an old value when the outbox is restored from a backup; the random
+    per-process epoch in the Partial IV still makes every nonce new."""
+    import shutil
+
+    cfg = DeviceConfig(DEV, "kiosk", "127.0.0.1", 1, tmp_path / "ca.pem", tmp_path / "c.pem", tmp_path / "k.pem")
+    keys = LinkKeys.generate(DEV)
+    Outbox(tmp_path / "o.db").close()
+    shutil.copy(tmp_path / "o.db", tmp_path / "backup.db")
+    sealed = []
+    for _ in range(2):
+        shutil.copy(tmp_path / "backup.db", tmp_path / "o.db")  # the same counter state each time
+        link = DeviceLink(cfg, keys, Outbox(tmp_path / "o.db"))
+        sealed.append(link._seal(Kind.CTG, "sim/1", [Record(1, {"seq": 1, "fhr_bpm": [], "toco": []})]))
+        link.outbox.close()
+    headers = [envelope.peek(p) for p in sealed]
+    assert headers[0].counter == headers[1].counter  # what used to make the same nonce
+    assert headers[0].epoch != headers[1].epoch and all(len(h.epoch) == cose.EPOCH_LEN for h in headers)
+    nonces = [cose.nonce_for(keys.uplink.base_iv, h.protected[cose.H_PARTIAL_IV]) for h in headers]
+    assert nonces[0] != nonces[1]

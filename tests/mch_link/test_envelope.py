@@ -30,15 +30,16 @@ def _records(v: dict) -> list[Record]:
 
 @pytest.mark.parametrize("v", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_seal_reproduces_vector_bytes(v: dict) -> None:
-    got = seal(_key(v), v["device_id"], v["topic"], v["counter"], v["schema"], _records(v), v["sealed_at_ms"])
+    got = seal(_key(v), v["device_id"], v["topic"], v["counter"], v["schema"], _records(v), v["sealed_at_ms"],
+               bytes.fromhex(v["epoch"]))
     assert got.hex() == v["envelope"]
 
 
 @pytest.mark.parametrize("v", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_open_vector(v: dict) -> None:
     msg = open_envelope(bytes.fromhex(v["envelope"]), _key(v), v["topic"])
-    assert (msg.device_id, msg.counter, msg.schema, msg.sealed_at_ms) == (
-        v["device_id"], v["counter"], v["schema"], v["sealed_at_ms"])
+    assert (msg.device_id, msg.counter, msg.schema, msg.sealed_at_ms, msg.epoch.hex()) == (
+        v["device_id"], v["counter"], v["schema"], v["sealed_at_ms"], v["epoch"])
     assert list(msg.records) == _records(v)
 
 
