@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1, help="seed of the synthetic traces")
     sim.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     sim.add_argument("--json", action="store_true", help="print the bed->URL map as one JSON line")
+    from fetal_monitor_station.report.command import add_arguments as report_arguments
+    from fetal_monitor_station.ui.run import add_arguments as ui_arguments
+
+    ui_arguments(sub.add_parser("ui", help="run the station with the nurses' central monitoring screen"))
+    report_arguments(sub.add_parser("report", help="make (and print) an A4 CTG report of an archived episode"))
     return p
 
 
@@ -139,7 +144,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "analyse": cmd_analyse, "simulate": cmd_simulate}
+def cmd_ui(args: argparse.Namespace) -> int:
+    from fetal_monitor_station.ui.run import run_ui
+
+    return run_ui(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from fetal_monitor_station.report.command import run_report
+
+    return run_report(args)
+
+
+COMMANDS = {"run": cmd_run, "analyse": cmd_analyse, "simulate": cmd_simulate, "ui": cmd_ui, "report": cmd_report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -70,7 +70,7 @@ class Ward:
     station: Station
     nurse: NurseStation
     sim: Simulator
-    link: FakeLink
+    link: RecordingLink
     journal: NurseJournal
     t_live: float
 
@@ -87,8 +87,25 @@ def _trace(i: int, pattern: dict[str, Any]) -> list[CtgSample]:
     return list(generate(spec)[0].samples())
 
 
-def build_ward(tmp: Path, hub: HubLink | None = None, beds: dict[str, tuple[Patient | None, dict[str, Any] | None]]
-               | None = None, history_s: float = HISTORY_S) -> Ward:
+class RecordingLink:
+    """Any link (FakeLink, DeviceLink) with a note of the outbox id each record got."""
+
+    def __init__(self, link: Any) -> None:
+        self.link = link
+        self.submitted: list[tuple[str, dict[str, Any], int]] = []
+
+    def submit(self, kind: Any, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
+        msg_id = int(self.link.submit(kind, schema, body, made_at_ms))
+        self.submitted.append((schema, body, msg_id))
+        return msg_id
+
+    def of(self, schema: str) -> list[tuple[dict[str, Any], int]]:
+        return [(b, i) for s, b, i in self.submitted if s == schema]
+
+
+def build_ward(tmp: Path, hub: Any = None, beds: dict[str, tuple[Patient | None, dict[str, Any] | None]] | None = None,
+               history_s: float = HISTORY_S, link: Any = None, printer: Any = None) -> Ward:
+    """`hub`: what the hub banner watches (a DeviceLink or a HubLink); `link`: where records go."""
     beds = beds or WARD
     clock = SettableClock()
     sim = Simulator(speed=1.0)
@@ -100,12 +117,12 @@ def build_ward(tmp: Path, hub: HubLink | None = None, beds: dict[str, tuple[Pati
         sim.add(bed_id, list(live), tmp / "tty" / bed_id)
     urls = sim.urls()
     factory, classification_of, policy = make_hooks({})
-    link = FakeLink()
+    link = RecordingLink(link if link is not None else FakeLink())
     station = Station([BedConfig(b, urls[b]) for b in beds], Archive(tmp / "archive.sqlite3"), Publisher(link),
                       analyzer_factory=factory, alarm_policy=policy, classification_of=classification_of,
                       clock=clock)
     journal = NurseJournal(tmp / "nurse.sqlite3", clock)
-    nurse = NurseStation(station, journal, link=hub, clock=clock)
+    nurse = NurseStation(station, journal, link=hub, clock=clock, station_id="station-01", printer=printer)
     t_live = time.time()
     t0 = t_live - history_s
     clock.fixed = t0
