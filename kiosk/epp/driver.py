@@ -101,7 +101,11 @@ class PinPad:
 
     def load_work_key(self, master_slot: int, work_slot: int, usage: pr.Usage, encrypted_key: bytes,
                       expected_kcv: bytes) -> bytes:
-        """Load a work key enciphered under a master key; the pad refuses a KCV mismatch."""
+        """Load a work key enciphered under a master key; the pad refuses a KCV mismatch.
+
+        The pad (not this driver) must also refuse a key value already loaded for another usage,
+        in any slot and ever since it was first loaded: the simulator does, and a real pad must
+        too, or ENCRYPT under a reloaded PIN key checks PIN guesses (docs/kiosk-devices.md)."""
         if not 3 <= len(expected_kcv) <= c.KCV_BYTES:
             raise SecurityError(DEVICE, "expected KCV must be 3 or 4 bytes", port=self.port)
         data = (pr.slot_hex(master_slot) + pr.slot_hex(work_slot) + bytes((usage,))

@@ -4,6 +4,7 @@ ciphertexts and MACs.  ``press()`` stands for the customer's finger on the keypa
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -45,6 +46,10 @@ class EppDevice:
         self._lock = threading.RLock()
         self._masters: dict[int, _Key] = {}
         self._work: dict[int, _Key] = {}
+        # every work-key value ever loaded, by digest, with the usage it was first loaded for: a key
+        # keeps that usage for the life of the pad, even after its slot is overwritten (else the PIN
+        # key reloaded as a DATA key, in its own slot or after a detour, makes ENCRYPT a PIN-block oracle)
+        self._usage_of: dict[bytes, pr.Usage] = {}
         self._challenge: bytes | None = None
         self.authenticated = False
         self.failures = 0
@@ -211,11 +216,12 @@ class EppDevice:
         actual = c.kcv(master.algorithm, value)
         if not 3 <= len(expected) <= c.KCV_BYTES or not secrets.compare_digest(actual[:len(expected)], expected):
             raise _Refused(pr.Rtn.KCV_ERROR)
-        for other_slot, other in self._work.items():  # one key value, one usage: no PIN-key oracle
-            if other_slot != slot and other.value == value and other.usage is not usage:
-                raise _Refused(pr.Rtn.ILLEGAL_DATA)
+        digest = hashlib.sha256(value).digest()
+        if self._usage_of.get(digest, usage) is not usage:  # one key value, one usage, for good
+            raise _Refused(pr.Rtn.ILLEGAL_DATA)
         if any(m.value == value for m in self._masters.values()):
             raise _Refused(pr.Rtn.ILLEGAL_DATA)
+        self._usage_of[digest] = usage
         self._work[slot] = _Key(master.algorithm, value, usage)
         return pr.hexa(actual)
 

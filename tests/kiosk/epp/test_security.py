@@ -88,6 +88,29 @@ def test_pin_key_cannot_be_reloaded_as_a_data_key() -> None:
     assert answer.code == pr.Rtn.ILLEGAL_DATA  # else ENCRYPT under the PIN key would be a PIN-block oracle
 
 
+def _load(dev: EppDevice, slot: bytes, usage: pr.Usage, key: bytes) -> int:
+    blob = pr.hexa(c.encrypt_ecb(c.Algorithm.TDES, MASTER, key)) + pr.hexa(c.kcv(c.Algorithm.TDES, key))
+    return decode_frame(dev.handle(Frame(pr.Cmd.LOAD_WORK_KEY, b"01" + slot + bytes((usage, 0x32)) + blob))).code
+
+
+def test_pin_key_cannot_be_reloaded_as_a_data_key_into_its_own_slot() -> None:
+    """The check once skipped the PIN key's own slot: the same enciphered key loaded into slot 02
+    as DATA replaced the PIN key by a DATA key of the same value, and ENCRYPT under it computed
+    (and so checked guesses of) PIN blocks."""
+    dev = _loaded_device()
+    assert _load(dev, b"02", pr.Usage.DATA, PIN_KEY) == pr.Rtn.ILLEGAL_DATA
+    answer = decode_frame(dev.handle(Frame(pr.Cmd.ENCRYPT, b"02" + pr.hexa(b"\x00" * 8))))
+    assert answer.code != pr.RTN_OK
+
+
+def test_a_pin_key_keeps_its_usage_after_its_slot_is_overwritten() -> None:
+    dev = _loaded_device()
+    assert _load(dev, b"02", pr.Usage.PIN, bytes.fromhex("11" * 8 + "22" * 8)) == pr.RTN_OK  # detour
+    assert _load(dev, b"02", pr.Usage.DATA, PIN_KEY) == pr.Rtn.ILLEGAL_DATA
+    assert _load(dev, b"05", pr.Usage.DATA, PIN_KEY) == pr.Rtn.ILLEGAL_DATA
+    assert _load(dev, b"02", pr.Usage.PIN, PIN_KEY) == pr.RTN_OK  # the same usage again is fine
+
+
 def test_key_events_on_the_wire_are_digit_agnostic() -> None:
     wire = []
     for digit in "0123456789":
