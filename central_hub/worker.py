@@ -36,9 +36,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from central_hub.config import WorkerConfig
 from central_hub.errors import HubError
+from central_hub.services.lane import RpcLane
+from central_hub.services.responder import Inbound as RequestIn
+from central_hub.services.responder import Outbound as ResponseOut
 from central_hub.stats import IngestStats
 from central_hub.storeside import WireDownlink, serve
-from mch_link.topics import UPLINK_KINDS, uplink_filter
+from mch_link.topics import UPLINK_KINDS, Kind, uplink_filter
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +121,18 @@ class HubWorker:
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="hub-dispatch", daemon=True)
         self._results = threading.Thread(target=self._results_loop, name="hub-results", daemon=True)
         self._stats_at = 0.0
+        self._rpc = RpcLane(config, self._publish_response, self.stats)  # requests: their own lane
+        self._request_suffix = f"/{Kind.REQUEST.value}"
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         """Start the store process (raises HubError if it cannot open its store), then connect."""
         self._store = StoreProcess(self.config, self.log_level)
+        try:
+            self._rpc.start()
+        except BaseException:
+            self._store.close(1.0)
+            raise
         self._accepting.set()
         self._dispatcher.start()
         self._results.start()
@@ -145,6 +155,7 @@ class HubWorker:
         self._dispatcher.join(max(0.1, deadline - time.monotonic()))
         self._wait_drained(deadline)  # the batch the dispatcher was still forming
         self._send(("stats", self._network_stats()))
+        self._rpc.stop()
         if self._store is not None:
             self._store.close(max(1.0, deadline - time.monotonic()))
         self._results.join(1.0)
@@ -222,6 +233,9 @@ class HubWorker:
                 where = msg.topic
             except UnicodeDecodeError:  # kept, and quarantined as a bad topic
                 where = bytes(msg._topic).decode("utf-8", "replace")
+            if where.endswith(self._request_suffix):  # the request lane: answered, never batched
+                self._on_request(client, msg, where)
+                return
             item = _Item(where, bytes(msg.payload), bool(msg.dup), int(time.time() * 1000), msg.mid, msg.qos,
                          self._generation)
             while self._accepting.is_set():
@@ -234,6 +248,21 @@ class HubWorker:
         except Exception:  # never let paho's network thread die
             self.stats.add("network_thread_errors")
             log.exception("failed to queue a message")
+
+    def _on_request(self, client: mqtt.Client, msg: mqtt.MQTTMessage, where: str) -> None:
+        props = msg.properties
+        corr = getattr(props, "CorrelationData", None) if props else None
+        self._rpc.submit(RequestIn(where, bytes(msg.payload), None if corr is None else bytes(corr),
+                                   getattr(props, "ResponseTopic", None) if props else None))
+        if msg.qos:
+            client.ack(msg.mid, msg.qos)  # a request is answered or timed out, never redelivered later
+
+    def _publish_response(self, out: ResponseOut) -> None:
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = out.correlation
+        info = self._client.publish(out.topic, out.payload, qos=1, properties=props)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.stats.add("rpc_publish_failed")
 
     # -- dispatcher thread: queue -> batches -> store process ----------------------------
     def _dispatch_loop(self) -> None:

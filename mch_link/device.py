@@ -106,6 +106,8 @@ class DeviceLink:
         self.epoch = os.urandom(cose.EPOCH_LEN)  # per process, in every nonce: a lost or restored outbox
         # (counter back at an old value) still never seals two messages under one nonce
         self.on_acked = on_acked  # told which record ids the hub acknowledged (latency measurement)
+        # mch_link.rpc.RpcClient sets this: (payload, correlation data) of each message on our rsp topic
+        self.on_response: Callable[[bytes, bytes | None], None] | None = None
         self.faults = faults  # the application's active faults, reported in every birth and heartbeat
         self.on_command = on_command  # hub commands other than rebirth (see CommandHandler)
         self._state_lock = threading.Lock()  # state messages leave in seq order, whichever thread sends them
@@ -177,6 +179,22 @@ class DeviceLink:
     def depth(self) -> int:
         return self.outbox.depth()
 
+    # -- request/response (mch_link.rpc) ------------------------------------------------
+    def next_counter(self) -> int:
+        """A fresh uplink counter from the one persisted sequence (requests share it with records)."""
+        return self.outbox.next_counter()
+
+    def publish_request(self, payload: bytes, correlation: bytes) -> bool:
+        """Publish a sealed request with MQTT 5 Response Topic + Correlation Data; False if not connected."""
+        client = self._client
+        if client is None or not self.stats.connected:
+            return False
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = topic(self.config.device_id, Kind.RESPONSE)
+        props.CorrelationData = correlation
+        info = client.publish(topic(self.config.device_id, Kind.REQUEST), payload, qos=1, properties=props)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def wait_drained(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -233,7 +251,8 @@ class DeviceLink:
         if reason_code.is_failure:
             log.warning("%s: broker refused connection: %s", self.config.device_id, reason_code)
             return
-        client.subscribe([(topic(self.config.device_id, Kind.ACK), 1), (topic(self.config.device_id, Kind.CMD), 1)])
+        client.subscribe([(topic(self.config.device_id, Kind.ACK), 1), (topic(self.config.device_id, Kind.CMD), 1),
+                          (topic(self.config.device_id, Kind.RESPONSE), 1)])
         with self._lock:
             self.stats.connected = True
             self.stats.connects += 1
@@ -251,6 +270,11 @@ class DeviceLink:
             self._set_will(client)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == topic(self.config.device_id, Kind.RESPONSE):
+            if self.on_response is not None:
+                corr = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
+                self.on_response(bytes(msg.payload), None if corr is None else bytes(corr))
+            return
         try:
             opened = envelope.open_envelope(bytes(msg.payload), self.keys.downlink, msg.topic)
             if opened.schema == ACK_SCHEMA:

@@ -28,10 +28,13 @@ class Kind(StrEnum):
     STATE = "state"  # birth / death (last will) / heartbeat (device -> hub)
     ACK = "ack"  # application acknowledgements (hub -> device)
     CMD = "cmd"  # commands, e.g. rebirth request (hub -> device)
+    REQUEST = "req"  # interactive service requests (device -> hub), see mch_link.rpc
+    RESPONSE = "rsp"  # their answers (hub -> device)
 
 
-UPLINK_KINDS = frozenset({Kind.RECORDS, Kind.CTG, Kind.ALARMS, Kind.STATE})
-DOWNLINK_KINDS = frozenset({Kind.ACK, Kind.CMD})
+INGEST_KINDS = frozenset({Kind.RECORDS, Kind.CTG, Kind.ALARMS, Kind.STATE})  # stored by the hub's record path
+UPLINK_KINDS = INGEST_KINDS | {Kind.REQUEST}
+DOWNLINK_KINDS = frozenset({Kind.ACK, Kind.CMD, Kind.RESPONSE})
 
 
 def validate_device_id(device_id: str) -> str:

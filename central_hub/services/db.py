@@ -1,0 +1,100 @@
+"""The services' tables, on the store's two dialects (SQLite, PostgreSQL).
+
+On SQLite the services live in their own file (``<state>/services.db``) so that a request never
+waits for the record path's write lock or its fsync; on PostgreSQL they share the hub's
+database (row locks, no global write lock). Personal data is sealed with the hub data key
+(AES-256-GCM, row identity as AAD), like record bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from central_hub.store import SQLITE_PREFIX, Store, open_store
+from central_hub.store.schema import POSTGRES_TYPES, SQLITE_TYPES
+
+SERVICES_DB_FILE = "services.db"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS svc_rpc_windows (device_id TEXT PRIMARY KEY, high BIGINT NOT NULL, bitmap {blob} NOT NULL);
+CREATE TABLE IF NOT EXISTS svc_rpc_downlink (device_id TEXT PRIMARY KEY, reserved BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS svc_idempotency (
+    device_id TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, args_mac TEXT NOT NULL,
+    key_id INTEGER NOT NULL, nonce {blob} NOT NULL, answer {blob} NOT NULL, created_ms BIGINT NOT NULL,
+    PRIMARY KEY (device_id, idem_key)
+);
+CREATE TABLE IF NOT EXISTS svc_patients (
+    patient_id TEXT PRIMARY KEY, id_index TEXT NOT NULL UNIQUE, outpatient_no TEXT NOT NULL UNIQUE,
+    medical_card_no TEXT UNIQUE, key_id INTEGER NOT NULL, nonce {blob} NOT NULL, body {blob} NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS svc_pregnancy_records (
+    record_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, screen_positive INTEGER NOT NULL,
+    key_id INTEGER NOT NULL, nonce {blob} NOT NULL, body {blob} NOT NULL, created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS svc_card_bindings (
+    binding_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, card_token TEXT NOT NULL, masked_pan TEXT NOT NULL,
+    bound_ms BIGINT NOT NULL, unbound_ms BIGINT
+);
+CREATE TABLE IF NOT EXISTS svc_slots (
+    slot_id TEXT PRIMARY KEY, visit_code TEXT NOT NULL, clinic TEXT NOT NULL, starts_ms BIGINT NOT NULL,
+    fee_fen BIGINT NOT NULL, capacity INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS svc_slots_visit ON svc_slots (visit_code, starts_ms);
+CREATE TABLE IF NOT EXISTS svc_bookings (
+    booking_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, slot_id TEXT NOT NULL, status TEXT NOT NULL,
+    hold_until_ms BIGINT NOT NULL, fee_fen BIGINT NOT NULL, created_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS svc_bookings_slot ON svc_bookings (slot_id, status);
+CREATE TABLE IF NOT EXISTS svc_payments (
+    payment_id TEXT PRIMARY KEY, booking_id TEXT NOT NULL, amount_fen BIGINT NOT NULL, masked_pan TEXT NOT NULL,
+    stan TEXT NOT NULL, outcome TEXT NOT NULL, response_code TEXT, auth_code TEXT, reason TEXT NOT NULL,
+    created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS svc_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+"""
+
+
+def services_db_url(db_url: str, state_dir: Path) -> str:
+    return f"{SQLITE_PREFIX}{Path(state_dir) / SERVICES_DB_FILE}" if db_url.startswith(SQLITE_PREFIX) else db_url
+
+
+class ServicesDb:
+    """A thin layer over the store's connection: transactions, queries, row locks."""
+
+    def __init__(self, url: str) -> None:
+        self.store: Store = open_store(url)
+        types = SQLITE_TYPES if url.startswith(SQLITE_PREFIX) else POSTGRES_TYPES
+        with self.write():
+            for statement in (s.strip() for s in DDL.format(**types).split(";")):
+                if statement:
+                    self.execute(statement)
+
+    @property
+    def lock_suffix(self) -> str:
+        """`` FOR UPDATE`` on PostgreSQL (SQLite's write transaction already excludes other writers)."""
+        return self.store.lock_suffix
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction; errors come out as StoreError / StoreUnavailable."""
+        with self.store._write():
+            yield
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.store.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.store._read(sql, params)
+
+    def next_number(self, name: str) -> int:
+        """A per-name sequence (outpatient numbers, trace numbers), inside the caller's transaction."""
+        row = self.execute("INSERT INTO svc_counters (name, value) VALUES (?, 1) ON CONFLICT (name)"
+                           " DO UPDATE SET value = svc_counters.value + 1 RETURNING value", (name,)).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self.store.close()

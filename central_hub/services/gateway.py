@@ -1,0 +1,113 @@
+"""Payment gateway to the acquirer host: one 0200 per authorisation, a 0400 reversal whenever the
+answer is not known (timeout, dropped line, an answer that fails its MAC).
+
+The outcome is never ambiguous: "approved" (0210 with 00), "declined" (0210 with another code),
+or "not-charged" (never sent, or reversed). The PAN is only ever in the outgoing message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+from dataclasses import dataclass
+
+from central_hub.services import iso8583
+from central_hub.services.iso8583 import Iso8583Error
+
+log = logging.getLogger(__name__)
+
+APPROVED, DECLINED, NOT_CHARGED = "approved", "declined", "not-charged"
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str
+    port: int
+    mac_key: bytes
+    merchant_id: str = "898110155110001"
+    connect_timeout_s: float = 2.0
+    answer_timeout_s: float = 3.0
+    reversal_timeout_s: float = 2.0
+    reversal_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class Authorisation:
+    pan: str
+    pan_sequence: str | None
+    expiry_yymm: str
+    amount_fen: int
+    pin_block_hex: str
+    terminal_id: str
+    stan: str  # 6 digits
+    transmitted_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    outcome: str
+    response_code: str | None
+    reason: str
+    auth_code: str | None = None
+    reversed: bool = False
+    reversal_pending: bool = False  # not-charged, but the acquirer has not yet confirmed the reversal
+
+
+class AcquirerGateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+
+    def authorise(self, auth: Authorisation) -> GatewayResult:
+        request = self._financial(auth)
+        try:
+            sock = socket.create_connection((self.config.host, self.config.port), self.config.connect_timeout_s)
+        except OSError as exc:
+            log.warning("acquirer %s:%s unreachable (%s): payment %s not sent", self.config.host, self.config.port,
+                        exc.__class__.__name__, auth.stan)
+            return GatewayResult(NOT_CHARGED, None, "the bank could not be reached; nothing was charged")
+        try:
+            with sock:
+                sock.settimeout(self.config.answer_timeout_s)
+                iso8583.send_frame(sock, iso8583.encode(request, self.config.mac_key))
+                answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
+            if answer.get("t") != iso8583.FINANCIAL_ANSWER or answer.get("11") != auth.stan:
+                raise Iso8583Error(f"unexpected answer {answer.get('t')} for trace {answer.get('11')}")
+        except (OSError, ConnectionError, Iso8583Error) as exc:
+            log.warning("acquirer: no usable answer to trace %s (%s); reversing", auth.stan, exc.__class__.__name__)
+            return self._reverse(auth, request)
+        code = answer.get("39")
+        if code == iso8583.APPROVED:
+            return GatewayResult(APPROVED, code, iso8583.reason_text(code), answer.get("38"))
+        return GatewayResult(DECLINED, code, iso8583.reason_text(code))
+
+    def _financial(self, auth: Authorisation) -> dict[str, str]:
+        when = auth.transmitted_at.astimezone(dt.UTC)
+        doc = {"t": iso8583.FINANCIAL_REQUEST, "2": auth.pan, "3": iso8583.PURCHASE, "4": f"{auth.amount_fen:012d}",
+               "7": f"{when:%m%d%H%M%S}", "11": auth.stan, "12": f"{when:%H%M%S}", "13": f"{when:%m%d}",
+               "14": auth.expiry_yymm, "22": iso8583.POS_ENTRY_CHIP_WITH_PIN, "41": auth.terminal_id,
+               "42": self.config.merchant_id, "49": iso8583.CURRENCY_CNY, "52": auth.pin_block_hex}
+        if auth.pan_sequence is not None:
+            doc["23"] = f"{int(auth.pan_sequence):03d}"
+        return doc
+
+    def _reverse(self, auth: Authorisation, original: dict[str, str]) -> GatewayResult:
+        reversal = {k: v for k, v in original.items() if k not in ("52", "t")}
+        reversal["t"] = iso8583.REVERSAL_REQUEST
+        reversal["90"] = (iso8583.FINANCIAL_REQUEST + auth.stan + original["7"]).ljust(42, "0")
+        for attempt in range(1, self.config.reversal_attempts + 1):
+            try:
+                with socket.create_connection((self.config.host, self.config.port),
+                                              self.config.connect_timeout_s) as sock:
+                    sock.settimeout(self.config.reversal_timeout_s)
+                    iso8583.send_frame(sock, iso8583.encode(reversal, self.config.mac_key))
+                    answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
+                if answer.get("t") == iso8583.REVERSAL_ANSWER and answer.get("11") == auth.stan:
+                    return GatewayResult(NOT_CHARGED, answer.get("39"),
+                                         "no answer from the bank in time; the payment was reversed, nothing was charged",
+                                         reversed=True)
+            except (OSError, ConnectionError, Iso8583Error) as exc:
+                log.warning("acquirer: reversal of trace %s, attempt %d: %s", auth.stan, attempt,
+                            exc.__class__.__name__)
+        return GatewayResult(NOT_CHARGED, None, "no answer from the bank; a reversal is pending and any charge will be"
+                             " returned", reversal_pending=True)

@@ -1,0 +1,81 @@
+"""The request lane of a hub worker: requests never queue behind the record path.
+
+The worker's network thread hands each ``req`` message here (`submit`, non-blocking) instead
+of to the record batches; a small pool of threads answers them against the services'
+own database connection (on SQLite, its own file), so neither a large ingest batch nor an
+fsync stall of the record store delays an answer. The queue is bounded; overflow is counted
+and the request dropped (the kiosk times out and retries with the same idempotency key).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from central_hub.config import WorkerConfig
+from central_hub.datakey import load_or_create
+from central_hub.directory import Directory
+from central_hub.services.db import ServicesDb, services_db_url
+from central_hub.services.dispatcher import Dispatcher
+from central_hub.services.gateway import AcquirerGateway
+from central_hub.services.privacy import Privacy
+from central_hub.services.responder import Inbound, Outbound, Responder
+from central_hub.services.settings import load_settings
+from central_hub.stats import IngestStats
+
+log = logging.getLogger(__name__)
+
+THREADS = 4
+QUEUE_MAX = 64
+
+Publish = Callable[[Outbound], None]
+
+
+class RpcLane:
+    def __init__(self, config: WorkerConfig, publish: Publish, stats: IngestStats) -> None:
+        self.config, self.publish, self.stats = config, publish, stats
+        self._slots = threading.BoundedSemaphore(QUEUE_MAX)
+        self._pool: ThreadPoolExecutor | None = None
+        self._db: ServicesDb | None = None
+        self.responder: Responder | None = None
+
+    def start(self) -> None:
+        """Open the services database and seed the timetable (raises HubError if it cannot)."""
+        settings = load_settings(self.config.state_dir)
+        self._db = db = ServicesDb(services_db_url(self.config.db_url, self.config.state_dir))
+        privacy = Privacy(load_or_create(self.config.state_dir))
+        gateway = AcquirerGateway(settings.gateway) if settings.gateway else None
+        dispatcher = Dispatcher(db, privacy, gateway, settings.timetable)
+        added = dispatcher.schedule.seed()
+        log.info("services ready (%d new clinic slots; acquirer %s)", added,
+                 f"{settings.gateway.host}:{settings.gateway.port}" if settings.gateway else "not configured")
+        self.responder = Responder(Directory.from_site(self.config.site_dir), db, dispatcher, self.stats)
+        self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="hub-rpc")
+
+    def submit(self, msg: Inbound) -> None:
+        if self._pool is None or not self._slots.acquire(blocking=False):
+            self.stats.add("rpc_dropped_queue_full")
+            return
+        try:
+            self._pool.submit(self._answer, msg)
+        except RuntimeError:  # shutting down
+            self._slots.release()
+
+    def _answer(self, msg: Inbound) -> None:
+        try:
+            out = self.responder.answer(msg) if self.responder else None
+            if out is not None:
+                self.publish(out)
+        except Exception:  # never lose the thread; the kiosk times out and retries
+            self.stats.add("rpc_lane_errors")
+            log.exception("request lane: unexpected error")
+        finally:
+            self._slots.release()
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._db is not None:
+            self._db.close()

@@ -1,0 +1,91 @@
+"""Paying a held booking: check it, record the attempt (masked PAN only), authorise, record the outcome.
+
+The PAN arrives sealed in the request, goes into the 0200 and nowhere else: not the database,
+not the logs, not the idempotency record (which keeps the answer and a keyed MAC of the request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from central_hub.services.db import ServicesDb
+from central_hub.services.errors import ServiceError, bad_request
+from central_hub.services.gateway import APPROVED, AcquirerGateway, Authorisation, GatewayResult
+from central_hub.services.schedule import Schedule
+
+PAN_RE = re.compile(r"^[0-9]{12,19}$")
+PIN_BLOCK_RE = re.compile(r"^(?:[0-9A-F]{16}|[0-9A-F]{32})$")
+TERMINAL_RE = re.compile(r"^[0-9A-Z]{8}$")
+PENDING, REVERSAL_PENDING = "pending", "reversal-pending"
+STAN_MODULUS = 1_000_000
+
+
+def mask_pan(pan: str) -> str:
+    return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+
+
+class Payments:
+    def __init__(self, db: ServicesDb, schedule: Schedule, gateway: AcquirerGateway | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db, self.schedule, self.gateway, self.clock = db, schedule, gateway, clock
+
+    def pay(self, args: dict[str, Any]) -> dict[str, Any]:
+        pan, block, terminal = args.get("pan"), str(args.get("pin_block", "")).upper(), args.get("terminal_id")
+        booking_id, amount = args.get("booking_id"), args.get("amount_fen")
+        if not isinstance(pan, str) or not PAN_RE.match(pan):
+            raise bad_request("pan: want 12..19 digits")
+        if not PIN_BLOCK_RE.match(block):
+            raise bad_request("pin_block: want 16 or 32 hex digits")
+        if not isinstance(terminal, str) or not TERMINAL_RE.match(terminal):
+            raise bad_request("terminal_id: want 8 digits or capital letters")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise bad_request("amount_fen: want a positive whole number")
+        try:
+            expiry = dt.date.fromisoformat(str(args.get("card_expiry")))
+        except ValueError:
+            raise bad_request("card_expiry: want YYYY-MM-DD") from None
+        seq = args.get("pan_sequence")
+        if seq is not None and (not isinstance(seq, str) or not seq.isdigit() or len(seq) > 3):
+            raise bad_request("pan_sequence: want up to 3 digits")
+        if self.gateway is None:
+            raise ServiceError("payment-unavailable", "card payment is not available now; please pay at the desk")
+        self.schedule.claim_for_payment(str(booking_id), amount)
+        payment_id = "Y" + secrets.token_hex(8)
+        now = int(self.clock() * 1000)
+        with self.db.write():
+            self.db.execute(f"SELECT status FROM svc_bookings WHERE booking_id = ?{self.db.lock_suffix}", (booking_id,))
+            busy = self.db.execute("SELECT outcome FROM svc_payments WHERE booking_id = ? AND outcome IN (?, ?, ?)",
+                                   (booking_id, PENDING, APPROVED, REVERSAL_PENDING)).fetchone()
+            if busy:
+                raise ServiceError("already-paid" if busy[0] == APPROVED else "payment-in-progress",
+                                   "this booking is paid or a payment for it is being settled")
+            stan = f"{self.db.next_number('stan') % STAN_MODULUS:06d}"
+            self.db.execute("INSERT INTO svc_payments (payment_id, booking_id, amount_fen, masked_pan, stan, outcome,"
+                            " reason, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (payment_id, booking_id, amount, mask_pan(pan), stan, PENDING, "sent to the acquirer",
+                             now, now))
+        result = self.gateway.authorise(Authorisation(pan, seq, f"{expiry:%y%m}", amount, block, terminal, stan,
+                                                      dt.datetime.fromtimestamp(self.clock(), dt.UTC)))
+        self._record(payment_id, result)
+        if result.outcome == APPROVED:
+            self.schedule.mark_paid(str(booking_id))
+        return {"payment_id": payment_id, "outcome": result.outcome, "response_code": result.response_code,
+                "reason": result.reason, "auth_code": result.auth_code, "amount_fen": amount}
+
+    def _record(self, payment_id: str, result: GatewayResult) -> None:
+        outcome = REVERSAL_PENDING if result.reversal_pending else result.outcome
+        with self.db.write():
+            self.db.execute("UPDATE svc_payments SET outcome = ?, response_code = ?, auth_code = ?, reason = ?,"
+                            " updated_ms = ? WHERE payment_id = ?",
+                            (outcome, result.response_code, result.auth_code, result.reason,
+                             int(self.clock() * 1000), payment_id))
+
+    def outcomes(self) -> list[tuple[str, str, str]]:
+        """(payment id, booking id, outcome) of every attempt, oldest first (operator view, tests)."""
+        return [(r[0], r[1], r[2]) for r in self.db.query(
+            "SELECT payment_id, booking_id, outcome FROM svc_payments ORDER BY created_ms, payment_id")]
