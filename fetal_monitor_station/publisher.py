@@ -2,14 +2,19 @@
 
 The link's `submit` is durable on return, so once a record is accepted here nothing is lost
 through a hub or network outage. A record the outbox cannot take now (disk full, locked) is
-kept in a bounded retry queue (overflow counted); a record its schema rejects is a station
-bug: it is counted and logged, never retried, never allowed to stop acquisition.
+kept in a bounded retry queue; a record its schema rejects is a station bug: it is counted
+and logged, never retried, never allowed to stop acquisition.
+
+When the retry queue is full (a long outbox outage), the oldest CTG batch makes room (alarms,
+episodes, classifications and reports go only when no CTG batch is left to drop), and the loss
+is never silent: a `loss/1` record ("retry-overflow", counts per schema) goes into the outbox
+ahead of the queued records as soon as it accepts again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +29,8 @@ ALARM_SCHEMA = "alarm/1"
 EPISODE_SCHEMA = "episode/1"
 CLASSIFICATION_SCHEMA = "classification/1"
 REPORT_SCHEMA = "ctg-report/1"
+LOSS_SCHEMA = "loss/1"
+LOSS_EVENT = "retry-overflow"
 BATCH_SAMPLES = 40  # 10 s at 4 Hz
 RETRY_MAX = 10_000
 _PERIOD_MS = 1000 // SAMPLE_HZ
@@ -39,7 +46,8 @@ class PublisherStats:
     ctg_batches: int = 0
     rejected: int = 0  # schema violations (bugs), dropped after logging
     retry_queued: int = 0
-    retry_overflow: int = 0
+    retry_overflow: int = 0  # records dropped from a full retry queue, each reported in a loss/1 record
+    loss_records: int = 0
 
 
 class _Batch:
@@ -84,6 +92,7 @@ class Publisher:
         self._batch_samples = batch_samples
         self._batches: dict[str, _Batch] = {}
         self._retry: deque[tuple[Kind, str, dict[str, Any], int | None]] = deque()
+        self._lost: Counter[str] = Counter()  # dropped since the last loss/1 record, by schema
         self.stats = PublisherStats()
 
     def add_sample(self, bed_id: str, episode_id: int, sample: CtgSample) -> None:
@@ -131,7 +140,9 @@ class Publisher:
         return len(self._retry)
 
     def retry(self) -> None:
-        """Offer queued records to the outbox again, oldest first, until one fails."""
+        """Offer the loss report, then queued records, to the outbox again, oldest first, until one fails."""
+        if self._lost and not self._report_loss():
+            return
         while self._retry:
             kind, schema, body, made = self._retry[0]
             try:
@@ -162,9 +173,30 @@ class Publisher:
             return
         self.stats.submitted += 1
 
+    def _report_loss(self) -> bool:
+        lost = sum(self._lost.values())
+        body = {"event": LOSS_EVENT, "lost": lost, "lost_total": self.stats.retry_overflow,
+                "by_schema": dict(sorted(self._lost.items()))}
+        try:
+            self._link.submit(Kind.ALARMS, LOSS_SCHEMA, body)
+        except LinkError:
+            return False
+        log.error("retry queue overflowed: %d record(s) dropped (%s), reported in a loss/1 record", lost,
+                  ", ".join(f"{k} x{n}" for k, n in sorted(self._lost.items())))
+        self._lost.clear()
+        self.stats.loss_records += 1
+        return True
+
     def _queue(self, kind: Kind, schema: str, body: dict[str, Any], made_at_ms: int | None) -> None:
         if len(self._retry) >= RETRY_MAX:
-            self._retry.popleft()
-            self.stats.retry_overflow += 1
+            self._drop_one()
         self._retry.append((kind, schema, body, made_at_ms))
         self.stats.retry_queued += 1
+
+    def _drop_one(self) -> None:
+        """The oldest CTG batch if there is one (a gap in a trace), else the oldest record."""
+        victim = next((i for i, item in enumerate(self._retry) if item[1] == CTG_SCHEMA), 0)
+        schema = self._retry[victim][1]
+        del self._retry[victim]
+        self._lost[schema] += 1
+        self.stats.retry_overflow += 1
