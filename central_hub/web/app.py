@@ -196,7 +196,8 @@ def create_app(dash: Dashboard) -> FastAPI:
         return page(request, "fleet.html", session, filter=chosen, shown=shown, total=len(views),
                     matching=sum(1 for v in views if chosen.matches(v)), summary=summary(views),
                     kinds=sorted({v.kind for v in views if v.kind}), fault_codes=fault_codes(views),
-                    number=number, pages=pages, query=query, filter_params=chosen.params())
+                    number=number, pages=pages, query=query, filter_params=chosen.params(),
+                    hub_faults=dash.live.hub_faults)
 
     @app.get("/fleet/events")
     async def fleet_events(request: Request) -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 
 from central_hub import fleet
 from central_hub.fleet import Presence
-from central_hub.store.model import FleetRow
+from central_hub.store.model import FleetRow, HubFault
 from mch_link.registry import RegistryEntry
 
 CERT_WARN_DAYS = 30
@@ -57,7 +57,8 @@ class DeviceView:
 
 
 def device_view(device_id: str, row: FleetRow | None, entry: RegistryEntry | None, site: str,
-                now_ms: int) -> DeviceView:
+                now_ms: int, hub_faults: tuple[HubFault, ...] = ()) -> DeviceView:
+    """`hub_faults`: what the hub itself reports about this device (a reset detected, quarantine overflow)."""
     days_left = None
     if entry is not None:
         days_left = int((entry.not_after.timestamp() * 1000 - now_ms) // 86_400_000)
@@ -70,15 +71,28 @@ def device_view(device_id: str, row: FleetRow | None, entry: RegistryEntry | Non
         firmware=row.firmware if row else None, queue_depth=row.queue_depth if row else None,
         oldest_record_age_s=row.oldest_record_age_s if row else None,
         cert_not_after=entry.not_after if entry else None, cert_days_left=days_left,
-        faults=tuple(fleet.faults_of(row)), alarm_beds=row.alarm_beds if row else None,
+        faults=tuple(fleet.faults_of(row)) + tuple(_as_fault(f) for f in hub_faults), alarm_beds=row.alarm_beds if row else None,
         alarm_highest=row.alarm_highest if row else None, records_stored=row.records_stored if row else 0,
         births=row.births if row else 0)
 
 
-def fleet_views(rows: Iterable[FleetRow], registry: Mapping[str, RegistryEntry], site: str,
-                now_ms: int) -> list[DeviceView]:
-    by_id = {r.device_id: r for r in rows}
-    return [device_view(d, by_id.get(d), registry.get(d), site, now_ms) for d in sorted(set(by_id) | set(registry))]
+def _as_fault(f: HubFault) -> dict[str, Any]:
+    """A hub fact about a device, shown like the device's own faults (code = its source)."""
+    return {"code": f.source, "severity": "warning", "since_ms": f.since_ms, "detail": f.detail, "by": "hub"}
+
+
+def split_hub_faults(faults: Iterable[HubFault], device_ids: Iterable[str]) -> tuple[dict[str, tuple[HubFault, ...]],
+                                                                                     list[HubFault]]:
+    """(per device, about the hub itself): a fault whose subject is a device id belongs to that device."""
+    known = set(device_ids)
+    per_device: dict[str, list[HubFault]] = {}
+    hub: list[HubFault] = []
+    for f in faults:
+        if f.subject in known:
+            per_device.setdefault(f.subject, []).append(f)
+        else:
+            hub.append(f)
+    return {d: tuple(fs) for d, fs in per_device.items()}, hub
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ out to the browsers' event streams.
 
 Every POLL_S it reads the rows seen since a little before the last poll (LOOKBACK_MS covers a
 batch committed after its receive time), and every FULL_EVERY_S the whole table and the registry
-(a batch held back by a store outage, a revocation, a certificate day passing). Each tick also
+(a batch held back by a store outage, a revocation, a certificate day passing). The hub's own
+facts (central_hub.store `hub_faults`) are read every tick: about a device, they join its faults;
+about the hub (registry files that do not read, low disk), they are the page's banner. Each tick also
 re-checks the online devices whose expiry has passed: going silent is a change no message brings.
 A row is pushed to subscribers only when what it shows changed (`DeviceView.signature`).
 Subscriber queues are bounded; one that overflows is told to reload instead of growing.
@@ -22,8 +24,8 @@ from central_hub.directory import Directory
 from central_hub.errors import StoreError
 from central_hub.fleet import Presence
 from central_hub.store.base import Store
-from central_hub.store.model import FLEET_COLUMNS, FleetRow
-from central_hub.web.fleet_view import DeviceView, device_view
+from central_hub.store.model import FLEET_COLUMNS, FleetRow, HubFault
+from central_hub.web.fleet_view import DeviceView, device_view, split_hub_faults
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ class LiveFleet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._cursor_ms = 0
+        self._hub_faulted: set[str] = set()  # devices with a hub fault at the last tick
+        self.hub_faults: list[HubFault] = []  # about the hub itself (registry files, disk), for the banner
         self._full_at = 0.0
         self.ticks = 0
         self.errors = 0
@@ -125,16 +129,23 @@ class LiveFleet:
         else:
             fetched = self._rows_seen_since(self._cursor_ms - LOOKBACK_MS)
         registry = self.directory.known()
+        per_device, about_hub = split_hub_faults(self.store.hub_faults(), set(self._rows) | set(registry)
+                                                 | {r.device_id for r in fetched})
         changed: list[DeviceView] = []
         with self._lock:
+            self.hub_faults = about_hub
             for row in fetched:
                 self._rows[row.device_id] = row
                 if row.last_seen_ms is not None:
                     self._cursor_ms = max(self._cursor_ms, row.last_seen_ms)
+            hub_faulted = set(per_device) | self._hub_faulted
+            self._hub_faulted = set(per_device)
             ids: Iterable[str] = set(self._rows) | set(registry) if full else \
-                {r.device_id for r in fetched} | {d for d, v in self._views.items() if _may_expire(v, now_ms)}
+                {r.device_id for r in fetched} | hub_faulted | \
+                {d for d, v in self._views.items() if _may_expire(v, now_ms)}
             for device_id in ids:
-                view = device_view(device_id, self._rows.get(device_id), registry.get(device_id), self.site, now_ms)
+                view = device_view(device_id, self._rows.get(device_id), registry.get(device_id), self.site, now_ms,
+                                   per_device.get(device_id, ()))
                 old = self._views.get(device_id)
                 if old is None or old.signature() != view.signature():
                     self._views[device_id] = view

@@ -179,3 +179,17 @@ def test_health_and_metrics(client: TestClient, feeder: Feeder, dashboard: Dashb
     assert 'mch_hub_quarantine_items{reason="malformed"} 1' in text
     assert 'mch_hub_devices{state="online"} 1' in text and 'mch_hub_devices{state="never-seen"} 2' in text
     assert "mch_hub_outbox_records 4" in text
+
+
+def test_hub_facts_on_the_fleet_page(client: TestClient, dashboard: Dashboard) -> None:
+    t = now_ms()
+    dashboard.store.set_hub_faults("disk", {"/var/lib/mch-hub": "12 MiB free, below 500 MiB"}, t)
+    dashboard.store.set_hub_faults("device-reset", {"kiosk-002": "counter went back: outbox restored?"}, t)
+    dashboard.live.refresh()
+    login(client, "alice")
+    page = client.get("/fleet").text
+    banner = page.split('id="hub-faults"')[1].split("</section>")[0]
+    assert "中心磁盘空间不足" in banner and "12 MiB free" in banner and "kiosk-002" not in banner
+    row = page.split('id="dev-kiosk-002"')[1].split("</tr>")[0]
+    assert "检测到设备重置" in row
+    assert 'id="dev-kiosk-002"' in client.get("/fleet?fault=device-reset").text
