@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from ..analysis.events import FIGO_PATHOLOGICAL, NICHD_III, AnalysisEvent, Snapshot
 from ..trace import SAMPLE_HZ
+from .baseline_rule import BaselineRateRule, LevelTracker
 from .model import (
     BRADYCARDIA,
     CHANGE_ACKNOWLEDGED,
@@ -24,6 +25,8 @@ from .model import (
     CHANGE_ESCALATED,
     CHANGE_RAISED,
     DISCONNECTED,
+    FHR_HIGH_LIMIT,
+    FHR_LOW_LIMIT,
     MATERNAL_COINCIDENCE,
     PATHOLOGICAL,
     PROLONGED_DECELERATION,
@@ -40,8 +43,9 @@ from .timer import ConditionTimer
 
 Clock = Callable[[], float]
 HISTORY_LENGTH = 2000
-TIMED_KINDS = (BRADYCARDIA, TACHYCARDIA, PROLONGED_DECELERATION, SIGNAL_LOSS, MATERNAL_COINCIDENCE,
+TIMED_KINDS = (FHR_HIGH_LIMIT, FHR_LOW_LIMIT, PROLONGED_DECELERATION, SIGNAL_LOSS, MATERNAL_COINCIDENCE,
                REDUCED_VARIABILITY)
+RETURN_MIN_BELOW_LIVE_BPM = 10.0  # a recent baseline this far below the live one means the live one lags
 
 
 class _Bed:
@@ -49,6 +53,12 @@ class _Bed:
         self.th = th
         w = int(th.episode_window_s * SAMPLE_HZ)
         self.timers = {k: ConditionTimer(w, th.hold_fraction) for k in TIMED_KINDS}
+        self.rule_s = {FHR_HIGH_LIMIT: th.fhr_limit_delay_s, FHR_LOW_LIMIT: th.fhr_limit_delay_s,
+                       PROLONGED_DECELERATION: th.prolonged_decel_s, SIGNAL_LOSS: th.signal_loss_s,
+                       MATERNAL_COINCIDENCE: th.coincidence_s, REDUCED_VARIABILITY: th.reduced_variability_s}
+        self.levels = LevelTracker()
+        self.rate_rules = {TACHYCARDIA: (BaselineRateRule(1, th.tachycardia_bpm), th.tachycardia_s),
+                           BRADYCARDIA: (BaselineRateRule(-1, th.bradycardia_bpm), th.bradycardia_s)}
         self.last_update: float | None = None
         self.connected = True
 
@@ -93,22 +103,36 @@ class AlarmManager:
         t = snapshot.t_s
         f, lb, m = snapshot.fhr_bpm, snapshot.live_baseline_bpm, snapshot.mhr_bpm
         tm = bed.timers
-        tm[BRADYCARDIA].update(t, None if f is None else f < th.bradycardia_bpm)
-        tm[TACHYCARDIA].update(t, None if f is None else f > th.tachycardia_bpm)
-        tm[PROLONGED_DECELERATION].update(
-            t, None if f is None or lb is None else f < lb - th.prolonged_decel_drop_bpm)
+        levels = bed.levels
+        epoch = levels.push(t, f)
+        if epoch is not None:
+            for kind, (rule, rule_s) in bed.rate_rules.items():
+                rule.epoch(epoch[0], epoch[1], levels)
+                if rule.holding and rule.held_for() >= rule_s:
+                    limit = th.tachycardia_bpm if kind == TACHYCARDIA else th.bradycardia_bpm
+                    side = ">" if kind == TACHYCARDIA else "<"
+                    out += self._raise(bed_id, kind, now, rule.since or t,
+                                       f"baseline {side} {limit:.0f} bpm for {rule.held_for():.0f} s")
+                elif rule.since is None:
+                    out += self._clear(bed_id, kind, now)
+        tm[FHR_HIGH_LIMIT].update(t, None if f is None else f > th.fhr_high_limit_bpm)
+        tm[FHR_LOW_LIMIT].update(t, None if f is None else f < th.fhr_low_limit_bpm)
+        decel = None
+        if f is not None and lb is not None:
+            decel = f < lb - th.prolonged_decel_drop_bpm
+            if decel and levels.level is not None:
+                back = levels.recent_baseline_near(levels.level)  # a return from a shift, not a deceleration
+                decel = back is None or back > lb - RETURN_MIN_BELOW_LIVE_BPM
+        tm[PROLONGED_DECELERATION].update(t, decel)
         tm[SIGNAL_LOSS].update(t, f is None)
         tm[MATERNAL_COINCIDENCE].update(t, None if f is None or m is None else abs(f - m) < th.coincidence_bpm)
         v = snapshot.variability_bpm  # settled: median band of the last 10 settled minutes
         tm[REDUCED_VARIABILITY].update(t, None if v is None else v < th.reduced_variability_bpm)
-        rule_s = {BRADYCARDIA: th.bradycardia_s, TACHYCARDIA: th.tachycardia_s,
-                  PROLONGED_DECELERATION: th.prolonged_decel_s, SIGNAL_LOSS: th.signal_loss_s,
-                  MATERNAL_COINCIDENCE: th.coincidence_s, REDUCED_VARIABILITY: th.reduced_variability_s}
         for kind in TIMED_KINDS:
             timer = tm[kind]
-            held = timer.held_for(t)
-            if timer.since is not None and held >= rule_s[kind]:
-                out += self._raise(bed_id, kind, now, timer.since, f"{kind.replace('_', ' ')} for {held:.0f} s")
+            if timer.holding and timer.held_for() >= bed.rule_s[kind]:
+                out += self._raise(bed_id, kind, now, timer.since or t,
+                                   f"{kind.replace('_', ' ')} for {timer.held_for():.0f} s")
             elif timer.since is None:
                 out += self._clear(bed_id, kind, now)
         cl = snapshot.classification

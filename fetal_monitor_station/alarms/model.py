@@ -24,8 +24,10 @@ SIGNAL_LOSS = "signal_loss"
 DISCONNECTED = "monitor_disconnected"
 MATERNAL_COINCIDENCE = "maternal_fetal_coincidence"
 REDUCED_VARIABILITY = "reduced_variability"
+FHR_HIGH_LIMIT = "fhr_high_limit"  # monitor-style fast limit alarms on the raw FHR
+FHR_LOW_LIMIT = "fhr_low_limit"
 ALARM_KINDS = (BRADYCARDIA, TACHYCARDIA, PROLONGED_DECELERATION, PATHOLOGICAL, SIGNAL_LOSS, DISCONNECTED,
-               MATERNAL_COINCIDENCE, REDUCED_VARIABILITY)
+               MATERNAL_COINCIDENCE, REDUCED_VARIABILITY, FHR_HIGH_LIMIT, FHR_LOW_LIMIT)
 
 DEFAULT_PRIORITIES = {
     BRADYCARDIA: Priority.MEDIUM,
@@ -36,6 +38,8 @@ DEFAULT_PRIORITIES = {
     DISCONNECTED: Priority.MEDIUM,
     MATERNAL_COINCIDENCE: Priority.MEDIUM,
     REDUCED_VARIABILITY: Priority.MEDIUM,
+    FHR_HIGH_LIMIT: Priority.MEDIUM,
+    FHR_LOW_LIMIT: Priority.MEDIUM,
 }
 
 CHANGE_RAISED = "raised"
@@ -48,10 +52,13 @@ CHANGE_CLEARED = "cleared"
 class AlarmThresholds:
     """Rule thresholds; defaults from FIGO 2015 / NICHD 2008, station choices marked."""
 
-    bradycardia_bpm: float = R.NORMAL_BASELINE_MIN_BPM  # FIGO/NICHD: < 110 bpm
-    bradycardia_s: float = R.TACHY_BRADY_DURATION_S  # for 10 min
-    tachycardia_bpm: float = R.NORMAL_BASELINE_MAX_BPM  # > 160 bpm
+    bradycardia_bpm: float = R.NORMAL_BASELINE_MIN_BPM  # FIGO/NICHD: baseline < 110 bpm
+    bradycardia_s: float = R.TACHY_BRADY_DURATION_S  # for 10 min (decelerations/accelerations excluded)
+    tachycardia_bpm: float = R.NORMAL_BASELINE_MAX_BPM  # baseline > 160 bpm
     tachycardia_s: float = R.TACHY_BRADY_DURATION_S
+    fhr_high_limit_bpm: float = 180.0  # station: fast limit alarm, raw FHR above this...
+    fhr_low_limit_bpm: float = 80.0  # ...or below this (FIGO: < 80 bpm is serious)...
+    fhr_limit_delay_s: float = 120.0  # ...for this long
     prolonged_decel_drop_bpm: float = R.DECEL_MIN_FALL_BPM  # 15 bpm below the live baseline
     prolonged_decel_s: float = R.FIGO_PROLONGED_DECEL_S  # FIGO > 3 min (NICHD ward: 120 s)
     signal_loss_s: float = 60.0  # station
@@ -68,12 +75,14 @@ class AlarmThresholds:
     priorities: dict[str, Priority] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
 
     def __post_init__(self) -> None:
-        for name in ("bradycardia_s", "tachycardia_s", "prolonged_decel_s", "signal_loss_s", "disconnect_s",
+        for name in ("bradycardia_s", "tachycardia_s", "fhr_limit_delay_s", "prolonged_decel_s", "signal_loss_s", "disconnect_s",
                      "coincidence_s", "escalate_after_s", "episode_window_s", "reduced_variability_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"alarm threshold {name} must be positive")
         if not self.bradycardia_bpm < self.tachycardia_bpm:
             raise ValueError("bradycardia_bpm must be below tachycardia_bpm")
+        if not self.fhr_low_limit_bpm < self.fhr_high_limit_bpm:
+            raise ValueError("fhr_low_limit_bpm must be below fhr_high_limit_bpm")
         unknown = set(self.enabled) - set(ALARM_KINDS)
         if unknown:
             raise ValueError(f"unknown alarm kinds: {sorted(unknown)}")

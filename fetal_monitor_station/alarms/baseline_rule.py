@@ -1,0 +1,171 @@
+"""The FIGO brady/tachycardia rule on the FHR level, with decelerations and accelerations excluded,
+and explicit detection of recent baselines (so a return from a level shift is not a deceleration).
+
+The live baseline of the analysis follows a change of level 4-5 min late; timing a 10-minute rule
+on it, or on the raw FHR (which a deceleration interrupts), misses real episodes. Here:
+
+- `LevelTracker` turns samples into 10-s epoch levels (median of the valid samples) and, once a
+  minute, into minute levels; a *recent baseline* is a level the FHR held for >= 10 min (FIGO: a
+  new baseline after >= 10 min) within the last 30 min.
+- `BaselineRateRule` times "baseline above (or below) a limit" on epoch levels: an epoch beyond the
+  limit holds the condition; an epoch >= 15 bpm on the other side of the episode's own level is a
+  deceleration (acceleration, for bradycardia) and is excluded (neither holds nor ends it) for up
+  to 3 min, longer ends it; otherwise the episode ends when half of the last minute's epochs are
+  back within the limit. The held time counts from the first epoch beyond the limit to the end of
+  the last one beyond it, and the alarm fires only at an epoch beyond it.
+- The prolonged-deceleration rule asks `recent_baseline_near`: FHR back at a normal-range level
+  that was a baseline in the last 30 min is a return from a shift, not a deceleration against the
+  lagging live baseline.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..analysis import rules as R
+from ..trace import SAMPLE_HZ
+
+EPOCH_S = 10.0  # station: the level is judged every 10 s
+EPOCH = int(EPOCH_S * SAMPLE_HZ)
+EPOCHS_PER_MIN = int(60 / EPOCH_S)
+MIN_EPOCH_VALID = EPOCH // 2
+EXCURSION_BPM = R.DECEL_MIN_FALL_BPM  # a deceleration/acceleration departs >= 15 bpm from the level
+MAX_EXCLUDED_S = R.FIGO_PROLONGED_DECEL_S  # a longer departure is not excluded: it ends the episode
+REF_EPOCHS = 6  # the episode's own level: median of its last six held epochs
+END_WINDOW = EPOCHS_PER_MIN  # hysteresis: half of the last minute's judged epochs back within the limit
+BASELINE_MIN_MINUTES = 10  # FIGO: a new baseline after >= 10 min
+BASELINE_MEMORY_MIN = 30  # recent baselines are remembered this long
+BASELINE_BAND_BPM = 8.0  # minute levels this close to their median...
+BASELINE_SHARE = 0.7  # ...in this share of the 10 minutes make that median a baseline
+RETURN_BAND_BPM = 8.0  # a level this close to a recent baseline is a return to it
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    k = len(s) // 2
+    return s[k] if len(s) % 2 else 0.5 * (s[k - 1] + s[k])
+
+
+class LevelTracker:
+    """Epoch levels (10 s) and recent baselines (>= 10 min stable in the last 30 min) of one bed."""
+
+    __slots__ = ("_buf", "_count", "_epoch_start", "level", "_minute", "_epochs", "_minutes", "baselines")
+
+    def __init__(self) -> None:
+        self._buf: list[float] = []
+        self._count = 0
+        self._epoch_start = 0.0
+        self.level: float | None = None  # the last closed epoch's level
+        self._minute: list[float] = []
+        self._epochs = 0
+        self._minutes: deque[float | None] = deque(maxlen=BASELINE_MEMORY_MIN)
+        self.baselines: tuple[float, ...] = ()
+
+    def push(self, t: float, f: float | None) -> tuple[float, float | None] | None:
+        """Add a sample; at the end of an epoch returns (epoch start s, level or None)."""
+        if self._count == 0:
+            self._epoch_start = t
+        if f is not None:
+            self._buf.append(f)
+        self._count += 1
+        if self._count < EPOCH:
+            return None
+        level = _median(self._buf) if len(self._buf) >= MIN_EPOCH_VALID else None
+        self._buf = []
+        self._count = 0
+        self.level = level
+        if level is not None:
+            self._minute.append(level)
+        self._epochs += 1
+        if self._epochs == EPOCHS_PER_MIN:
+            self._close_minute()
+        return self._epoch_start, level
+
+    def _close_minute(self) -> None:
+        self._minutes.append(_median(self._minute) if len(self._minute) * 2 >= EPOCHS_PER_MIN else None)
+        self._minute = []
+        self._epochs = 0
+        ms = list(self._minutes)
+        found: list[float] = []
+        for end in range(BASELINE_MIN_MINUTES, len(ms) + 1):
+            window = [m for m in ms[end - BASELINE_MIN_MINUTES:end] if m is not None]
+            if len(window) < BASELINE_SHARE * BASELINE_MIN_MINUTES:
+                continue
+            mid = _median(window)
+            near = sum(1 for m in window if abs(m - mid) <= BASELINE_BAND_BPM)
+            if near >= BASELINE_SHARE * BASELINE_MIN_MINUTES and \
+                    all(abs(mid - b) > RETURN_BAND_BPM / 2 for b in found):
+                found.append(mid)
+        self.baselines = tuple(found)
+
+    def recent_baseline_near(self, level: float) -> float | None:
+        """A recent baseline in the normal range within `RETURN_BAND_BPM` of `level`, if any."""
+        for b in self.baselines:
+            if R.NORMAL_BASELINE_MIN_BPM <= b <= R.NORMAL_BASELINE_MAX_BPM and abs(level - b) <= RETURN_BAND_BPM:
+                return b
+        return None
+
+
+class BaselineRateRule:
+    """Timer for 'the baseline is beyond `limit`' (sign +1: above, tachycardia; -1: below, bradycardia)."""
+
+    __slots__ = ("_sign", "_limit", "since", "_last_held", "_refs", "_judged", "_excluded_since", "holding")
+
+    def __init__(self, sign: int, limit_bpm: float) -> None:
+        self._sign = sign
+        self._limit = limit_bpm
+        self.since: float | None = None  # start of the first epoch beyond the limit
+        self._last_held = 0.0
+        self._refs: deque[float] = deque(maxlen=REF_EPOCHS)
+        self._judged: deque[bool] = deque(maxlen=END_WINDOW)  # True = beyond the limit
+        self._excluded_since: float | None = None
+        self.holding = False  # the latest epoch held the condition (or was an excluded excursion)
+
+    def held_for(self) -> float:
+        return 0.0 if self.since is None else self._last_held - self.since
+
+    def epoch(self, start_s: float, level: float | None, levels: LevelTracker) -> None:
+        """Judge one closed epoch (`level` None = too little signal: neither feeds nor ends)."""
+        if level is None:
+            return
+        end_s = start_s + EPOCH_S
+        beyond = self._sign * (level - self._limit) > 0
+        if self.since is None:
+            if beyond:
+                self.since = start_s
+                self._refs.clear()
+                self._judged.clear()
+                self._excluded_since = None
+                self._hold(level, end_s)
+            else:
+                self.holding = False
+            return
+        if beyond:
+            self._hold(level, end_s)
+            return
+        ref = _median(list(self._refs))
+        if self._sign * (level - ref) <= -EXCURSION_BPM:
+            # a deceleration (an acceleration, below the limit) inside the episode: excluded from the
+            # baseline; it neither ends the episode nor counts as held, and no alarm fires during it
+            if self._excluded_since is None:
+                self._excluded_since = start_s
+            self.holding = False
+            if end_s - self._excluded_since > MAX_EXCLUDED_S:
+                self._end()  # too long for a deceleration: the level has moved back
+            return
+        self._excluded_since = None
+        self.holding = False
+        self._judged.append(False)
+        if 2 * sum(1 for j in self._judged if not j) >= END_WINDOW:
+            self._end()
+
+    def _hold(self, level: float, end_s: float) -> None:
+        self._refs.append(level)
+        self._judged.append(True)
+        self._excluded_since = None
+        self._last_held = end_s
+        self.holding = True
+
+    def _end(self) -> None:
+        self.since = None
+        self.holding = False

@@ -1,0 +1,108 @@
+"""The defects found on independent traces, each reproduced on a generated trace (issue 11).
+
+Timed alarms fire only while their condition holds, with the time it really held; brady/tachycardia
+is a baseline rule that a deceleration does not reset; the return from a tachycardic episode is not
+a prolonged deceleration; the fast FHR-limit alarm is separate and configurable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fetal_monitor_station.alarms import AlarmThresholds
+from fetal_monitor_station.alarms.model import (
+    BRADYCARDIA,
+    CHANGE_CLEARED,
+    CHANGE_RAISED,
+    FHR_HIGH_LIMIT,
+    PROLONGED_DECELERATION,
+    SIGNAL_LOSS,
+    TACHYCARDIA,
+)
+from fetal_monitor_station.sources.synthetic import Span, SyntheticSpec, generate
+from fetal_monitor_station.sources.synthetic_shapes import dip
+from fetal_monitor_station.trace import SAMPLE_HZ, Trace
+
+from .test_alarms import first_raise, run, step_trace
+
+
+def with_gap(trace: Trace, start_s: float, length_s: float) -> Trace:
+    fhr = trace.fhr1_bpm.copy()
+    fhr[int(start_s * SAMPLE_HZ): int((start_s + length_s) * SAMPLE_HZ)] = np.nan
+    return Trace.from_arrays(fhr, toco=trace.toco)
+
+
+def raises(changes: list, kind: str) -> list:
+    return [c for c in changes if c.change == CHANGE_RAISED and c.alarm.kind == kind]
+
+
+def test_a_50_s_gap_raises_no_signal_loss_alarm() -> None:
+    """Defect 2: '60 s of signal loss' was raised 10 s after a 50-s gap had ended."""
+    _, changes, _ = run(with_gap(step_trace(140.0, 0.0, 900.0), 600.0, 50.0))
+    assert raises(changes, SIGNAL_LOSS) == []
+
+
+def test_signal_loss_alarm_fires_only_while_the_signal_is_lost() -> None:
+    tr = step_trace(140.0, 0.0, 1800.0)
+    for start, length in ((300.0, 50.0), (500.0, 59.0), (700.0, 75.0), (1000.0, 30.0), (1040.0, 40.0)):
+        tr = with_gap(tr, start, length)
+    _, changes, _ = run(tr)
+    fired = raises(changes, SIGNAL_LOSS)
+    # the 75-s gap; and 30 s + 40 s lost with 10 s of signal between (one episode by the hysteresis)
+    assert [round(c.at) for c in fired] == [760, 1060]
+    lost = np.isnan(tr.fhr1_bpm)
+    assert all(lost[int(c.at * SAMPLE_HZ)] for c in fired)
+    assert fired[0].alarm.message == "signal loss for 60 s"
+
+
+def tachycardia_trace(with_deceleration: bool, seed: int = 5) -> tuple[Trace, np.ndarray]:
+    """14 min at ~172 bpm from a baseline of 140, variability ~10 bpm, optionally one deceleration
+    (40 bpm, 70 s) inside it. Returns the trace and the true baseline."""
+    trace, truth = generate(SyntheticSpec(duration_s=3600.0, seed=seed, variability_bpm=10.0,
+                                          accelerations_per_hour=0.0, tachycardia=(Span(900.0, 1740.0, 172.0),)))
+    fhr = trace.fhr1_bpm.copy()
+    if with_deceleration:
+        t = np.arange(fhr.size) / SAMPLE_HZ
+        fhr -= dip(t, 1300.0, 1325.0, 1370.0, 40.0)
+    return Trace.from_arrays(fhr, toco=trace.toco), truth.baseline_bpm
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_deceleration", [False, True])
+def test_tachycardia_is_alarmed_and_its_end_is_not_a_prolonged_deceleration(with_deceleration: bool) -> None:
+    """Defects 1, 3, 5: the deceleration restarted the raw-FHR timer (no alarm at all), and the
+    return to 140 against the lagging baseline raised a high-priority 'prolonged deceleration'."""
+    trace, base = tachycardia_trace(with_deceleration)
+    crossing = float(np.flatnonzero(base > 160.0)[0]) / SAMPLE_HZ
+    _, changes, _ = run(trace)
+    t = first_raise(changes, TACHYCARDIA)
+    assert crossing + 600.0 - 10.0 <= t <= crossing + 660.0
+    assert raises(changes, PROLONGED_DECELERATION) == []
+    cleared = [c.at for c in changes if c.change == CHANGE_CLEARED and c.alarm.kind == TACHYCARDIA]
+    back = float(np.flatnonzero(base > 160.0)[-1]) / SAMPLE_HZ
+    assert cleared and back < cleared[0] <= back + 240.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_acceleration", [False, True])
+def test_bradycardia_is_alarmed_through_an_acceleration(with_acceleration: bool) -> None:
+    trace, truth = generate(SyntheticSpec(duration_s=3000.0, seed=8, variability_bpm=10.0,
+                                          accelerations_per_hour=0.0, bradycardia=(Span(900.0, 1800.0, 98.0),)))
+    fhr = trace.fhr1_bpm.copy()
+    if with_acceleration:
+        t = np.arange(fhr.size) / SAMPLE_HZ
+        fhr += dip(t, 1250.0, 1290.0, 1330.0, 25.0)
+    crossing = float(np.flatnonzero(truth.baseline_bpm < 110.0)[0]) / SAMPLE_HZ
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=trace.toco))
+    assert crossing + 590.0 <= first_raise(changes, BRADYCARDIA) <= crossing + 660.0
+
+
+def test_fast_fhr_limit_alarm_is_separate_and_configurable() -> None:
+    _, changes, _ = run(step_trace(185.0, 600.0, 900.0))
+    assert 720.0 <= first_raise(changes, FHR_HIGH_LIMIT) <= 721.0
+    assert raises(changes, TACHYCARDIA) == []  # 5 min is no tachycardia
+    _, changes, _ = run(step_trace(172.0, 600.0, 900.0), AlarmThresholds(fhr_high_limit_bpm=170.0,
+                                                                          fhr_limit_delay_s=30.0))
+    assert 630.0 <= first_raise(changes, FHR_HIGH_LIMIT) <= 631.0
+    with pytest.raises(ValueError):
+        AlarmThresholds(fhr_low_limit_bpm=200.0)
