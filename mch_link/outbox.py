@@ -22,6 +22,7 @@ import cbor2
 
 from mch_link.envelope import MAX_BODY_BYTES
 from mch_link.errors import OutboxError
+from mch_link.privatefile import prepare_private_db
 
 COUNTER_BLOCK = 1024
 
@@ -56,7 +57,7 @@ class Outbox:
         self._synchronous = synchronous
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_db(self.path)  # records may name patients: 0600 whatever the umask
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")

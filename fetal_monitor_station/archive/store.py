@@ -19,6 +19,7 @@ from pathlib import Path
 from fetal_monitor_station.archive.codec import MinuteBlock, minute_of
 from fetal_monitor_station.errors import ArchiveError
 from fetal_monitor_station.trace import CtgSample
+from mch_link.privatefile import prepare_private_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -53,7 +54,7 @@ def connect(path: Path, synchronous: str = "NORMAL", readonly: bool = False) -> 
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
                                  check_same_thread=False, isolation_level=None)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_private_db(path)  # patient names: 0600 in a 0700 directory, whatever the umask
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={synchronous}")
