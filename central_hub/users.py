@@ -43,12 +43,13 @@ class Permission(StrEnum):
     COMMAND = "command"
     RELEASE = "quarantine-release"
     PURGE = "quarantine-purge"
+    REQUEUE = "feed-requeue"
     READ_AUDIT = "read-audit"
     MANAGE_USERS = "manage-users"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset({Permission.VIEW, Permission.COMMAND, Permission.RELEASE}),
+    Role.OPERATOR: frozenset({Permission.VIEW, Permission.COMMAND, Permission.RELEASE, Permission.REQUEUE}),
     Role.AUDITOR: frozenset({Permission.VIEW, Permission.READ_AUDIT}),
     Role.ADMIN: frozenset(Permission),
 }

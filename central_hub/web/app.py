@@ -296,8 +296,23 @@ def create_app(dash: Dashboard) -> FastAPI:
     @app.get("/feed", response_class=HTMLResponse)
     async def feed(request: Request) -> Response:
         session = gate(request, Permission.VIEW)
-        status = await asyncio.to_thread(dash.feed) if dash.feed else None
-        return page(request, "feed.html", session, feed=status, now_ms=_now_ms(dash))
+        status = await asyncio.to_thread(dash.feed.status)
+        return page(request, "feed.html", session, feed=status, dead=dash.feed.dead_letters(),
+                    flash=request.query_params.get("flash"), count=request.query_params.get("n", ""))
+
+    @app.post("/feed/requeue")
+    async def feed_requeue(request: Request) -> Response:
+        session = gate(request, Permission.REQUEUE)
+        form = await form_of(request, session)
+        try:
+            ids = [int(form["id"])] if form.get("id") else []
+            note = form.get("note", "").strip()[:200]
+            count = dash.feed.requeue(session.username, ids, note) if ids and note else None
+        except (ValueError, HubError):
+            count = None
+        if count is None:
+            raise Refused(400, "feed.requeue_needs", session)
+        return RedirectResponse(f"/feed?flash=feed.requeued&n={count}", status_code=303)
 
     # -- machine endpoints -------------------------------------------------------------
     @app.get("/healthz")

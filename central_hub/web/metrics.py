@@ -55,10 +55,11 @@ def exposition(dash: Dashboard) -> str:
                    [("", float(sum(v.queue_depth or 0 for v in views)))])
     out += _family("mch_hub_commands", "gauge", "commands to devices by state",
                    [(f'{{state="{_label(k)}"}}', float(n)) for k, n in sorted(dash.commands.counts().items())])
-    if dash.feed is not None:
-        feed = dash.feed()
-        out += _family("mch_hub_feed_pending", "gauge", "county feed: bundles waiting to be sent",
-                       [("", float(feed.get("pending", 0)))])
-        out += _family("mch_hub_feed_dead_letters", "gauge", "county feed: bundles the county refused",
-                       [("", float(feed.get("dead", 0)))])
+    feed = dash.feed.status()
+    out += _family("mch_hub_feed_pending", "gauge", "county feed: bundles waiting to be sent",
+                   [("", float(feed.get("pending", 0)))])
+    out += _family("mch_hub_feed_oldest_pending_age_seconds", "gauge", "county feed: age of the oldest pending",
+                   [("", float(feed.get("oldest_pending_age_ms") or 0) / 1000)])
+    out += _family("mch_hub_feed_dead_letters", "gauge", "county feed: bundles the county refused",
+                   [("", float(feed.get("dead", 0)))])
     return "\n".join(out) + "\n"

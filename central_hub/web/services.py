@@ -3,7 +3,6 @@ commands, quarantine, the live fleet and the county-feed status. Tests drive it 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 from central_hub.audit import AuditLog
 from central_hub.commands import Commands, CommandSender
 from central_hub.directory import Directory
+from central_hub.feed import outbox as feed_outbox
 from central_hub.quarantine_admin import QuarantineAdmin
 from central_hub.store import open_store
 from central_hub.store.base import Store
@@ -46,7 +46,7 @@ class Dashboard:
         self.commands = Commands(self.store, self.audit, sender, self._commandable, clock)
         self.quarantine = QuarantineAdmin(self.store, self.audit)
         self.live = LiveFleet(self.store, self.directory, self.site_id, clock)
-        self.feed = feed_status_source(self.store)
+        self.feed = CountyFeed(self.store, self.audit)
 
     def _commandable(self, device_id: str) -> bool:
         entry = self.directory.get(device_id)
@@ -65,14 +65,21 @@ class Dashboard:
         self.store.close()
 
 
-def feed_status_source(store: Store) -> Callable[[], dict[str, Any]] | None:
-    """The county feed's status (queue depth, oldest pending, last error, dead letters), when this hub
-    has a county feed (central_hub.feed.outbox); None shows "not configured" instead."""
-    try:
-        outbox = importlib.import_module("central_hub.feed.outbox")
-    except ImportError:
-        return None
-    status_of = getattr(outbox, "feed_status", None)
-    if status_of is None:
-        return None
-    return lambda: dict(status_of(store))
+class CountyFeed:
+    """The county feed's state for the dashboard (central_hub.feed.outbox), and its audited requeue."""
+
+    def __init__(self, store: Store, audit: AuditLog) -> None:
+        self.store = store
+        self.audit = audit
+
+    def status(self) -> dict[str, Any]:
+        return feed_outbox.feed_status(self.store)
+
+    def dead_letters(self, limit: int = 100) -> list[feed_outbox.DeadLetter]:
+        return feed_outbox.dead_letters(self.store, limit)
+
+    def requeue(self, actor: str, ids: list[int], note: str) -> int:
+        """Dead letters back to pending (the feed rebuilds their Bundles); audited with the reason."""
+        count = feed_outbox.requeue(self.store, ids, f"{note} (by {actor})")
+        self.audit.append(actor, "feed-requeue", ",".join(str(i) for i in ids), {"note": note, "requeued": count})
+        return count

@@ -193,3 +193,32 @@ def test_hub_facts_on_the_fleet_page(client: TestClient, dashboard: Dashboard) -
     row = page.split('id="dev-kiosk-002"')[1].split("</tr>")[0]
     assert "检测到设备重置" in row
     assert 'id="dev-kiosk-002"' in client.get("/fleet?fault=device-reset").text
+
+
+def dead_letter(dashboard: Dashboard) -> int:
+    """A Bundle the county refused, as the feed's sender leaves it (central_hub.feed.outbox)."""
+    with dashboard.store.write():
+        dashboard.store.execute(
+            "INSERT INTO feed_outbox (device_id, msg_id, schema_id, queued_at_ms, status, attempts, next_attempt_ms,"
+            " last_error, last_http_status) VALUES ('kiosk-001', 7, 'pregnancy-record/1', ?, 'dead', 3, 0,"
+            " 'Patient.identifier: invalid', 422)", (now_ms(),))
+    return int(dashboard.store.read("SELECT id FROM feed_outbox")[0][0])
+
+
+def test_feed_status_and_audited_requeue(client: TestClient, dashboard: Dashboard) -> None:
+    item = dead_letter(dashboard)
+    login(client, "olga")
+    page = client.get("/feed").text
+    assert "被拒（死信）" in page and "Patient.identifier: invalid" in page and "/feed/requeue" not in page
+    assert client.post("/feed/requeue", data={"csrf": csrf_of(page), "id": str(item), "note": "x"}).status_code == 403
+    client.cookies.clear()
+    login(client, "alice")
+    token = csrf_of(client.get("/feed").text)
+    assert client.post("/feed/requeue", data={"csrf": token, "id": str(item), "note": ""}).status_code == 400
+    done = client.post("/feed/requeue", data={"csrf": token, "id": str(item), "note": "county fixed its validator"})
+    assert done.status_code == 303 and "已重新排队 1 条" in client.get(done.headers["location"]).text
+    assert dashboard.store.read("SELECT status, note FROM feed_outbox")[0] == (
+        "pending", "county fixed its validator (by alice)")
+    [entry] = AuditLog(dashboard.store).entries(action="feed-requeue")
+    assert entry.actor == "alice" and entry.target == str(item)
+    assert "mch_hub_feed_pending 1" in client.get("/metrics").text
