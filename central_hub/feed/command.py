@@ -124,6 +124,7 @@ def _run(args: argparse.Namespace, url: str) -> int:
     try:
         run(sender, stop)
     finally:
+        sender.close()
         county.close()
         store.close()
     return 0

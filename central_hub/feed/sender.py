@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from central_hub.datakey import DataCipher, DataKeyError
 from central_hub.feed import outbox
 from central_hub.feed.backoff import Backoff
 from central_hub.feed.blindindex import BlindIndex
-from central_hub.feed.county import CountyClient, Verdict
+from central_hub.feed.county import Answer, CountyClient, Verdict
 from central_hub.feed.mapping import EPISODE, MappingError, Skip, Source, to_bundle
 from central_hub.feed.outbox import DEAD, PENDING, SENT, SKIPPED, OutboxRow, Result
 from central_hub.feed.validate import InvalidResource, validate_bundle
@@ -36,6 +37,15 @@ log = logging.getLogger(__name__)
 
 def payload_aad(device_id: str, msg_id: int) -> bytes:
     return f"feed/{device_id}/{msg_id}".encode()
+
+
+@dataclass(frozen=True)
+class _Ready:
+    row: OutboxRow
+    attempts: int
+    body: bytes
+    resources: int
+    fresh_seal: tuple[int, bytes, bytes] | None  # to keep with the row, when built in this attempt
 
 
 @dataclass
@@ -64,8 +74,12 @@ class FeedSender:
         self.backoff = backoff or Backoff()
         self.batch = batch
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._http = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-http")
 
     def step(self) -> StepReport:
+        """Send the oldest pending rows, one transaction in flight at a time: the next Bundle is built
+        and validated while the county works on the previous one (its answer is awaited before the
+        next is sent, so the order holds)."""
         report = StepReport()
         rows = outbox.head(self.store, self.batch)
         now = self.clock_ms()
@@ -75,49 +89,70 @@ class FeedSender:
         results: list[Result] = []
         links: list[tuple[str, int, str]] = []
         meta: dict[str, str] = {}
+        in_flight: tuple[_Ready, Future[Answer]] | None = None
         for row in rows:
-            result = self._attempt(row, links, meta)
-            results.append(result)
-            if result.status == SENT:
-                report.sent += 1
-                report.resources += result.resources or 0
-                report.lags_ms.append(max(0, (result.sent_at_ms or 0) - row.queued_at_ms))
-            elif result.status == DEAD:
-                report.dead += 1
-            elif result.status == SKIPPED:
-                report.skipped += 1
-            else:  # retry: hold the head of the queue
-                report.retry_at_ms = result.next_attempt_ms
-                meta["next_attempt_ms"] = str(result.next_attempt_ms)
-                break
+            ready = self._prepare(row, links)
+            if in_flight is not None:
+                result = self._conclude(*in_flight, meta)
+                if not self._count(report, in_flight[0].row, result, results, meta):
+                    in_flight = None
+                    break
+                in_flight = None
+            if isinstance(ready, Result):
+                self._count(report, row, ready, results, meta)
+            else:
+                in_flight = (ready, self._http.submit(self.county.post_transaction, ready.body))
+        if in_flight is not None:
+            self._count(report, in_flight[0].row, self._conclude(*in_flight, meta), results, meta)
         if results:
             outbox.save(self.store, results, links, meta)
         return report
 
-    def _attempt(self, row: OutboxRow, links: list[tuple[str, int, str]], meta: dict[str, str]) -> Result:
+    def close(self) -> None:
+        self._http.shutdown(wait=True)
+
+    @staticmethod
+    def _count(report: StepReport, row: OutboxRow, result: Result, results: list[Result],
+               meta: dict[str, str]) -> bool:
+        """Record one row's result; False when it is to be retried (the step ends there)."""
+        results.append(result)
+        if result.status == SENT:
+            report.sent += 1
+            report.resources += result.resources or 0
+            report.lags_ms.append(max(0, (result.sent_at_ms or 0) - row.queued_at_ms))
+        elif result.status == DEAD:
+            report.dead += 1
+        elif result.status == SKIPPED:
+            report.skipped += 1
+        else:  # retry: hold the head of the queue
+            report.retry_at_ms = result.next_attempt_ms
+            meta["next_attempt_ms"] = str(result.next_attempt_ms)
+            return False
+        return True
+
+    def _prepare(self, row: OutboxRow, links: list[tuple[str, int, str]]) -> _Ready | Result:
+        """The exact bytes to send for a row (built and sealed on its first attempt, kept after)."""
         attempts = row.attempts + 1
-        sealed = row.sealed
-        if sealed is None:
+        if row.sealed is None:
             built = self._build(row, links)
             if isinstance(built, Result):
                 return built
             key_id, nonce, ct = self.cipher.seal(payload_aad(row.device_id, row.msg_id), built[0])
-            sealed, fresh, resources = (key_id, nonce, ct), True, built[1]
-        else:
-            fresh, resources = False, None
+            return _Ready(row, attempts, built[0], built[1], (key_id, nonce, ct))
         try:
-            body = self.cipher.open(*sealed[:2], sealed[2], payload_aad(row.device_id, row.msg_id))
+            body = self.cipher.open(*row.sealed[:2], row.sealed[2], payload_aad(row.device_id, row.msg_id))
         except DataKeyError as exc:
             return Result(row.id, DEAD, attempts, error=f"kept Bundle does not open: {exc}")
-        if resources is None:
-            resources = len(json.loads(body).get("entry", []))
-        answer = self.county.post_transaction(body)
+        return _Ready(row, attempts, body, len(json.loads(body).get("entry", [])), None)
+
+    def _conclude(self, ready: _Ready, future: Future[Answer], meta: dict[str, str]) -> Result:
+        answer = future.result()
+        row, attempts, keep = ready.row, ready.attempts, ready.fresh_seal
         now = self.clock_ms()
-        keep = sealed if fresh else None
         outcome = json.dumps(answer.outcome, ensure_ascii=False) if answer.outcome else None
         if answer.verdict is Verdict.ACCEPTED:
             meta["last_success_ms"] = str(now)
-            return Result(row.id, SENT, attempts, http_status=answer.http_status, resources=resources,
+            return Result(row.id, SENT, attempts, http_status=answer.http_status, resources=ready.resources,
                           sent_at_ms=now, sealed=keep)
         meta.update(last_error=answer.error or "", last_error_ms=str(now))
         if answer.verdict is Verdict.REFUSED:

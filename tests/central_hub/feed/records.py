@@ -10,7 +10,7 @@ from typing import Any
 import cbor2
 
 from central_hub.datakey import DataCipher
-from central_hub.store import Store
+from central_hub.store import Store, model
 from central_hub.store.model import record_aad
 from kiosk.idcard.synthetic import synthetic_identity
 from mch_link import schemas
@@ -71,12 +71,20 @@ def classification(episode_id: int, at_ms: int = T0_MS + 600_000) -> dict[str, A
     return body
 
 
+def record_row(cipher: DataCipher, device_id: str, msg_id: int, schema_id: str, body: Any,
+               received_at_ms: int = T0_MS) -> Any:
+    """A `records` row as the handler builds it (with the content digest where the model has one)."""
+    plain = cbor2.dumps(body)
+    key_id, nonce, sealed = cipher.seal(record_aad(device_id, msg_id), plain)
+    row: tuple[Any, ...] = (device_id, msg_id, schema_id, None, None, received_at_ms, key_id, nonce, sealed)
+    if "digest" in model.RECORD_COLUMNS:
+        row += (model.record_digest(None, plain),)  # type: ignore[attr-defined]
+    return row
+
+
 def commit(store: Store, cipher: DataCipher, records: list[tuple[str, int, str, Any]],
            received_at_ms: int = T0_MS) -> None:
     """Commit (device, msg id, schema, body) rows as the ingest does: one transaction."""
-    rows = []
-    for device_id, msg_id, schema_id, body in records:
-        key_id, nonce, sealed = cipher.seal(record_aad(device_id, msg_id), cbor2.dumps(body))
-        rows.append((device_id, msg_id, schema_id, None, None, received_at_ms, key_id, nonce, sealed))
+    rows = [record_row(cipher, d, m, s, b, received_at_ms) for d, m, s, b in records]
     with store.transaction([]) as txn:
         txn.add_records(rows)

@@ -29,8 +29,7 @@ def test_a_rolled_back_batch_leaves_neither_record_nor_outbox_row(store: Store) 
     cipher = DataCipher.generate()
     with pytest.raises(RuntimeError):
         with store.transaction([]) as txn:
-            key_id, nonce, body = cipher.seal(b"x", b"y")
-            txn.add_records([("kiosk-001", 9, "pregnancy-record/1", None, None, 1, key_id, nonce, body)])
+            txn.add_records([records.record_row(cipher, "kiosk-001", 9, "pregnancy-record/1", {"any": 1})])
             txn.flush()  # the insert (and its trigger) ran inside the transaction ...
             raise RuntimeError("... which then fails")
     assert store.record_count() == 0
