@@ -4,7 +4,7 @@
     mch-hub feed status   --site DIR [--db URL] [--json]
     mch-hub feed dead     --site DIR [--db URL] [--limit 50] [--json]
     mch-hub feed requeue  --site DIR (--id N ... | --all-dead) --reason TEXT
-    mch-hub feed init-key --site DIR [--state-dir DIR]     a county matching key for a test county
+    mch-hub feed init-key --site DIR [--state-dir DIR] [--exist-ok]   a county matching key for a test county
 """
 
 from __future__ import annotations
@@ -61,11 +61,17 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     key = fsub.add_parser("init-key", help="write a new county matching key (a test county's)")
     key.add_argument("--site", type=Path, required=True)
     key.add_argument("--state-dir", type=Path)
+    key.add_argument("--exist-ok", action="store_true", help="keep a key that is already there (exit 0)")
 
 
 def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) -> int:
     if args.feed_command == "init-key":
-        path = blindindex.create(_state_dir(args))
+        state = _state_dir(args)
+        if args.exist_ok and (state / blindindex.KEY_FILE).exists():
+            blindindex.load(state)  # still refuse a bad one
+            print(f"county matching key {state / blindindex.KEY_FILE} kept")
+            return 0
+        path = blindindex.create(state)
         print(f"county matching key written to {path} (mode 600); give the county's real key in production")
         return 0
     if args.feed_command == "run":
