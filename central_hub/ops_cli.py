@@ -3,7 +3,7 @@
     mch-hub web --site DIR [--db URL] [--host 127.0.0.1] [--port 8080] [--hub-id hub-2] [--tls-cert C --tls-key K]
     mch-hub audit verify --site DIR [--expect-head HASH]      exit 1 when the chain is broken
     mch-hub audit show --site DIR [--limit 50]
-    mch-hub user add --site DIR NAME --role operator|auditor|admin [--password-stdin]
+    mch-hub user add --site DIR NAME --role operator|auditor|admin [--password-stdin] [--exist-ok]
     mch-hub user passwd --site DIR NAME [--password-stdin]
     mch-hub user list --site DIR
 """
@@ -57,6 +57,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    add.add_argument("--exist-ok", action="store_true",
+                     help="if the user exists, set this password instead (for scripts such as make run)")
     passwd = user_sub.add_parser("passwd", help="set a new password (also unlocks)")
     common(passwd, False)
     passwd.add_argument("username")
@@ -111,6 +113,14 @@ def _user(args: argparse.Namespace, users: Users, log: AuditLog) -> int:
         print(report.table(["user", "role", "active", "failures", "locked until (UTC)"], rows))
         return 0
     if args.user_command == "add":
+        existing = users.get(args.username) if args.exist_ok else None
+        if existing is not None:
+            if existing.role.value != args.role:
+                raise HubError(f"user {args.username} exists with role {existing.role.value}, not {args.role}")
+            users.set_password(args.username, _password(args))
+            log.append(CLI_ACTOR, "user-password", args.username)
+            print(f"user {args.username} ({existing.role.value}) exists; password set")
+            return 0
         user = users.create(args.username, args.role, _password(args))
         log.append(CLI_ACTOR, "user-create", user.username, {"role": user.role.value})
         print(f"user {user.username} ({user.role.value}) created")

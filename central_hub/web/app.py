@@ -118,7 +118,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
-        return page(request, "error.html", exc.session, status=exc.status, message_key=exc.key)
+        return page(request, "error.html", exc.session, status=exc.status, message_key=exc.key, code=exc.status)
 
     # -- login -------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse)
@@ -135,7 +135,7 @@ def create_app(dash: Dashboard) -> FastAPI:
         username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024]
         if security.cross_site(request) or not security.same_token(
                 form.get("csrf"), request.cookies.get(security.LOGIN_CSRF_COOKIE)):
-            return page(request, "error.html", None, status=403, message_key="error.csrf")
+            return page(request, "error.html", None, status=403, message_key="error.csrf", code=403)
         try:
             user = await asyncio.to_thread(dash.users.authenticate, username, password)
         except LoginRefused as exc:

@@ -101,6 +101,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "audit.action": ("操作", "Action"),
     "audit.target": ("对象", "Target"),
     "audit.chain": ("哈希链", "Hash chain"),
+    "audit.hash": ("哈希", "Hash"),
     "audit.intact": ("完整：{rows} 条，链头 {head}", "intact: {rows} rows, head {head}"),
     "audit.broken": ("已被篡改：第 {seq} 条，{problem}", "BROKEN at row {seq}: {problem}"),
     "feed.title": ("县级平台上报状态", "County feed status"),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from central_hub.store import Store
+from central_hub.audit import AuditLog
+from central_hub.store import Store, open_store
 from central_hub.users import (
     LOCKOUT_MS,
     MAX_FAILURES,
@@ -96,3 +101,27 @@ def test_roles() -> None:
     assert Permission.PURGE not in GRANTS[Role.AUDITOR] and Permission.COMMAND not in GRANTS[Role.AUDITOR]
     assert Permission.PURGE not in GRANTS[Role.OPERATOR] and Permission.COMMAND in GRANTS[Role.OPERATOR]
     assert Permission.READ_AUDIT in GRANTS[Role.AUDITOR] and set(GRANTS[Role.ADMIN]) == set(Permission)
+
+
+def test_cli_user_add_list_and_exist_ok(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    base = [sys.executable, "-m", "central_hub.cli", "user"]
+
+    def run(*args: str, password: str = PASSWORD) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *args], input=password + "\n", capture_output=True, text=True, timeout=60)
+
+    assert run("add", "--db", url, "admin", "--role", "admin", "--password-stdin").returncode == 0
+    again = run("add", "--db", url, "admin", "--role", "admin", "--password-stdin")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    ok = run("add", "--db", url, "admin", "--role", "admin", "--password-stdin", "--exist-ok", password="another password 1")
+    assert ok.returncode == 0 and "password set" in ok.stdout
+    assert run("add", "--db", url, "admin", "--role", "auditor", "--password-stdin", "--exist-ok").returncode == 1
+    assert "admin  admin" in run("list", "--db", url).stdout
+    short = run("add", "--db", url, "bob", "--role", "operator", "--password-stdin", password="short")
+    assert short.returncode == 1 and "too short" in short.stderr
+    store = open_store(url)
+    try:
+        assert [e.action for e in reversed(AuditLog(store).entries())] == ["user-create", "user-password"]
+        assert Users(store).authenticate("admin", "another password 1").role is Role.ADMIN
+    finally:
+        store.close()
