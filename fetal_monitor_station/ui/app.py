@@ -20,6 +20,7 @@ from fetal_monitor_station.ui.i18n import Texts
 KV_DIR = Path(__file__).with_name("kv")
 KV_FILES = ("shell.kv", "overview.kv", "detail.kv", "alarms.kv", "admit.kv", "archive.kv")
 REFRESH_S = 0.25  # 4 Hz, the monitors' sample rate
+MAX_FPS = 10  # nothing on the central screen animates: frames only follow the 4 Hz data
 SCREENS = ("overview", "detail", "alarms", "admit", "archive")
 
 
@@ -31,6 +32,7 @@ def configure_kivy(width: int, height: int, fullscreen: bool) -> None:
     Config.set("graphics", "height", str(height))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "resizable", "0")
+    Config.set("graphics", "maxfps", str(MAX_FPS))
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,multitouch_on_demand")
 

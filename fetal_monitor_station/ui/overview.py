@@ -1,7 +1,8 @@
 """Overview grid: which beds are on which page, where each tile goes, and what it shows.
 
 Layouts are the ones Chinese central stations offer (1x2 ... 4x4). `auto` picks the smallest
-that shows every bed, up to 4x4, then pages. Beds with an unacknowledged alarm move to the
+that shows every bed, up to 4x4, then pages, turning the page by itself every `auto_page_s`
+while no bed is in alarm (a bed in alarm is always on the first page). Beds with an unacknowledged alarm move to the
 front (highest priority first); the first of them is enlarged to 2x2 cells when the grid has
 room. An empty bed reads as empty; a monitor that went away stays as "offline since hh:mm".
 """
@@ -18,6 +19,7 @@ from fetal_monitor_station.trace import CtgSample
 
 LAYOUTS: tuple[tuple[int, int], ...] = ((1, 2), (2, 2), (3, 2), (3, 3), (4, 2), (4, 3), (4, 4))  # (rows, cols)
 AUTO_ORDER = ((1, 2), (2, 2), (3, 2), (3, 3), (4, 3), (4, 4))
+AUTO_PAGE_S = 15.0
 FRESH_S = 5.0  # a value older than this is not shown as current
 MINI_TRACE_S = 10 * 60  # what a tile draws
 
@@ -126,9 +128,11 @@ def _value(v: float | None) -> int | None:
 
 class OverviewPresenter:
     def __init__(self, alarm_priority: Callable[[str], int], clock: Callable[[], float] = _time.time,
-                 layout: str = "auto", mask_names: bool = True) -> None:
+                 layout: str = "auto", mask_names: bool = True, auto_page_s: float | None = AUTO_PAGE_S) -> None:
         self._alarm_priority = alarm_priority
         self._clock = clock
+        self.auto_page_s = auto_page_s
+        self._page_shown_at = clock()
         self.layout = layout
         choose_layout(1, layout)
         self.mask_names = mask_names
@@ -142,9 +146,11 @@ class OverviewPresenter:
 
     def next_page(self) -> None:
         self.page_index += 1  # wrapped in page()
+        self._page_shown_at = self._clock()
 
     def previous_page(self) -> None:
         self.page_index -= 1
+        self._page_shown_at = self._clock()
 
     def _state(self, v: BedView, now: float) -> tuple[str, str]:
         if not v.connected:
@@ -168,6 +174,10 @@ class OverviewPresenter:
         first_cap = capacity(rows, cols, enlarge)
         rest_cap = rows * cols
         n_pages = 1 if len(ordered) <= first_cap else 1 + math.ceil((len(ordered) - first_cap) / rest_cap)
+        if alarming and self.page_index != 0 and now - self._page_shown_at >= (self.auto_page_s or 0.0):
+            self.page_index, self._page_shown_at = 0, now  # back to the bed in alarm
+        elif not alarming and self.auto_page_s and n_pages > 1 and now - self._page_shown_at >= self.auto_page_s:
+            self.page_index, self._page_shown_at = self.page_index + 1, now
         self.page_index %= n_pages
         if self.page_index == 0:
             chunk, big = ordered[:first_cap], enlarge

@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", default="1280x800", metavar="WxH", help="window size when not full screen")
     p.add_argument("--no-mask", action="store_true", help="show full names on the overview (private room)")
     p.add_argument("--font", type=Path, default=None, help="CJK font file (default: WenQuanYi / Noto CJK)")
+    p.add_argument("--volume", type=float, default=0.8, help="alarm volume 0..1 (high priority never below 0.6)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="close after S seconds (tests)")
 
 
@@ -51,7 +52,9 @@ def run_ui(args: argparse.Namespace) -> int:
     nurse = NurseStation(station, journal, link=link, layout=args.layout, mask_names=not args.no_mask,
                          station_id=config.station_id, font=font, printer=printer)
     configure_kivy(int(width), int(height), args.fullscreen)
-    app = build_app(nurse, font, args.lang)
+    from fetal_monitor_station.ui.sound import AlarmSound
+
+    app = build_app(nurse, font, args.lang, sound=AlarmSound(config.archive.parent / "sounds", args.volume))
     if link is not None:
         link.start()
     station.start()

@@ -38,7 +38,7 @@ def test_fixed_layouts_and_bad_layout() -> None:
 
 
 def test_paging_32_beds_over_two_pages_of_16_in_order() -> None:
-    p = OverviewPresenter(lambda b: 0, FakeClock())
+    p = OverviewPresenter(lambda b: 0, FakeClock(), auto_page_s=None)
     views = beds(32)
     first = p.page(views)
     assert (first.rows, first.cols, first.count) == (4, 4, 2)
@@ -107,3 +107,25 @@ def test_stale_values_are_not_shown_as_current() -> None:
 
 def test_mask_name() -> None:
     assert [mask_name(n) for n in ("李", "李娜", "王小红", "欧阳晓明")] == ["李", "李*", "王*红", "欧**明"]
+
+
+def test_pages_turn_by_themselves_and_come_back_for_an_alarm() -> None:
+    clock = FakeClock()
+    prio: dict[str, int] = {}
+    p = OverviewPresenter(lambda b: prio.get(b, 0), clock, auto_page_s=15.0)
+    views = beds(32)
+    assert p.page(views).index == 0
+    clock.now += 14
+    assert p.page(views).index == 0
+    clock.now += 1
+    assert p.page(views).index == 1
+    clock.now += 15
+    assert p.page(views).index == 0  # wrapped
+    clock.now += 15
+    assert p.page(views).index == 1
+    prio["bed-30"] = 3
+    clock.now += 15
+    page = p.page(views)
+    assert page.index == 0 and page.tiles[0].bed_id == "bed-30"
+    clock.now += 60
+    assert p.page(views).index == 0  # no turning away while a bed is in alarm
