@@ -106,9 +106,13 @@ def test_keeps_recording_through_wifi_loss(tmp):
 def test_ntp_answer_sets_the_clock(tmp):
     c = clock.Clock()
     assert not c.known() and c.now_ms() is None
+    origin = b"\x01\x02\x03\x04\x05\x06\x07\x08"
     pkt = bytearray(48)
+    pkt[0], pkt[1] = 0x24, 2  # LI 0, version 4, mode 4 (server); stratum 2
+    pkt[24:32] = origin
     pkt[40:48] = struct.pack(">II", clock.NTP_UNIX_DELTA_S + 1764072000, 1 << 31)
-    assert c.apply_ntp(bytes(pkt))
+    assert not c.apply_ntp(bytes(pkt), b"\x00" * 8)  # not an answer to our request
+    assert c.apply_ntp(bytes(pkt), origin)
     assert abs(c.now_ms() - 1764072000500) < 50
-    assert not clock.Clock().apply_ntp(b"short")
+    assert not clock.Clock().apply_ntp(b"short", origin)
     assert not c.sync_ntp("127.0.0.1", 9)  # nothing answers: no exception, still False
