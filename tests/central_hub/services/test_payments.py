@@ -1,0 +1,130 @@
+"""Payment gateway + acquirer simulator over TCP on loopback: approve, decline with reason, timeout ->
+reversal -> not-charged, dropped line, acquirer down, a retry never charges twice, no PAN at rest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from central_hub.services.db import ServicesDb
+from central_hub.services.dispatcher import Dispatcher
+from central_hub.services.gateway import AcquirerGateway, GatewayConfig
+from central_hub.services.iso8583 import MAC_KEY_BYTES
+from mqtt_broker_config.launcher import free_port
+from tests.acquirer_simulator.support import CARDS, MAC_KEY, TERMINAL, Acquirer, pin_block, run_acquirer
+from tests.central_hub.services.conftest import Clock, call, make_dispatcher, refusal
+
+pytestmark = pytest.mark.integration
+
+NEW = {"id_number": "11010519491231002X", "name": "王测试", "sex": "2", "birth_date": "1949-12-31"}
+
+
+@pytest.fixture
+def acquirer(tmp_path: Path) -> Iterator[Acquirer]:
+    with run_acquirer(tmp_path / "acq", late_s=2.5) as a:
+        yield a
+
+
+def _gateway(host: str, port: int) -> AcquirerGateway:
+    assert len(MAC_KEY) == MAC_KEY_BYTES
+    return AcquirerGateway(GatewayConfig(host, port, MAC_KEY, connect_timeout_s=1.0, answer_timeout_s=1.0,
+                                         reversal_timeout_s=1.0, reversal_attempts=2))
+
+
+@pytest.fixture
+def paying(services_db: ServicesDb, clock: Clock, acquirer: Acquirer) -> Dispatcher:
+    return make_dispatcher(services_db, clock, _gateway(acquirer.host, acquirer.port))
+
+
+def _held_booking(d: Dispatcher, n: int = 0, reg_key: str = "idem-reg-0001") -> dict:
+    pid = call(d, "patient.register", NEW, reg_key)["patient_id"]
+    slot = call(d, "schedule.free_slots", {"visit_code": "ANC2"})[n]
+    return call(d, "booking.hold", {"patient_id": pid, "slot_id": slot["slot_id"]}, f"idem-hold-{n:04d}")
+
+
+def _pay_args(booking: dict, card: str, pin: str = "246810") -> dict:
+    return {"booking_id": booking["booking_id"], "amount_fen": booking["fee_fen"], "pan": CARDS[card],
+            "pan_sequence": "1", "card_expiry": "2030-12-31", "pin_block": pin_block(CARDS[card], pin).hex().upper(),
+            "terminal_id": TERMINAL}
+
+
+def test_approved_marks_the_booking_paid_and_a_retry_never_charges_twice(paying: Dispatcher,
+                                                                         acquirer: Acquirer) -> None:
+    booking = _held_booking(paying)
+    result = call(paying, "payment.pay", _pay_args(booking, "approve"), "idem-pay-0001")
+    assert result["outcome"] == "approved" and result["response_code"] == "00" and len(result["auth_code"]) == 6
+    assert paying.schedule.booking(booking["booking_id"])["status"] == "paid"
+    assert call(paying, "payment.pay", _pay_args(booking, "approve"), "idem-pay-0001") == result
+    assert refusal(paying, "payment.pay", _pay_args(booking, "approve"), "idem-pay-0002") == "already-paid"
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000 - booking["fee_fen"]
+    assert len(acquirer.events("charge")) == 1
+
+
+@pytest.mark.parametrize(("card", "pin", "code", "reason"), [
+    ("approve", "135790", "55", "incorrect PIN"), ("poor", "246810", "51", "insufficient funds"),
+    ("refuse", "246810", "05", "do not honour")])
+def test_declined_with_the_reason(paying: Dispatcher, acquirer: Acquirer, card: str, pin: str, code: str,
+                                  reason: str) -> None:
+    booking = _held_booking(paying)
+    result = call(paying, "payment.pay", _pay_args(booking, card, pin), "idem-pay-0003")
+    assert (result["outcome"], result["response_code"], result["reason"]) == ("declined", code, reason)
+    assert paying.schedule.booking(booking["booking_id"])["status"] == "held"  # she can try another card
+    assert acquirer.events("charge") == []
+
+
+@pytest.mark.parametrize("card", ["timeout", "drop"])
+def test_no_answer_in_time_is_reversed_and_not_charged(paying: Dispatcher, acquirer: Acquirer, card: str) -> None:
+    booking = _held_booking(paying)
+    result = call(paying, "payment.pay", _pay_args(booking, card), "idem-pay-0004")
+    assert result["outcome"] == "not-charged" and "reversed" in result["reason"]
+    assert len(acquirer.events("charge")) == 1 and len(acquirer.events("reversal")) == 1
+    assert acquirer.balance(CARDS[card]) == 1_000_000
+    assert paying.schedule.booking(booking["booking_id"])["status"] == "held"
+    assert [o for _, _, o in paying.payments.outcomes()] == ["not-charged"]
+
+
+def test_acquirer_down_is_not_charged(services_db: ServicesDb, clock: Clock) -> None:
+    d = make_dispatcher(services_db, clock, _gateway("127.0.0.1", free_port()))
+    booking = _held_booking(d)
+    result = call(d, "payment.pay", _pay_args(booking, "approve"), "idem-pay-0005")
+    assert result["outcome"] == "not-charged" and result["response_code"] is None
+
+
+def test_wrong_amount_expired_hold_and_no_gateway_are_refused(paying: Dispatcher, clock: Clock,
+                                                              services_db: ServicesDb) -> None:
+    booking = _held_booking(paying)
+    assert refusal(paying, "payment.pay", {**_pay_args(booking, "approve"), "amount_fen": 1}, "idem-pay-0006") == \
+        "amount-mismatch"
+    clock.now += 11 * 60
+    assert refusal(paying, "payment.pay", _pay_args(booking, "approve"), "idem-pay-0007") == "hold-expired"
+    plain = make_dispatcher(services_db, clock)
+    assert refusal(plain, "payment.pay", _pay_args(_held_booking(plain, 1, "idem-reg-0002"), "approve"), "idem-pay-0008") == \
+        "payment-unavailable"
+
+
+def test_pan_is_never_stored_nor_logged(paying: Dispatcher, services_db: ServicesDb, tmp_path: Path,
+                                        caplog: pytest.LogCaptureFixture, acquirer: Acquirer) -> None:
+    caplog.set_level(logging.DEBUG)
+    for i, card in enumerate(("approve", "timeout", "poor")):
+        call(paying, "payment.pay", _pay_args(_held_booking(paying, i), card), f"idem-pay-1{i:03d}")
+    tables = [r[0] for r in services_db.query("SELECT table_name FROM information_schema.tables WHERE table_schema ="
+                                              " current_schema() AND table_name LIKE ?", ("svc%",))] if services_db.lock_suffix else \
+        [r[0] for r in services_db.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    dump = b""
+    for table in tables:
+        for row in services_db.query(f"SELECT * FROM {table}"):
+            dump += b"|".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in row)
+    path = services_db.store.url.removeprefix("sqlite:///")
+    files = [Path(path), Path(path + "-wal")] if not services_db.lock_suffix else []
+    for pan in (CARDS["approve"], CARDS["timeout"], CARDS["poor"]):
+        assert pan.encode() not in dump
+        for f in files:
+            if f.exists():
+                assert pan.encode() not in f.read_bytes()
+        assert pan not in caplog.text
+        assert pan not in (tmp_path / "acq" / "acquirer.log").read_text()
+        assert pan not in acquirer.journal_path.read_text()
+    assert b"621700******" in dump  # the masked form is kept
