@@ -8,7 +8,7 @@ import socket
 import sys
 
 from mchfw import clock as clock_mod
-from mchfw import config, corometrics, counters, hw, link, mqtt, outbox, robust
+from mchfw import config, corometrics, counters, fwfloor, hw, link, mqtt, outbox, robust
 from mchfw.ctg_bridge import CtgBridge
 
 SOCKET_TIMEOUT_S = 5
@@ -60,7 +60,9 @@ def run_ctg(bundle: str, board, uart_path=None, run_ms: int = 0) -> CtgBridge:
                        cfg.bridge.get("schema", "bridge-ctg/1"))
     # A freshly installed image proves itself healthy when the hub acknowledges its first record;
     # until then the bootloader would roll it back at the next reset (update.py).
-    bridge.on_healthy = board.slots().mark_valid
+    # Confirming also raises the anti-rollback floor (fwfloor.py) to this image's version.
+    slots, floor = board.slots(), fwfloor.VersionFloor.on(board.flash_root)
+    bridge.on_healthy = lambda: fwfloor.confirm_healthy(slots, floor)
     if cfg.bridge.get("trace"):
         bridge.trace = print
     bridge.cut_before_commit_at = cfg.hw.get("cut_before_commit_at", 0)

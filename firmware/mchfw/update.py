@@ -3,7 +3,8 @@
 Manifest (JSON, docs/firmware.md): format, version "X.Y.Z", board, size, sha256 (hex of the
 image), key_id, signature (hex r||s, ECDSA P-256 over SHA-256 of `signing_input`). The device
 refuses: an unknown key or bad signature (before writing a byte), another board, a version not
-newer than the running one, an image whose SHA-256 (re-read from flash) differs. Only then is
+newer than both the running one and the persisted floor (fwfloor.py: the highest version ever
+confirmed), an image whose SHA-256 (re-read from flash) differs. Only then is
 the slot marked to boot; the new image must call `confirm()` once healthy, else the bootloader
 rolls back at the next reset (slots_host models ESP-IDF's pending-verify rollback).
 """
@@ -13,6 +14,7 @@ import hashlib
 import json
 
 from mchfw import p256
+from mchfw.fwfloor import VersionFloor, confirm_healthy, version_tuple
 
 FORMAT = "mchfw-manifest/1"
 FIELDS = ("format", "version", "board", "size", "sha256", "key_id")
@@ -37,11 +39,8 @@ REASON_HASH = "hash-mismatch"
 
 
 def parse_version(text) -> tuple:
-    try:
-        parts = tuple(int(p) for p in text.split("."))
-    except (AttributeError, ValueError):
-        raise UpdateError(REASON_MALFORMED, "version must be X.Y.Z") from None
-    if len(parts) != 3 or any(p < 0 for p in parts):
+    parts = version_tuple(text)
+    if parts is None:
         raise UpdateError(REASON_MALFORMED, "version must be X.Y.Z")
     return parts
 
@@ -84,8 +83,8 @@ def verify_manifest(m: dict, trusted: dict) -> None:
 
 
 class Updater:
-    def __init__(self, slots, trusted: dict, board: str) -> None:
-        self.slots, self.trusted, self.board = slots, trusted, board
+    def __init__(self, slots, trusted: dict, board: str, floor: VersionFloor) -> None:
+        self.slots, self.trusted, self.board, self.floor = slots, trusted, board, floor
 
     def running_version(self) -> tuple:
         m = self.slots.manifest(self.slots.running)
@@ -96,8 +95,10 @@ class Updater:
         verify_manifest(m, self.trusted)
         if m["board"] != self.board:
             raise UpdateError(REASON_WRONG_BOARD, "{}, this is {}".format(m["board"], self.board))
-        if parse_version(m["version"]) <= self.running_version():
-            raise UpdateError(REASON_DOWNGRADE, "{} is not newer than the running image".format(m["version"]))
+        newest = max(self.running_version(), self.floor.get())
+        if parse_version(m["version"]) <= newest:
+            raise UpdateError(REASON_DOWNGRADE, "{} is not newer than {}.{}.{} (running image or anti-rollback "
+                              "floor)".format(m["version"], *newest))
         if m["size"] > self.slots.size:
             raise UpdateError(REASON_TOO_BIG)
         return m
@@ -124,4 +125,4 @@ class Updater:
         return target
 
     def confirm(self) -> None:
-        self.slots.mark_valid()
+        confirm_healthy(self.slots, self.floor)

@@ -125,6 +125,23 @@ def test_downgrade_and_same_version_refused(device: Device) -> None:
 
 
 @pytest.mark.integration
+def test_old_slot_forced_to_boot_still_refuses_older_releases(device: Device) -> None:
+    """Anti-rollback was relative to the running slot only: with 1.1.0 confirmed and the device
+    forced back onto its 1.0.0 slot, a signed 1.0.5 (say, with a known hole) was accepted."""
+    img, man = device.release("1.1.0", _image(b"release-1.1.0 "))
+    assert device.install(img, man) == {"installed": 1}
+    device.run("boot")
+    device.run("confirm")
+    assert device.run("force-boot", "0")["version"] == "1.0.0"
+    old_img, old_man = device.release("1.0.5", _image(b"release-1.0.5 "))
+    assert device.install(old_img, old_man) == {"refused": "downgrade"}
+    same_img, same_man = device.release("1.1.0", _image(b"again-1.1.0 "))
+    assert device.install(same_img, same_man) == {"refused": "downgrade"}
+    new_img, new_man = device.release("1.2.0", _image(b"release-1.2.0 "))
+    assert device.install(new_img, new_man) == {"installed": 1}
+
+
+@pytest.mark.integration
 def test_power_cut_mid_install(device: Device) -> None:
     img, man = device.release("1.1.0", _image(b"release-1.1.0 "))
     proc = run_micropython(["update_cli.py", "install", str(device.state), str(man), str(img), device.pub.hex(),

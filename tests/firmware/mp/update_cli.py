@@ -4,6 +4,7 @@
     update_cli.py install   <state> <manifest> <image> <trusted_pub_hex> [power_cut_after_bytes]
     update_cli.py boot      <state>            (the bootloader: prints the slot that runs)
     update_cli.py confirm   <state>            (the new image declares itself healthy)
+    update_cli.py force-boot <state> <slot>    (someone with flash access makes an old slot boot)
 Prints one JSON line.
 """
 
@@ -11,7 +12,7 @@ import binascii
 import json
 import sys
 
-from mchfw import slots_host, update
+from mchfw import fwfloor, slots_host, update
 
 BOARD = "esp32"
 KEY_ID = "fw-test"
@@ -20,6 +21,10 @@ SLOT_SIZE = 64 * 1024
 
 def _slots(state):
     return slots_host.FileSlots(state + "/slots", SLOT_SIZE)
+
+
+def _floor(state):
+    return fwfloor.VersionFloor.on(state)
 
 
 def _read(path):
@@ -45,7 +50,7 @@ def main(argv):
             s.fault_after_bytes = int(argv[6])
         image = open(argv[4], "rb")
         try:
-            target = update.Updater(s, trusted, BOARD).install(_read(argv[3]), image.read)
+            target = update.Updater(s, trusted, BOARD, _floor(state)).install(_read(argv[3]), image.read)
             print(json.dumps({"installed": target}))
         except update.UpdateError as exc:
             print(json.dumps({"refused": exc.reason}))
@@ -55,7 +60,13 @@ def main(argv):
         s.boot()
         _report(s)
     elif cmd == "confirm":
-        update.Updater(s, {}, BOARD).confirm()
+        update.Updater(s, {}, BOARD, _floor(state)).confirm()
+        _report(s)
+    elif cmd == "force-boot":
+        s.ota.data["active"] = s.ota.data["running"] = int(argv[3])
+        s.ota.data["pending"] = None
+        s.ota.save()
+        s.running = int(argv[3])
         _report(s)
 
 
