@@ -185,6 +185,7 @@ def main() -> int:
         ceiling_county, ceiling_url = start_county(root / "county-ceiling")
         try:
             ceiling_rps = ceiling(ceiling_url, bodies, index)
+            print(f"ceiling (pre-built Bundles, POST only): {ceiling_rps:.0f} resources/s", flush=True)
         finally:
             ceiling_county.terminate()
             ceiling_county.wait(10)
@@ -195,15 +196,15 @@ def main() -> int:
             httpx.get(f"{url}/metadata", timeout=10).raise_for_status()
             sender = FeedSender(store, cipher, index, load_site_info(site.path).site_id, CountyClient(url), batch=100)
             ours_rps = throughput(store, sender, cipher, bodies)
+            sender.close()
+            print(f"feed (outbox -> map -> validate -> POST -> sent): {ours_rps:.0f} resources/s"
+                  f" ({args.records} records), ratio {ours_rps / ceiling_rps:.2f}", flush=True)
             lags, per_record = lag(site.path, db, url, store, cipher, rng, args.records + 1, args.rate, args.lag_s)
         finally:
             store.close()
             county.terminate()
             county.wait(10)
     p50, p99 = statistics.median(lags), lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-    print(f"ceiling (pre-built Bundles, POST only): {ceiling_rps:.0f} resources/s")
-    print(f"feed (outbox -> map -> validate -> POST -> sent): {ours_rps:.0f} resources/s"
-          f" ({args.records} records), ratio {ours_rps / ceiling_rps:.2f}")
     print(f"lag at {args.rate:.0f} records/s ({per_record:.1f} resources per record, mixed kinds) for"
           f" {args.lag_s:.0f} s, sender in its own process: p50 {p50:.0f} ms, p99 {p99} ms, max {lags[-1]} ms")
     print(f"RESULT feed resources_per_s={ours_rps:.0f} ratio={ours_rps / ceiling_rps:.2f}"
