@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class CardOutcome:
     ok: bool
-    notice: Notice | None = None
+    notice: Notice
     binding: CardBinding | None = None
 
 

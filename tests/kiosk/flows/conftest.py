@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import pytest
 from kiosk.app.demo_keys import load_demo_keys
 from kiosk.bankcard.card_data import BankCardData
 from kiosk.bankcard.card_profiles import PROFILES
+from kiosk.bankcard.errors import NoCardError
 from kiosk.epp import simulator as epp_sim
 from kiosk.epp.driver import PinPad
 from kiosk.flows.pin import PinKeys
@@ -110,7 +112,7 @@ def card_data(profile: str = "pse") -> BankCardData:
 
 
 class StubBankCardReader:
-    """Hands out a prepared card, or raises a prepared driver error."""
+    """Hands out a prepared card (waiting for one, like the reader), or raises a prepared error."""
 
     def __init__(self, card: BankCardData | None = None, error: Exception | None = None) -> None:
         self.card, self.error = card, error
@@ -118,7 +120,11 @@ class StubBankCardReader:
     def read_card(self, timeout_s: float = 30.0) -> BankCardData:
         if self.error is not None:
             raise self.error
-        assert self.card is not None
+        deadline = time.monotonic() + timeout_s
+        while self.card is None:
+            if time.monotonic() > deadline:
+                raise NoCardError("no card presented")
+            time.sleep(0.05)
         return self.card
 
     def card_present(self) -> bool:

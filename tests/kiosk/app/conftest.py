@@ -1,0 +1,59 @@
+"""Xvfb for the kiosk UI tests and a runner for the app driver (one subprocess per scenario)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO / "build" / "screenshots" / "kiosk"
+RUN_TIMEOUT_S = 240
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()
+        assert number.isdigit(), "Xvfb did not report its display"
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+Runner = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
+
+
+@pytest.fixture
+def run_kiosk(xvfb_display: str, tmp_path: Path) -> Runner:
+    """Run the app on the simulators with a script; screenshots go to build/screenshots/kiosk/<name>/."""
+
+    def run(name: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        out = SCREENSHOTS / name
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.iterdir():
+            if old.is_file():
+                old.unlink()
+        env = {**os.environ, "DISPLAY": xvfb_display, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1",
+               "KIVY_NO_FILELOG": "1", "KIVY_NO_CONSOLELOG": "1", "PYTHONPATH": str(REPO)}
+        spec = json.dumps({"out": str(out), "steps": steps})
+        proc = subprocess.run([sys.executable, "-m", "tests.kiosk.app.kiosk_ui_driver", spec], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("REPORT ")]
+        assert lines, f"kiosk app failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+        report: dict[str, Any] = json.loads(lines[-1][len("REPORT "):])
+        assert report["error"] is None, report["error"]
+        return report
+    return run

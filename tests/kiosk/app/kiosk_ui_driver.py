@@ -1,0 +1,310 @@
+"""Run in a subprocess under Xvfb: the kiosk app on the device simulators and the fake hospital,
+driven by a JSON script of touches and device events; prints `REPORT <json>` at the end.
+
+Touches are MotionEvents injected into Kivy's event loop at the button's centre, exactly where
+a finger would land (no /dev/uinput on the test machines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from kivy.config import Config
+
+Config.set("graphics", "width", "1280")
+Config.set("graphics", "height", "800")
+Config.set("kivy", "exit_on_escape", "0")
+Config.set("input", "mouse", "mouse,disable_multitouch")
+
+from kiosk.app.fonts import register_default_font  # noqa: E402
+
+register_default_font()
+
+from kivy.base import EventLoop  # noqa: E402
+from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.input.motionevent import MotionEvent  # noqa: E402
+
+from kiosk.app import demo_keys  # noqa: E402
+from kiosk.app.kivy_app import DeviceWorker, KioskApp  # noqa: E402
+from kiosk.app.maintenance_presenter import MaintenancePresenter  # noqa: E402
+from kiosk.app.presenter import KioskPresenter  # noqa: E402
+from kiosk.app.settings import AppSettings  # noqa: E402
+from kiosk.epp import simulator as epp_sim  # noqa: E402
+from kiosk.epp.driver import PinPad  # noqa: E402
+from kiosk.flows.devices import DeviceHealth, Devices  # noqa: E402
+from kiosk.flows.maintenance import PaperStatus, TechnicianGate, hash_credential  # noqa: E402
+from kiosk.flows.redact import RedactingFilter  # noqa: E402
+from kiosk.flows.session import IdleTimer  # noqa: E402
+from kiosk.idcard import simulator as id_sim  # noqa: E402
+from kiosk.idcard.driver import IdCardReader  # noqa: E402
+from kiosk.ioboard import simulator as board_sim  # noqa: E402
+from kiosk.ioboard.driver import IoBoard  # noqa: E402
+from kiosk.receipt import simulator as receipt_sim  # noqa: E402
+from kiosk.receipt.backends import SerialEscpos  # noqa: E402
+from kiosk.receipt.commands import PaperLevel, PrinterStatus  # noqa: E402
+from kiosk.receipt.driver import ReceiptPrinter  # noqa: E402
+from kiosk.serial_transport import open_port  # noqa: E402
+from tests.kiosk.app import ui_checks  # noqa: E402
+from tests.kiosk.fake_hospital import FakeHospital  # noqa: E402
+from tests.kiosk.flows.conftest import StubBankCardReader, card_data  # noqa: E402
+
+TODAY = dt.date(2026, 12, 3)
+STEP_TIMEOUT_S = 25.0
+SETTLE_TICKS = 4
+TECH_ID, TECH_PIN = "1001", "246810"
+OUT_OF_PAPER = PrinterStatus(online=False, cover_open=False, paper=PaperLevel.OUT, cutter_error=False,
+                             unrecoverable_error=False)
+CARDS = {"valid": lambda: id_sim.valid_card(11), "expired": id_sim.expired_card, "bad": id_sim.bad_check_digit_card}
+
+
+class Touch(MotionEvent):
+    def __init__(self, uid: int, pos: tuple[float, float]) -> None:
+        super().__init__("kiosk-test", uid, pos, is_touch=True, type_id="touch")
+
+    def depack(self, args: tuple[float, float]) -> None:
+        self.sx, self.sy = args
+        self.profile = ["pos"]
+        super().depack(args)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+class Driver:
+    def __init__(self, spec: dict[str, Any], out: Path) -> None:
+        self.spec, self.out = spec, out
+        self.report: dict[str, Any] = {"shots": [], "steps": [], "voice": [], "error": None}
+        self.id = id_sim.start_on_pty([])
+        self.epp = epp_sim.start_on_pty()
+        self.board = board_sim.start_on_pty()
+        self.printer = receipt_sim.start_on_pty()
+        self.ports = [open_port(h.port_url, device=n) for n, h in
+                      (("idcard", self.id), ("epp", self.epp), ("ioboard", self.board), ("receipt", self.printer))]
+        pad = PinPad(self.ports[1])
+        demo_keys.load_demo_keys(pad)
+        self.bank = StubBankCardReader()
+        self.bank_holder = {"card": None}
+        self.hospital = FakeHospital(today=TODAY)
+        self.remembered: list[str] = []
+        self.motor = IoBoard(self.ports[2])
+        devices = Devices(idcard=IdCardReader(self.ports[0]), pinpad=pad, bankcard=self.bank, motor=self.motor, receipt=ReceiptPrinter(SerialEscpos(self.ports[3])), a4=None)
+        self.worker = DeviceWorker()
+        self.clock = FakeClock()
+        settings = AppSettings(technicians={TECH_ID: hash_credential(TECH_ID, TECH_PIN)})
+        self.health = DeviceHealth(devices)
+        self.presenter = KioskPresenter(self.hospital, devices, settings, health=self.health, run_async=self.worker,
+                                        voice=lambda text, lang: self.report["voice"].append(lang),
+                                        today=lambda: TODAY, timer=IdleTimer(90, 20, clock=self.clock))
+        self.maint = MaintenancePresenter(
+            TechnicianGate(settings.technicians), selftest=lambda: [("idcard", True, devices.idcard.self_test())],  # type: ignore[union-attr]
+            paper=lambda: PaperStatus(ReceiptPrinter(SerialEscpos(self.ports[3])).self_test(), "not installed"),
+            pad=pad, log_files=lambda: [out / "kiosk.log"], export_dir=out / "export", run_async=self.worker)
+        self.app = KioskApp(self.presenter, self.maint, self.worker)
+        self.steps = list(spec["steps"])
+        self.started = 0.0
+        self.uid = 0
+        self.settled = 0
+
+    # --- running ------------------------------------------------------------------------------
+    def start(self, _: float) -> None:
+        Clock.schedule_interval(self.advance, 0.05)
+
+    def advance(self, _: float) -> bool:
+        if not self.steps:
+            self.finish()
+            return False
+        step = self.steps[0]
+        if not self.started:
+            self.started = time.monotonic()
+        try:
+            done = getattr(self, "do_" + step["do"])(step)
+        except Exception:
+            self.report["error"] = f"step {step}: {traceback.format_exc()}"
+            self.finish()
+            return False
+        if done:
+            self.report["steps"].append({"step": step, "screen": self.app.sm.current if self.app.sm else "",
+                                         "message": self.app.message, "ms": round((time.monotonic() - self.started) * 1000)})
+            self.steps.pop(0)
+            self.started = 0.0
+        elif time.monotonic() - self.started > STEP_TIMEOUT_S:
+            self.report["error"] = (f"step {step} timed out on screen {self.app.sm.current if self.app.sm else ''}"
+                                    f" message {self.app.message!r}")
+            self.finish()
+            return False
+        return True
+
+    def finish(self) -> None:
+        self.report["hospital"] = {"charged_fen": self.hospital.charged_fen, "payments": len(self.hospital.payments),
+                                   "records": len(self.hospital.records), "bindings": len(self.hospital.bindings),
+                                   "bookings": sorted(b.status for b in self.hospital.bookings.values()),
+                                   "calls": self.hospital.calls}
+        self.report["remembered"] = self.remembered
+        self.report["receipt"] = self.printer.decoded().text if self.printer.received else ""
+        self.app.stop()
+
+    def idle(self) -> bool:
+        return self.worker.pending == 0 and not self.app.busy
+
+    @property
+    def root(self) -> Any:
+        return self.app.sm.current_screen if self.app.sm else Window
+
+    # --- steps ----------------------------------------------------------------------------------
+    def do_wait_screen(self, step: dict[str, Any]) -> bool:
+        return self.app.sm is not None and self.app.sm.current == step["screen"] and self.idle()
+
+    def do_wait_idle(self, step: dict[str, Any]) -> bool:
+        return self.idle()
+
+    def do_tap(self, step: dict[str, Any]) -> bool:
+        if not self.idle():
+            return False
+        label = step.get("text") or self.app.tr[step["label"]] + step.get("suffix", "")
+        button = ui_checks.find_button(self.root, label)
+        if button is None:
+            return False
+        x, y = button.to_window(*button.center)
+        self.uid += 1
+        touch = Touch(self.uid, (x / Window.width, y / Window.height))
+        EventLoop.post_dispatch_input("begin", touch)
+        EventLoop.post_dispatch_input("end", touch)
+        return True
+
+    def do_keys(self, step: dict[str, Any]) -> bool:
+        """Type on the on-screen keypad: one tap per key, in order, right after this step."""
+        self.steps[1:1] = [{"do": "tap", "text": key} for key in step["keys"]]
+        return True
+
+    def do_tap_row(self, step: dict[str, Any]) -> bool:
+        """Tap the n-th row of the screen's list (slots, bindings)."""
+        rows = [w for w in ui_checks.visible(self.root) if hasattr(w, "slot_id") or hasattr(w, "binding_id")]
+        rows.sort(key=lambda w: -w.to_window(*w.pos)[1])
+        if not self.idle() or len(rows) <= step.get("n", 0):
+            return False
+        return self.do_tap({"text": rows[step.get("n", 0)].text})
+
+    def do_shot(self, step: dict[str, Any]) -> bool:
+        if not (self.idle() or step.get("busy_ok")) or self.app.sm.current != step.get("screen", self.app.sm.current):
+            return False
+        self.settled += 1
+        if self.settled < SETTLE_TICKS or self.app.sm.transition.is_active:  # let the frame with the new screen draw
+            return False
+        self.settled = 0
+        path = Path(Window.screenshot(name=str(self.out / f"{step['name']}.png")))
+        final = self.out / f"{step['name']}.png"
+        path.rename(final)
+        self.report["shots"].append({"name": step["name"], "path": str(final), "screen": self.app.sm.current,
+                                     "texts": ui_checks.texts(self.root),
+                                     "missing": ui_checks.missing_glyphs(self.root),
+                                     "layout": ui_checks.layout_problems(self.root, Window.size),
+                                     **ui_checks.size_problems(self.root)})
+        return True
+
+    def do_place_id(self, step: dict[str, Any]) -> bool:
+        card = CARDS[step["card"]]()
+        self.id.sim.place(card)
+        if step.get("known"):
+            from kiosk.idcard.identity import parse_text_block
+            identity = parse_text_block(card.text)
+            self.hospital.add_patient(identity.id_number, identity.name, identity.birth_date)
+        return True
+
+    def do_lift_id(self, step: dict[str, Any]) -> bool:
+        self.id.sim.lift()
+        return True
+
+    def do_bank_card(self, step: dict[str, Any]) -> bool:
+        self.bank.card = card_data(step.get("profile", "no-id")) if step.get("in", True) else None
+        if self.bank.card is not None:  # the motorised slot draws the card in
+            self.board.board.insert_card()
+            self.motor.accept_card(5)
+        return True
+
+    def do_pin(self, step: dict[str, Any]) -> bool:
+        if self.app.sm.current != "pin":
+            return False
+        time.sleep(0.2)  # the PIN entry command reaches the pad
+        self.epp.press(*step["keys"])
+        return True
+
+    def do_hospital(self, step: dict[str, Any]) -> bool:
+        for name, value in step["set"].items():
+            setattr(self.hospital, name, value)
+        return True
+
+    def do_printer_out(self, step: dict[str, Any]) -> bool:
+        self.printer.status = OUT_OF_PAPER
+        return True
+
+    def do_take_card(self, step: dict[str, Any]) -> bool:
+        return self.board.board.remove_card()
+
+    def do_remember(self, step: dict[str, Any]) -> bool:
+        self.remembered = self.presenter.session.personal_strings()
+        return True
+
+    def do_advance_idle(self, step: dict[str, Any]) -> bool:
+        self.clock.offset += step["s"]
+        return True
+
+    def do_lang(self, step: dict[str, Any]) -> bool:
+        if self.presenter.view.lang != step["lang"]:
+            self.app.toggle_lang()
+        return True
+
+    def do_scan(self, step: dict[str, Any]) -> bool:
+        """Privacy: every widget of every screen, the log file, the files the run left behind."""
+        if not self.idle():
+            return False
+        hits = []
+        for screen in self.app.sm.screens:
+            for text in ui_checks.texts(screen):
+                hits += [f"widget on {screen.name}" for s in self.remembered if s in text]
+        log_text = (self.out / "kiosk.log").read_text("utf-8", errors="replace")
+        hits += ["log" for s in self.remembered if s in log_text]
+        for path in self.out.rglob("*"):
+            if path.is_file() and path.suffix != ".png" and path.name != "kiosk.log":
+                data = path.read_bytes()
+                hits += [f"file {path.name}" for s in self.remembered if s.encode() in data]
+        hits += ["presenter view" for s in self.remembered if s in repr(self.presenter.view)]
+        self.report["privacy_hits"] = hits
+        self.report["session_after"] = self.presenter.session.personal_strings()
+        return True
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    out = Path(spec["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "kiosk.log", encoding="utf-8")
+    handler.addFilter(RedactingFilter())
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.DEBUG)
+    driver = Driver(spec, out)
+    Clock.schedule_once(driver.start, 1.0)
+    driver.app.run()
+    for port in driver.ports:
+        port.close()
+    for sim in (driver.id, driver.epp, driver.board, driver.printer):
+        sim.stop()
+    print("REPORT " + json.dumps(driver.report, ensure_ascii=False))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
