@@ -166,7 +166,8 @@ def create_app(dash: Dashboard) -> FastAPI:
     @app.get("/lang/{lang}")
     async def set_language(request: Request, lang: str) -> Response:
         back = request.query_params.get("back", "/fleet")
-        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/fleet", 303)
+        local = back.startswith("/") and not back.startswith("//") and "\\" not in back  # no open redirect
+        response = RedirectResponse(back if local else "/fleet", 303)
         if lang in LANGUAGES:
             response.set_cookie(security.LANGUAGE_COOKIE, lang, max_age=365 * 86400, path="/", secure=True,
                                 samesite="strict")

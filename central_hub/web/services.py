@@ -4,15 +4,19 @@ commands, quarantine, the live fleet and the county-feed status. Tests drive it 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
+
 from central_hub.audit import AuditLog
 from central_hub.commands import Commands, CommandSender
 from central_hub.directory import Directory
+from central_hub.errors import StoreError
 from central_hub.feed import outbox as feed_outbox
 from central_hub.quarantine_admin import QuarantineAdmin
 from central_hub.store import open_store
@@ -22,6 +26,8 @@ from central_hub.web.live import LiveFleet
 from mch_link.registry import load_site_info
 
 log = logging.getLogger(__name__)
+
+EXPIRE_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -34,19 +40,21 @@ class WebConfig:
 
 class Dashboard:
     def __init__(self, config: WebConfig, sender: CommandSender | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, password_hasher: PasswordHasher | None = None) -> None:
         self.config = config
         self.clock = clock
         self.site_id = load_site_info(config.site_dir).site_id
         self.store: Store = open_store(config.db_url)
         self.directory = Directory.from_site(config.site_dir)
         self.audit = AuditLog(self.store, clock)
-        self.users = Users(self.store, clock)
+        self.users = Users(self.store, clock, password_hasher)
         self.sender = sender
         self.commands = Commands(self.store, self.audit, sender, self._commandable, clock)
         self.quarantine = QuarantineAdmin(self.store, self.audit)
         self.live = LiveFleet(self.store, self.directory, self.site_id, clock)
         self.feed = CountyFeed(self.store, self.audit)
+        self._stopping = threading.Event()
+        self._housekeeper: threading.Thread | None = None
 
     def _commandable(self, device_id: str) -> bool:
         entry = self.directory.get(device_id)
@@ -59,10 +67,23 @@ class Dashboard:
 
     def start(self) -> None:
         self.live.start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="dashboard-housekeeping", daemon=True)
+        self._housekeeper.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self.live.stop()
+        if self._housekeeper is not None:
+            self._housekeeper.join(5)
         self.store.close()
+
+    def _housekeeping(self) -> None:
+        """Commands past their deadline become `timeout` (idempotent: several dashboards may run)."""
+        while not self._stopping.wait(EXPIRE_EVERY_S):
+            try:
+                self.commands.expire()
+            except StoreError as exc:
+                log.warning("cannot expire commands: %s", exc)
 
 
 class CountyFeed:

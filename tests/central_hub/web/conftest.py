@@ -1,5 +1,6 @@
 """Dashboard fixtures: a site with enrolled devices, a hub store fed by the real handler, users.
 
+- `dash_db` -> a fresh hub database, SQLite and PostgreSQL (`hub_db_url`).
 - `dash_site` -> Site with kiosk-001, kiosk-002, station-001 enrolled (and hub identity hub-2).
 - `feeder` -> Feeder: `.state(device_id, event, **body)` / `.records(device_id, n)` push sealed
   messages through the real handler + store; `.quarantine_garbage()` lands one item in quarantine.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
 from central_hub.store import Store, open_store
@@ -28,6 +30,9 @@ from provisioning.site import Site
 from tests.central_hub.helpers import FakeDevice, Rig, inbound, sim_body
 
 PASSWORD = "correct horse battery staple"
+# argon2id with small parameters: the same code path as production, a fraction of its cost per test
+# (tests/central_hub/test_users.py holds the production parameters)
+FAST_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 USERS = {"alice": "operator", "olga": "auditor", "adam": "admin"}
 DEVICES = {"kiosk-001": "kiosk", "kiosk-002": "kiosk", "station-001": "station"}
 
@@ -67,8 +72,9 @@ def dash_site(tmp_path: Path) -> Site:
 
 
 @pytest.fixture
-def dash_db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hub.db'}"
+def dash_db(hub_db_url: str) -> str:
+    """SQLite, and PostgreSQL (marked integration): the dashboard's queries run on both."""
+    return hub_db_url
 
 
 @pytest.fixture
@@ -84,11 +90,12 @@ def sender() -> RecordingSender:
 
 
 @pytest.fixture
-def dashboard(dash_site: Site, dash_db: str, sender: RecordingSender) -> Dashboard:
-    dash = Dashboard(WebConfig(dash_site.path, dash_db, "hub-2"), sender)
+def dashboard(dash_site: Site, dash_db: str, sender: RecordingSender) -> Iterator[Dashboard]:
+    dash = Dashboard(WebConfig(dash_site.path, dash_db, "hub-2"), sender, password_hasher=FAST_ARGON2)
     for name, role in USERS.items():
         dash.users.create(name, role, PASSWORD)
-    return dash
+    yield dash
+    dash.store.close()  # also when no app ran (its lifespan closes it too)
 
 
 @pytest.fixture

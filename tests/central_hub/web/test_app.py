@@ -222,3 +222,18 @@ def test_feed_status_and_audited_requeue(client: TestClient, dashboard: Dashboar
     [entry] = AuditLog(dashboard.store).entries(action="feed-requeue")
     assert entry.actor == "alice" and entry.target == str(item)
     assert "mch_hub_feed_pending 1" in client.get("/metrics").text
+
+
+@pytest.mark.parametrize("back", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_language_switch_is_no_open_redirect(client: TestClient, back: str) -> None:
+    assert client.get("/lang/en", params={"back": back}).headers["location"] == "/fleet"
+
+
+def test_a_command_without_an_answer_times_out_on_the_page(client: TestClient, dashboard: Dashboard) -> None:
+    login(client, "alice")
+    cmd = dashboard.commands.issue("alice", "kiosk-001", "reboot", timeout_s=1)
+    deadline = time.monotonic() + 10
+    while dashboard.commands.get(cmd.id).state.value == "sent" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dashboard.commands.get(cmd.id).state.value == "timeout"  # the dashboard's own housekeeping
+    assert "超时" in client.get("/devices/kiosk-001/commands").text
