@@ -21,13 +21,15 @@ class ScreeningRules:
 
     def positive_items(self, facts: dict[str, float], answers: dict[str, bool]) -> tuple[str, ...]:
         """Item ids that screen positive: computed ones from `facts`, answered ones from `answers`."""
-        unknown = set(answers) - self.answered
+        computed_ids = {rule["id"] for rule in self.computed}
+        unknown = set(answers) - self.answered - computed_ids
         if unknown:
             raise bad_request(f"unknown screening items {sorted(unknown)}")
         if any(not isinstance(v, bool) for v in answers.values()):
             raise bad_request("screening answers must be true or false")
+        # computed items are decided here from her data, whatever the kiosk sent for them
         hits = [rule["id"] for rule in self.computed if _computed_hit(rule, facts[rule["test"]])]
-        hits += [item for item, yes in answers.items() if yes]
+        hits += [item for item, yes in answers.items() if yes and item not in computed_ids]
         return tuple(sorted(hits, key=_item_order))
 
 

@@ -73,6 +73,14 @@ def test_age_item_35_or_over_or_18_or_under(dispatcher: Dispatcher, clock: Clock
     assert ("1.1" in r["positive_items"]) is positive
 
 
+def test_computed_items_sent_by_the_kiosk_are_decided_at_the_hub(dispatcher: Dispatcher, patient: str,
+                                                                   clock: Clock) -> None:
+    answers = {**{i: False for i in ANSWERED}, "1.1": True, "1.2": True, "1.3": False}
+    r = call(dispatcher, "pregnancy.create", _form(patient, clock.today(), screening=answers, height_cm=145,
+                                                   pre_pregnancy_weight_kg=45), "idem-r-0003")
+    assert r["positive_items"] == ["1.2"]
+
+
 def test_no_colour_is_ever_assigned(dispatcher: Dispatcher, patient: str, clock: Clock) -> None:
     answers = {i: True for i in ANSWERED}
     r = call(dispatcher, "pregnancy.create", _form(patient, clock.today(), screening=answers, height_cm=140),

@@ -1,0 +1,125 @@
+"""HubHospitalClient against all of it: the real broker (project ACL), the real hub with its
+services, and the acquirer simulator over TCP; every HospitalServices method is called.
+The outbox records (pregnancy record, binding, payment result) are stored by the hub like any record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kiosk.bankcard.card_data import mask_pan
+from kiosk.hospital.api import HospitalError, HospitalUnavailable, NewPatient, PaymentRequest, PregnancyForm
+from kiosk.hospital.client import HubHospitalClient
+from mch_link.device import DeviceLink
+from mch_link.keys import KEYS_FILE, LinkKeys
+from mch_link.rpc import RpcClient
+from mqtt_broker_config.launcher import BrokerProcess
+from provisioning.site import Site
+from tests.acquirer_simulator.support import CARDS, MAC_KEY, TERMINAL, Acquirer, pin_block, run_acquirer
+from tests.support.hub import HubFactory, HubProcess, wait_for_records
+
+pytestmark = pytest.mark.integration
+
+DEVICE = "kiosk-001"
+ID = "110105199603070029"  # synthetic, GB 11643 check digit correct
+NEW = NewPatient(ID, "张测试", "2", dt.date(1996, 3, 7), nation="01")
+
+
+def _key(n: int) -> str:
+    return f"{n:032x}"
+
+
+@pytest.fixture
+def kiosk(site: Site, enroll_device, broker: BrokerProcess, hub_factory: HubFactory,  # noqa: ANN001
+          tmp_path: Path) -> Iterator[tuple[HubHospitalClient, DeviceLink, HubProcess, Acquirer]]:
+    bundle = enroll_device(DEVICE, "kiosk")
+    with run_acquirer(tmp_path / "acq") as acquirer:
+        state = tmp_path / "hub-state"
+        state.mkdir()
+        settings = state / "services.json"
+        fd = os.open(settings, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"acquirer": {"host": acquirer.host, "port": acquirer.port, "mac_key": MAC_KEY.hex()}}, f)
+        hub = hub_factory(site.path, broker=broker, state_dir=state)
+        link = DeviceLink.from_bundle(bundle, tmp_path / "outbox.db", broker=(broker.host, broker.port))
+        client = HubHospitalClient(RpcClient(link, DEVICE, LinkKeys.read(bundle / KEYS_FILE)), link)
+        link.start()
+        deadline = time.monotonic() + 10
+        while not link.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        try:
+            yield client, link, hub, acquirer
+        finally:
+            link.stop()
+
+
+def _pay(client: HubHospitalClient, booking_id: str, fee: int, card: str, key: str):  # noqa: ANN202
+    pan = CARDS[card]
+    return client.pay(PaymentRequest(booking_id, fee, pan, "01", dt.date(2030, 12, 31), pin_block(pan), TERMINAL),
+                      idempotency_key=key)
+
+
+def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: ANN001
+    client, link, hub, acquirer = kiosk
+    assert client.find_patient(id_number=ID) is None
+    patient = client.register_patient(NEW, idempotency_key=_key(1))
+    assert patient.masked_id_number == "110105********0029" and patient.name == "张测试"
+    assert client.find_patient(outpatient_no=patient.outpatient_no) == patient
+    today = dt.date.today()
+    record = client.create_pregnancy_record(PregnancyForm(patient.patient_id, today - dt.timedelta(days=120), 158.0,
+                                                          52.0, 2, 1, {"2.2": True}), idempotency_key=_key(2))
+    assert record.gestational_age_days == 120 and record.edd == today + dt.timedelta(days=160)
+    assert record.screen_positive and record.positive_items == ("2.2",)
+    assert client.find_patient(id_number=ID).has_pregnancy_record  # type: ignore[union-attr]
+    binding = client.bind_card(patient.patient_id, card_token="tok_" + "a" * 28,
+                               masked_pan=mask_pan(CARDS["approve"]), idempotency_key=_key(3))
+    assert binding.masked_pan == "621700******" + CARDS["approve"][-4:]
+    assert client.card_bindings(patient.patient_id) == [binding]
+    client.unbind_card(patient.patient_id, binding.binding_id, idempotency_key=_key(4))
+    assert client.card_bindings(patient.patient_id) == []
+    visit = client.recommended_visit(patient.patient_id)
+    assert visit == "ANC2"  # 17 weeks + 1 day
+    slots = client.free_slots(visit, days=14)
+    assert slots and slots[0].fee_fen == 2500
+    booking = client.hold_slot(patient.patient_id, slots[0].slot_id, idempotency_key=_key(5))
+    assert booking.status == "held" and booking.slot.free == slots[0].free - 1
+    spare = client.hold_slot(patient.patient_id, slots[1].slot_id, idempotency_key=_key(6))
+    client.release_booking(spare.booking_id, idempotency_key=_key(7))
+    result = _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(8))
+    assert result.outcome == "approved" and result.auth_code
+    assert _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(8)) == result  # retry: same answer
+    with pytest.raises(HospitalError) as again:
+        _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(9))
+    assert again.value.code == "already-paid"
+    assert len(acquirer.events("charge")) == 1
+    # the records that must not be lost are in the hub's record store too (pregnancy, bound, unbound, payment)
+    assert link.wait_drained(10)
+    assert wait_for_records(hub.db_url, 4, 10, DEVICE) == 4
+    schemas = sorted(s for _, s, *_ in hub.store().sealed_records(DEVICE))
+    assert schemas == ["card-binding/1", "card-binding/1", "payment-result/1", "pregnancy-record/1"]
+
+
+def test_acquirer_timeout_is_not_charged_and_hub_down_is_unavailable(kiosk) -> None:  # noqa: ANN001
+    client, link, hub, acquirer = kiosk
+    patient = client.register_patient(NEW, idempotency_key=_key(11))
+    client.create_pregnancy_record(PregnancyForm(patient.patient_id, dt.date.today() - dt.timedelta(days=60), 160.0,
+                                                 55.0, 1, 0), idempotency_key=_key(12))
+    slot = client.free_slots(client.recommended_visit(patient.patient_id) or "ANC1")[0]
+    booking = client.hold_slot(patient.patient_id, slot.slot_id, idempotency_key=_key(13))
+    result = _pay(client, booking.booking_id, booking.fee_fen, "timeout", _key(14))
+    assert result.outcome == "not-charged" and "reversed" in result.reason
+    assert acquirer.balance(CARDS["timeout"]) == 1_000_000
+    declined = _pay(client, booking.booking_id, booking.fee_fen, "poor", _key(15))
+    assert (declined.outcome, declined.reason) == ("declined", "insufficient funds")
+    hub.stop()
+    started = time.monotonic()
+    with pytest.raises(HospitalUnavailable):
+        client.find_patient(id_number=ID)
+    assert time.monotonic() - started < client.timeout_s + 0.5
