@@ -41,6 +41,7 @@ CMD_SCHEMA = "cmd/1"
 BUNDLE_FORMAT = "mch-device/1"
 STATE_RECORD_ID = 0  # state messages are not outbox records; the hub applies them, never acks them
 MAX_COMMANDS_REMEMBERED = 256
+MAX_HEARTBEAT_S, MAX_AGE_S = 3600, 31_536_000_000  # state/1's bounds: a report past them would be held
 # The application's answer to a hub command (command, args) -> (status "done"|"refused"|"failed", detail).
 # Called on the MQTT network thread: it must not block (start long work elsewhere, answer "done" when accepted).
 CommandHandler = Callable[[str, dict[str, Any]], tuple[str, str]]
@@ -233,12 +234,13 @@ class DeviceLink:
         if event != "death":
             oldest_ms = self.outbox.oldest_created_ms()
             now_ms = int(self.clock() * 1000)
+            age_s = 0 if oldest_ms is None else min(MAX_AGE_S, max(0, (now_ms - oldest_ms) // 1000))
             body.update(firmware=self.config.firmware, kind=self.config.kind, queue_depth=self.outbox.depth(),
-                        uptime_s=round(self.monotonic() - self._started_at, 3), heartbeat_s=max(1, round(self.heartbeat_s)),
-                        oldest_record_age_s=0 if oldest_ms is None else max(0, (now_ms - oldest_ms) // 1000))
-            if self.faults is not None:
-                body["faults"] = self.faults()
+                        uptime_s=round(self.monotonic() - self._started_at, 3),
+                        heartbeat_s=min(MAX_HEARTBEAT_S, max(1, round(self.heartbeat_s))), oldest_record_age_s=age_s)
             body["command_results"], self._command_results = self._command_results[:16], self._command_results[16:]
+            if self.faults is not None:
+                body["faults"] = self._reported_faults(body)
             self._seq += 1
         return self._seal(Kind.STATE, STATE_SCHEMA, [Record(STATE_RECORD_ID, body, int(self.clock() * 1000))])
 
@@ -288,6 +290,17 @@ class DeviceLink:
         except LinkError as exc:  # forged, tampered or foreign: never acted on
             self.stats.bad_downlink += 1
             log.warning("%s: ignored downlink message on %s: %s", self.config.device_id, msg.topic, exc)
+
+    def _reported_faults(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The application's faults, if they fit state/1; a bad report must not cost the whole state
+        message (the hub would hold it and the device would never show online)."""
+        try:
+            faults = list(self.faults()) if self.faults is not None else []
+            schemas.validate(STATE_SCHEMA, {**body, "faults": faults})
+            return faults
+        except Exception as exc:  # the application's callable failed or reported something malformed
+            log.error("%s: fault report refused: %s", self.config.device_id, exc)
+            return [{"code": "fault-report-invalid", "severity": "warning", "detail": str(exc)[:200]}]
 
     def _on_command(self, client: mqtt.Client, body: dict[str, Any]) -> None:
         """Carry out a command once; its result rides on the next state message (sent at once)."""
