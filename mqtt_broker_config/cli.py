@@ -1,8 +1,10 @@
 """`mch-broker`: render the site's mosquitto config, run mosquitto, make it reload its CRL.
 
-    mch-broker run --site DIR --port N [--run-dir DIR] [--host ADDR]    foreground; Ctrl-C stops
-    mch-broker render --site DIR --port N [--run-dir DIR] [--acl]       print config (or ACL)
-    mch-broker reload --site DIR --run-dir DIR                          after mch-provision revoke
+    mch-broker run --site VIEW --port N [--run-dir DIR] [--host ADDR]   foreground; Ctrl-C stops
+    mch-broker render --site VIEW --port N [--run-dir DIR] [--acl]      print config (or ACL)
+    mch-broker reload --site VIEW --run-dir DIR                         after mch-provision revoke
+
+VIEW is the broker's view of the site, <site>/deploy/broker (never the site itself: CA keys).
 
 Exit status: 0 done, 1 an error (message on stderr), 2 bad usage.
 """
@@ -28,6 +30,7 @@ DEFAULT_RUN_DIR = Path("/var/lib/mch-broker")
 DEFAULT_PORT = 8883
 WAIT_SLICE_S = 0.1
 LOG_TAIL_CHARS = 2000
+SITE_HELP = "the broker's view of the site: <site>/deploy/broker, kept current by mch-provision"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("run", "render the config and run mosquitto in the foreground"),
                        ("render", "print the rendered mosquitto.conf (or the ACL)")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--site", type=Path, required=True, metavar="DIR")
+        p.add_argument("--site", type=Path, required=True, metavar="VIEW", help=SITE_HELP)
         p.add_argument("--port", type=int, default=DEFAULT_PORT)
         p.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0 for the site network)")
         p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, metavar="DIR",
@@ -45,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--user", help="user mosquitto runs as when started as root (default: mosquitto)")
         if name == "render":
             p.add_argument("--acl", action="store_true", help="print the ACL file instead")
-    p = sub.add_parser("reload", help="copy the site's CRL/certificates again and SIGHUP the running broker")
-    p.add_argument("--site", type=Path, required=True, metavar="DIR")
+    p = sub.add_parser("reload", help="copy the site's CRL/certificates again and SIGHUP the running broker "
+                                      "(connected revoked identities are disconnected)")
+    p.add_argument("--site", type=Path, required=True, metavar="VIEW", help=SITE_HELP)
     p.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, metavar="DIR")
     p.add_argument("--user", help="user mosquitto runs as (default: mosquitto when root)")
     return parser

@@ -124,7 +124,7 @@ def render_acl(site_dir: Path) -> str:
     for hub_id in hub_ids(site_dir):
         lines = [f"user {hub_id}"]
         lines += [f"topic read {PREFIX}/+/+"]
-        lines += [f"topic write {PREFIX}/+/{kind.value}" for kind in (Kind.ACK, Kind.CMD)]
+        lines += [f"topic write {PREFIX}/+/{kind.value}" for kind in (Kind.ACK, Kind.CMD, Kind.RESPONSE)]
         blocks.append("\n".join(lines))
     return _template(ACL_TEMPLATE).substitute(site_id=site_info(site_dir).site_id,
                                               hub_blocks="\n\n".join(blocks))

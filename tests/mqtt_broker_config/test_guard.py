@@ -94,3 +94,17 @@ def test_a_device_may_not_publish_retained(broker: BrokerProcess, site: Site, en
         late.close()
     finally:
         dev.close()
+
+
+def test_revoked_hub_worker_is_disconnected_on_reload(two_hub_broker: BrokerProcess, site: Site) -> None:
+    """A hub identity revoked (`mch-provision revoke hub-1`) loses its session and its ACL block."""
+    worker = connect(two_hub_broker, hub_tls(site.path, "hub-1"), "hub-1")
+    other = connect(two_hub_broker, hub_tls(site.path, "hub-2"), "hub-2")
+    site.revoke_hub_identity("hub-1")
+    two_hub_broker.reload()
+    assert worker.disconnected.wait(5)
+    worker.client.loop_stop()
+    assert not other.disconnected.is_set()
+    with pytest.raises(ConnectionRefusedError):
+        connect(two_hub_broker, hub_tls(site.path, "hub-1"), "hub-1")
+    other.close()

@@ -67,7 +67,7 @@ def test_acl_confines_devices_to_their_subtree(site: Site) -> None:
     assert patterns == {f"pattern write mch/v1/%u/{k.value}" for k in UPLINK_KINDS} | {
         f"pattern read mch/v1/%u/{k.value}" for k in DOWNLINK_KINDS}
     assert acl[acl.index("user hub"):] == ["user hub", "topic read mch/v1/+/+", "topic write mch/v1/+/ack",
-                                           "topic write mch/v1/+/cmd"]
+                                           "topic write mch/v1/+/cmd", "topic write mch/v1/+/rsp"]
     assert not [line for line in acl if "readwrite" in line or line.endswith(" #")]
 
 
