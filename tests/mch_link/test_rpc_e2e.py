@@ -95,6 +95,28 @@ def test_answer_within_a_second_and_retry_answered_from_the_idempotency_record(r
     assert client.call("patient.find", {"outpatient_no": "MZ99999999"}) is None
 
 
+def test_answers_stay_under_a_second_while_the_record_path_is_flooded(running, enroll_device,  # noqa: ANN001
+                                                                        broker: BrokerProcess, tmp_path: Path) -> None:
+    _, hub, link, client = running
+    flooder = DeviceLink.from_bundle(enroll_device("sim-001"), tmp_path / "flood.db", broker=(broker.host, broker.port))
+    body = {"seq": 0, "fhr_bpm": [140] * 16, "toco": [10] * 16, "note": "x" * 200}
+    flooder.submit_many(Kind.CTG, "sim/1", [body] * 60_000)
+    flooder.start()
+    try:
+        times = []
+        time.sleep(0.3)  # the flood is under way
+        while flooder.depth() > 0 and len(times) < 50:
+            started = time.monotonic()
+            client.call("patient.find", {"outpatient_no": "MZ00000001"})
+            times.append(time.monotonic() - started)
+            time.sleep(0.05)
+    finally:
+        flooder.stop()
+    assert len(times) >= 10, f"only {len(times)} requests during the flood: the test proved too little"
+    print(f"requests during the flood: {len(times)}, slowest {max(times) * 1000:.0f} ms")
+    assert max(times) < 1.0, f"slowest answer {max(times):.3f} s during the flood"
+
+
 def test_timeout_when_the_hub_is_down(running) -> None:  # noqa: ANN001
     _, hub, link, client = running
     hub.stop()
