@@ -72,7 +72,7 @@ def pregnancy(rng: random.Random, n: int) -> dict[str, Any]:
 
 
 def commit(store: Store, cipher: DataCipher, bodies: list[tuple[int, dict[str, Any]]], at_ms: int,
-           schema: str = "pregnancy-record/1") -> None:
+           schema: str = "antenatal-booking/1") -> None:
     rows: list[Any] = []
     for msg_id, body in bodies:
         plain = cbor2.dumps(body)
@@ -86,11 +86,11 @@ def commit(store: Store, cipher: DataCipher, bodies: list[tuple[int, dict[str, A
 
 
 def ceiling(url: str, bodies: list[dict[str, Any]], index: BlindIndex) -> float:
-    src = Source(SITE, "kiosk-001", 0, index, lambda d, e: None)
+    src = Source(SITE, "kiosk-001", 0, 0, index, lambda d, e: None)
     bundles: list[bytes] = []
     resources = 0
     for body in bodies:
-        built = to_bundle("pregnancy-record/1", body, src)
+        built = to_bundle("antenatal-booking/1", body, src)
         if not isinstance(built, dict):
             raise SystemExit(f"bench.feed: a pregnancy record did not map: {built}")
         resources += validate_bundle(built)
@@ -127,7 +127,7 @@ def mixed(rng: random.Random, n: int) -> tuple[str, dict[str, Any]]:
     record = f"R{1 + n % 1000:07d}"
     slot = n % 10
     if slot < 2:
-        return "pregnancy-record/1", pregnancy(rng, n)
+        return "antenatal-booking/1", pregnancy(rng, n)
     if slot < 8:
         return "antenatal-visit/1", {"visit_id": f"V{n:07d}", "record_id": record, "patient_id": patient,
                                      "visit_date": "2026-04-01", "ga_days": 100, "weight_kg": 58.0,

@@ -47,7 +47,7 @@ THIRD_TRIMESTER_GA_DAYS = 196  # 28 weeks: also the threshold of a delivery coun
 POSTPARTUM_DAYS = 28
 HIGH_RISK_COLOURS = frozenset({"orange", "red", "purple"})
 ALL_AREAS = "all"
-SCHEMAS = ("pregnancy-record/1", "antenatal-visit/1", "delivery/1")
+SCHEMAS = ("antenatal-booking/1", "antenatal-visit/1", "delivery/1")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def load(store: Store, cipher: DataCipher) -> list[Pregnancy]:
     for device_id, msg_id, schema_id, key_id, nonce, body in rows:
         rec = cbor2.loads(cipher.open(int(key_id), bytes(nonce), bytes(body), record_aad(device_id, int(msg_id))))
         p = by_id.setdefault(rec["record_id"], Pregnancy(rec["record_id"]))
-        if schema_id == "pregnancy-record/1":
+        if schema_id == "antenatal-booking/1":
             p.area, p.colour = rec["area_code"], rec["risk_colour"]
             p.booked, p.booked_ga_days = dt.date.fromisoformat(rec["registered_date"]), rec["ga_days"]
         elif schema_id == "antenatal-visit/1":

@@ -20,6 +20,7 @@ CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 RISK_COLOUR_SYSTEM = "urn:mch-edge:fhir:CodeSystem/pregnancy-risk-colour"
+RISK_SCREEN_SYSTEM = "urn:mch-edge:fhir:CodeSystem/pregnancy-risk-screen"  # positive, when no colour is graded yet
 SCREEN_ITEM_SYSTEM = "urn:mch-edge:fhir:CodeSystem/pregnancy-risk-screen-item"  # 筛查表 附件1 item ids
 CTG_CLASS_SYSTEM = "urn:mch-edge:fhir:CodeSystem/ctg-classification"
 

@@ -2,9 +2,11 @@
 
 | record (schema)      | resources                                                                      |
 |----------------------|--------------------------------------------------------------------------------|
-| pregnancy-record/1   | Patient (upsert: blind-indexed ID number), EpisodeOfCare (upsert), Encounter (booking), |
+| antenatal-booking/1  | Patient (upsert: blind-indexed ID number), EpisodeOfCare (upsert), Encounter (booking), |
 |                      | Observations EDD 11778-8, GA 49051-6, LMP, gravidity, parity, height, weight, BMI, BP 85354-9, |
 |                      | Flag (risk colour, when not green), Condition per screen-positive item          |
+| pregnancy-record/1   | (the kiosk's self-registration, 自助建档) Patient, EpisodeOfCare (upsert), Observations EDD, |
+|                      | GA, LMP, BMI; Flag (screen positive) and a Condition per positive item           |
 | antenatal-visit/1    | Patient, EpisodeOfCare (created if new), Encounter, Observations GA, BP, weight, fundal height, FHR 55283-6 |
 | delivery/1           | Patient, EpisodeOfCare, Encounter (delivery), Observations GA, live births      |
 | episode/1 (station)  | Patient, Encounter of the CTG session (upsert: admitted -> in progress, discharged -> finished) |
@@ -25,9 +27,10 @@ from central_hub.feed.blindindex import BlindIndex
 from central_hub.feed.bundle import Entry, reference, transaction
 from central_hub.feed.resources import Subject, concept, instant, quantity
 
-PREGNANCY, VISIT, DELIVERY = "pregnancy-record/1", "antenatal-visit/1", "delivery/1"
+BOOKING, KIOSK_PREGNANCY = "antenatal-booking/1", "pregnancy-record/1"
+VISIT, DELIVERY = "antenatal-visit/1", "delivery/1"
 EPISODE, CLASSIFICATION = "episode/1", "classification/1"
-FEED_SCHEMAS = frozenset({PREGNANCY, VISIT, DELIVERY, EPISODE, CLASSIFICATION})
+FEED_SCHEMAS = frozenset({BOOKING, KIOSK_PREGNANCY, VISIT, DELIVERY, EPISODE, CLASSIFICATION})
 LIVE_BIRTHS = ("11636-8", "[#] Births.live", None, None)
 DELIVERY_TYPE = ("236973005", "Delivery procedure")
 
@@ -48,14 +51,17 @@ class Source:
     site_id: str
     device_id: str
     msg_id: int
+    at_ms: int  # when the hub received the record (the date of a record that carries none)
     blind_index: BlindIndex
     episode_patient: Callable[[str, int], str | None]  # (station device id, episode id) -> patient id
 
 
 def to_bundle(schema_id: str, body: dict[str, Any], src: Source) -> dict[str, Any] | Skip:
     try:
-        if schema_id == PREGNANCY:
-            return transaction(_pregnancy(body, src))
+        if schema_id == BOOKING:
+            return transaction(_booking(body, src))
+        if schema_id == KIOSK_PREGNANCY:
+            return transaction(_kiosk_pregnancy(body, src))
         if schema_id == VISIT:
             return transaction(_visit(body, src))
         if schema_id == DELIVERY:
@@ -69,7 +75,7 @@ def to_bundle(schema_id: str, body: dict[str, Any], src: Source) -> dict[str, An
     raise MappingError(f"schema {schema_id!r} is not fed to the county")
 
 
-def _pregnancy(b: dict[str, Any], src: Source) -> list[Entry]:
+def _booking(b: dict[str, Any], src: Source) -> list[Entry]:
     who = Subject(src.site_id, b["patient_id"], b["record_id"])
     day = b["registered_date"]
     patient = who.patient(src.blind_index.of(b["id_number"]), b["birth_date"], b["area_code"], upsert=True)
@@ -90,21 +96,36 @@ def _pregnancy(b: dict[str, Any], src: Source) -> list[Entry]:
                codes.BMI, round(b["pre_pregnancy_weight_kg"] / (b["height_cm"] / 100) ** 2, 1)))]
     if "systolic_mmhg" in b and "diastolic_mmhg" in b:
         obs.append(who.blood_pressure(oid, b["systolic_mmhg"], b["diastolic_mmhg"], day, booking))
-    return [patient, episode, booking, *obs, *_screen_positive(who, b, booking)]
+    flag = None if b["risk_colour"] == "green" else concept(
+        codes.RISK_COLOUR_SYSTEM, b["risk_colour"], codes.RISK_COLOURS[b["risk_colour"]])
+    return [patient, episode, booking, *obs, *_screen_positive(who, b, day, flag, booking)]
 
 
-def _screen_positive(who: Subject, b: dict[str, Any], booking: Entry) -> list[Entry]:
-    """A risk grade other than green is a Flag; each positive screening item a Condition."""
+def _kiosk_pregnancy(b: dict[str, Any], src: Source) -> list[Entry]:
+    """The kiosk's self-registration record: what the patient entered, graded by the hub's screening."""
+    who = Subject(src.site_id, b["patient_id"], b["record_id"])
+    at, oid = instant(src.at_ms), b["record_id"]
+    obs = [who.observation(oid, codes.EDD, at, None, valueDateTime=b["edd"]),
+           who.observation(oid, codes.GA, at, None,
+                           valueQuantity=quantity(codes.GA, _weeks(b["gestational_age_days"]))),
+           who.observation(oid, codes.LMP, at, None, valueDateTime=b["lmp"]),
+           who.observation(oid, codes.BMI, at, None, "vital-signs", valueQuantity=quantity(codes.BMI, b["bmi"]))]
+    flag = concept(codes.RISK_SCREEN_SYSTEM, "positive", "妊娠风险筛查阳性") if b["screen_positive"] else None
+    return [who.patient(), who.episode(start=b["lmp"], upsert=True), *obs,
+            *_screen_positive(who, b, at[:10], flag, None)]
+
+
+def _screen_positive(who: Subject, b: dict[str, Any], day: str, flag: dict[str, Any] | None,
+                     encounter: Entry | None) -> list[Entry]:
+    """A positive screen (a risk grade other than green) is a Flag; each positive item a Condition."""
     out: list[Entry] = []
-    colour, day = b["risk_colour"], b["registered_date"]
-    booking_ref = reference("Encounter", booking.system, booking.value)
-    if colour != "green":
+    where = {} if encounter is None else {"encounter": reference("Encounter", encounter.system, encounter.value)}
+    if flag is not None:
         system = codes.site_system(who.site_id, "risk-flag")
         out.append(Entry({"resourceType": "Flag", "identifier": [{"system": system, "value": b["record_id"]}],
                           "status": "active", "category": [concept(
                               "http://terminology.hl7.org/CodeSystem/flag-category", "clinical")],
-                          "code": concept(codes.RISK_COLOUR_SYSTEM, colour, codes.RISK_COLOURS[colour]),
-                          "subject": who.patient_ref, "period": {"start": day}, "encounter": booking_ref},
+                          "code": flag, "subject": who.patient_ref, "period": {"start": day}, **where},
                          system, b["record_id"]))
     system = codes.site_system(who.site_id, "risk-condition")
     for item in b.get("positive_items", []):
@@ -115,7 +136,7 @@ def _screen_positive(who: Subject, b: dict[str, Any], booking: Entry) -> list[En
             "verificationStatus": concept(codes.CONDITION_VERIFICATION, "provisional"),
             "category": [concept(codes.CONDITION_CATEGORY, "problem-list-item")],
             "code": concept(codes.SCREEN_ITEM_SYSTEM, item, text=f"妊娠风险筛查阳性 {item}"),
-            "subject": who.patient_ref, "encounter": booking_ref, "recordedDate": day}, system, cid))
+            "subject": who.patient_ref, "recordedDate": day, **where}, system, cid))
     return out
 
 

@@ -175,7 +175,8 @@ class FeedSender:
             return Result(row.id, DEAD, row.attempts, error=f"source record does not open: {exc}")
         if row.schema_id == EPISODE and isinstance(body, dict) and body.get("patient_id"):
             links.append((row.device_id, int(body["episode_id"]), str(body["patient_id"])))
-        src = Source(self.site_id, row.device_id, row.msg_id, self.blind_index, self._episode_patient(links))
+        src = Source(self.site_id, row.device_id, row.msg_id, row.queued_at_ms, self.blind_index,
+                     self._episode_patient(links))
         try:
             bundle = to_bundle(row.schema_id, body, src)
             if isinstance(bundle, Skip):

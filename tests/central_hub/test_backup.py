@@ -43,8 +43,8 @@ def populate(rig: Rig, dev: FakeDevice) -> None:
     for first in (1, 51, 101):
         rig.one(*dev.seal(dev.records(first, 50)))
     rng = random.Random(3)
-    preg = [Record(200 + i, fed.pregnancy(rng, i), NOW_MS) for i in range(1, 4)]
-    assert rig.one(*dev.seal(preg, schema="pregnancy-record/1")).status is Status.STORED
+    preg = [Record(200 + i, fed.booking(rng, i), NOW_MS) for i in range(1, 4)]
+    assert rig.one(*dev.seal(preg, schema="antenatal-booking/1")).status is Status.STORED
     rig.one(*dev.seal(dev.records(1, 1), counter=0))  # a replay: quarantined
     rig.ingestor.downlinks(rig.ingestor.process([]))
     rig.store.reserve_downlink(dev.device_id, 1024)
@@ -175,7 +175,7 @@ def test_a_hub_restored_on_a_new_disk_takes_over_its_devices(site: Any, broker: 
     link.start()
     try:
         link.submit_many(Kind.RECORDS, "sim/1", [sim_body(i) for i in range(100)])
-        link.submit_many(Kind.RECORDS, "pregnancy-record/1", [fed.pregnancy(random.Random(i), i) for i in range(3)])
+        link.submit_many(Kind.RECORDS, "antenatal-booking/1", [fed.booking(random.Random(i), i) for i in range(3)])
         assert link.wait_drained(60)
         hub.stop()
         old = open_store(hub.db_url)

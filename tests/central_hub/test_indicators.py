@@ -27,7 +27,7 @@ def woman(n: int, area: str, booked_ga: int, visits: list[int], colour: str = "g
           booked: dt.date | None = None) -> list[tuple[str, int, str, Any]]:
     end = delivered or dt.date(2026, 9, 1)
     booked = booked or end - dt.timedelta(days=delivery_ga - booked_ga)
-    out: list[tuple[str, int, str, Any]] = [("kiosk-001", n * 100, "pregnancy-record/1", records.pregnancy(
+    out: list[tuple[str, int, str, Any]] = [("kiosk-001", n * 100, "antenatal-booking/1", records.booking(
         random.Random(n), n, colour=colour, registered=booked, ga_days=booked_ga, area=area))]
     out += [("kiosk-001", n * 100 + k + 1, "antenatal-visit/1", records.visit(n, k, ga_days=g))
             for k, g in enumerate(visits)]

@@ -48,8 +48,8 @@ def test_a_worker_sigkilled_mid_stream_loses_and_duplicates_nothing(
         for k in range(RECORDS // 20):  # 20 records every 50 ms, for about a second
             link.submit_many(Kind.RECORDS, "sim/1", [sim_body(k * 20 + j) for j in range(20)])
             time.sleep(0.05)
-        link.submit_many(Kind.RECORDS, "pregnancy-record/1",
-                         [fed.pregnancy(rng, seed * 1000 + n) for n in range(PREGNANCIES)])
+        link.submit_many(Kind.RECORDS, "antenatal-booking/1",
+                         [fed.booking(rng, seed * 1000 + n) for n in range(PREGNANCIES)])
 
     try:
         streams = [threading.Thread(target=stream, args=(link, i)) for i, link in enumerate(links)]

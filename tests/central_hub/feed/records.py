@@ -18,7 +18,7 @@ from mch_link import schemas
 T0_MS = 1_790_000_000_000  # 2026-09-21
 
 
-def pregnancy(rng: random.Random, n: int, *, colour: str = "green", items: tuple[str, ...] = (),
+def booking(rng: random.Random, n: int, *, colour: str = "green", items: tuple[str, ...] = (),
               registered: dt.date = dt.date(2026, 3, 1), ga_days: int = 70, area: str = "110105") -> dict[str, Any]:
     who = synthetic_identity(rng)
     lmp = registered - dt.timedelta(days=ga_days)
@@ -30,7 +30,7 @@ def pregnancy(rng: random.Random, n: int, *, colour: str = "green", items: tuple
         "systolic_mmhg": 118, "diastolic_mmhg": 76, "risk_colour": colour}
     if items:
         body["positive_items"] = list(items)
-    schemas.validate("pregnancy-record/1", body)
+    schemas.validate("antenatal-booking/1", body)
     return body
 
 

@@ -72,15 +72,15 @@ def assert_no_duplicates(county: CountyProcess) -> None:
 
 def pregnancies(store: Store, cipher: DataCipher, n: int, device: str = "kiosk-001") -> None:
     rng = random.Random(n)
-    records.commit(store, cipher, [(device, i, "pregnancy-record/1", records.pregnancy(rng, i))
+    records.commit(store, cipher, [(device, i, "antenatal-booking/1", records.booking(rng, i))
                                    for i in range(1, n + 1)])
 
 
 def test_every_resource_kind_is_sent_validated_and_kept(store: Store, county: CountyProcess) -> None:
     cipher = DataCipher.generate()
-    body = records.pregnancy(random.Random(1), 1, colour="orange", items=("1.1", "4.1"))
+    body = records.booking(random.Random(1), 1, colour="orange", items=("1.1", "4.1"))
     records.commit(store, cipher, [
-        ("kiosk-001", 1, "pregnancy-record/1", body),
+        ("kiosk-001", 1, "antenatal-booking/1", body),
         ("kiosk-001", 2, "antenatal-visit/1", records.visit(1, 2)),
         ("kiosk-001", 3, "delivery/1", records.delivery(1)),
         ("station-1", 1, "episode/1", records.episode(4, None, "opened")),
@@ -218,4 +218,39 @@ def test_sender_killed_mid_send_resumes_without_duplicates(site: Any, county: Co
     assert stats["resources"]["Patient"] == 20 and stats["resources"]["Observation"] == 20 * 9
     assert stats["transactions"] == 21  # the first Bundle twice, recognised the second time
     assert_no_duplicates(county)
+    store.close()
+
+
+def test_a_second_sender_waits_and_takes_over_when_the_first_dies(site: Any, county: CountyProcess,
+                                                                 tmp_path: Path) -> None:
+    state = site.path / "hub" / "state"
+    cipher = load_or_create(state)
+    blindindex.create(state)
+    db = f"sqlite:///{state / 'hub.db'}"
+    store = open_store(db)
+    pregnancies(store, cipher, 5)
+    first = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(site.path),
+                              "--db", db, "--county", "http://127.0.0.1:9/fhir"],  # nothing answers there
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert first.stderr is not None and "sending to" in first.stderr.readline()
+    log = tmp_path / "second.log"
+    with log.open("w") as err:
+        second = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(site.path),
+                                   "--db", db, "--county", county.url], stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while "another feed sender holds" not in log.read_text():
+            assert time.monotonic() < deadline and second.poll() is None, log.read_text()
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert county.stats()["transactions"] == 0 and outbox.feed_status(store)["pending"] == 5
+        first.kill()  # its lock dies with it
+        first.wait(5)
+        while outbox.feed_status(store)["pending"]:
+            assert time.monotonic() < deadline + 20 and second.poll() is None, log.read_text()
+            time.sleep(0.1)
+    finally:
+        first.kill()
+        assert terminate(second, 10) == 0
+    assert county.stats()["resources"]["Patient"] == 5
     store.close()

@@ -20,7 +20,7 @@ INDEX = BlindIndex(bytes(range(32)))
 
 
 def src(device: str = "kiosk-001", msg_id: int = 1, patients: dict[tuple[str, int], str] | None = None) -> Source:
-    return Source("site-a", device, msg_id, INDEX, lambda d, e: (patients or {}).get((d, e)))
+    return Source("site-a", device, msg_id, records.T0_MS, INDEX, lambda d, e: (patients or {}).get((d, e)))
 
 
 def bundle(schema: str, body: dict[str, Any], source: Source | None = None) -> dict[str, Any]:
@@ -38,8 +38,8 @@ def loinc(obs: dict[str, Any]) -> str:
 
 
 def test_pregnancy_record_maps_to_every_resource_kind_and_validates() -> None:
-    body = records.pregnancy(random.Random(1), 1, colour="orange", items=("1.1", "2.2"))
-    b = bundle("pregnancy-record/1", body)
+    body = records.booking(random.Random(1), 1, colour="orange", items=("1.1", "2.2"))
+    b = bundle("antenatal-booking/1", body)
     assert b["type"] == "transaction"
     assert validate_bundle(b) == len(b["entry"])
     for e in b["entry"]:  # and by a second, true-R4 implementation
@@ -60,10 +60,10 @@ def test_pregnancy_record_maps_to_every_resource_kind_and_validates() -> None:
 
 
 def test_the_id_number_leaves_only_as_its_blind_index() -> None:
-    body = records.pregnancy(random.Random(2), 2)
-    text = json.dumps(bundle("pregnancy-record/1", body))
+    body = records.booking(random.Random(2), 2)
+    text = json.dumps(bundle("antenatal-booking/1", body))
     assert body["id_number"] not in text and body["id_number"][:-1] not in text
-    (patient,) = of_type(bundle("pregnancy-record/1", body), "Patient")
+    (patient,) = of_type(bundle("antenatal-booking/1", body), "Patient")
     blind = [i for i in patient["identifier"] if i["system"] == codes.ID_BLIND_INDEX_SYSTEM]
     assert blind[0]["value"] == INDEX.of(body["id_number"])
     assert INDEX.of(body["id_number"]) == INDEX.of(body["id_number"].lower())  # a trailing x matches X
@@ -71,13 +71,13 @@ def test_the_id_number_leaves_only_as_its_blind_index() -> None:
 
 
 def test_screen_negative_has_no_flag_and_no_condition() -> None:
-    b = bundle("pregnancy-record/1", records.pregnancy(random.Random(3), 3, colour="green"))
+    b = bundle("antenatal-booking/1", records.booking(random.Random(3), 3, colour="green"))
     assert of_type(b, "Flag") == [] and of_type(b, "Condition") == []
 
 
 def test_every_entry_is_conditional_and_the_bundle_is_stable() -> None:
-    body = records.pregnancy(random.Random(4), 4, colour="red", items=("5.1",))
-    b = bundle("pregnancy-record/1", body)
+    body = records.booking(random.Random(4), 4, colour="red", items=("5.1",))
+    b = bundle("antenatal-booking/1", body)
     for e in b["entry"]:
         r, req = e["resource"], e["request"]
         if r["resourceType"] in ("Patient", "EpisodeOfCare"):
@@ -87,7 +87,7 @@ def test_every_entry_is_conditional_and_the_bundle_is_stable() -> None:
         system, _, value = unquote((req.get("ifNoneExist") or req["url"].partition("?")[2]).removeprefix(
             "identifier=")).partition("|")
         assert {"system": system, "value": value}.items() <= r["identifier"][0].items()
-    assert json.dumps(b) == json.dumps(bundle("pregnancy-record/1", body))
+    assert json.dumps(b) == json.dumps(bundle("antenatal-booking/1", body))
     refs = {e["fullUrl"] for e in b["entry"]}
     for e in b["entry"]:
         for key in ("subject", "patient", "encounter"):
@@ -128,9 +128,29 @@ def test_ctg_episode_and_classification() -> None:
 
 
 def test_a_record_of_the_wrong_shape_is_a_mapping_error() -> None:
-    body = records.pregnancy(random.Random(8), 8)
+    body = records.booking(random.Random(8), 8)
     del body["edd"]
-    with pytest.raises(MappingError, match="pregnancy-record/1 from kiosk-001 #1: KeyError"):
-        to_bundle("pregnancy-record/1", body, src())
+    with pytest.raises(MappingError, match="antenatal-booking/1 from kiosk-001 #1: KeyError"):
+        to_bundle("antenatal-booking/1", body, src())
     with pytest.raises(MappingError, match="not fed"):
         to_bundle("ctg/1", {}, src())
+
+
+KIOSK_RECORD = {"record_id": "R0123456789abcdef", "patient_id": "P0123456789abcdef", "lmp": "2026-01-05",
+                "edd": "2026-10-12", "gestational_age_days": 84, "bmi": 21.7, "screen_positive": True,
+                "positive_items": ["1.1", "6.1"]}  # as kiosk/hospital/client.py keeps it in the outbox
+
+
+def test_the_kiosk_self_registration_record_maps_and_validates() -> None:
+    b = bundle("pregnancy-record/1", KIOSK_RECORD)
+    validate_bundle(b)
+    for e in b["entry"]:
+        FHIRElementFactory.instantiate(e["resource"]["resourceType"], e["resource"])
+    obs = {loinc(o): o for o in of_type(b, "Observation")}
+    assert set(obs) == {"11778-8", "49051-6", "8665-2", "39156-5"}
+    assert obs["49051-6"]["valueQuantity"]["value"] == 12.0 and obs["11778-8"]["valueDateTime"] == "2026-10-12"
+    (flag,) = of_type(b, "Flag")
+    assert flag["code"]["coding"][0]["system"] == codes.RISK_SCREEN_SYSTEM
+    assert sorted(c["code"]["coding"][0]["code"] for c in of_type(b, "Condition")) == ["1.1", "6.1"]
+    negative = bundle("pregnancy-record/1", {**KIOSK_RECORD, "screen_positive": False, "positive_items": []})
+    assert of_type(negative, "Flag") == [] and of_type(negative, "Condition") == []

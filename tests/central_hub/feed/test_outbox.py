@@ -15,12 +15,12 @@ from tests.central_hub.feed import records
 def test_fed_schemas_get_an_outbox_row_in_the_same_transaction(store: Store) -> None:
     cipher = DataCipher.generate()
     rng = random.Random(1)
-    records.commit(store, cipher, [("kiosk-001", 1, "pregnancy-record/1", records.pregnancy(rng, 1)),
+    records.commit(store, cipher, [("kiosk-001", 1, "antenatal-booking/1", records.booking(rng, 1)),
                                    ("station-1", 1, "ctg/1", {"not": "fed"}),
                                    ("station-1", 2, "classification/1", records.classification(3))])
     rows = outbox.head(store, 10)
     assert [(r.device_id, r.msg_id, r.schema_id, r.queued_at_ms) for r in rows] == [
-        ("kiosk-001", 1, "pregnancy-record/1", records.T0_MS), ("station-1", 2, "classification/1", records.T0_MS)]
+        ("kiosk-001", 1, "antenatal-booking/1", records.T0_MS), ("station-1", 2, "classification/1", records.T0_MS)]
     assert outbox.feed_status(store, records.T0_MS + 5000)["pending"] == 2
     assert outbox.feed_status(store, records.T0_MS + 5000)["oldest_pending_age_ms"] == 5000
 
@@ -29,7 +29,7 @@ def test_a_rolled_back_batch_leaves_neither_record_nor_outbox_row(store: Store) 
     cipher = DataCipher.generate()
     with pytest.raises(RuntimeError):
         with store.transaction([]) as txn:
-            txn.add_records([records.record_row(cipher, "kiosk-001", 9, "pregnancy-record/1", {"any": 1})])
+            txn.add_records([records.record_row(cipher, "kiosk-001", 9, "antenatal-booking/1", {"any": 1})])
             txn.flush()  # the insert (and its trigger) ran inside the transaction ...
             raise RuntimeError("... which then fails")
     assert store.record_count() == 0
@@ -38,9 +38,9 @@ def test_a_rolled_back_batch_leaves_neither_record_nor_outbox_row(store: Store) 
 
 def test_a_record_stored_twice_is_queued_once(store: Store) -> None:
     cipher = DataCipher.generate()
-    body = records.pregnancy(random.Random(2), 2)
-    records.commit(store, cipher, [("kiosk-001", 5, "pregnancy-record/1", body)])
-    records.commit(store, cipher, [("kiosk-001", 5, "pregnancy-record/1", body)])  # ON CONFLICT DO NOTHING
+    body = records.booking(random.Random(2), 2)
+    records.commit(store, cipher, [("kiosk-001", 5, "antenatal-booking/1", body)])
+    records.commit(store, cipher, [("kiosk-001", 5, "antenatal-booking/1", body)])  # ON CONFLICT DO NOTHING
     assert store.record_count() == 1 and len(outbox.head(store, 10)) == 1
 
 
