@@ -29,6 +29,7 @@ from central_hub.errors import HubConfigError
 from central_hub.feed import blindindex, outbox
 from central_hub.feed.backoff import Backoff
 from central_hub.feed.county import CountyClient
+from central_hub.feed.lease import SenderLease
 from central_hub.feed.sender import FeedSender, run
 from central_hub.store import open_store
 from mch_link.errors import LinkError
@@ -36,6 +37,7 @@ from mch_link.registry import load_site_info
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 READY_LINE = "mch-hub feed: sending to"
+LEASE_RETRY_S = 1.0
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
@@ -126,10 +128,18 @@ def _run(args: argparse.Namespace, url: str) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"{READY_LINE} {args.county}", file=sys.stderr, flush=True)
+    lease = SenderLease(url)
     try:
+        if not lease.try_acquire():
+            logging.getLogger("mch-hub feed").warning("another feed sender holds %s; waiting for it to stop",
+                                                      lease.where)
+            while not lease.try_acquire():
+                if stop.wait(LEASE_RETRY_S):
+                    return 0
+        print(f"{READY_LINE} {args.county}", file=sys.stderr, flush=True)
         run(sender, stop)
     finally:
+        lease.release()
         sender.close()
         county.close()
         store.close()
