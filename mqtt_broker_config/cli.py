@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from mch_link.sitefiles import ca_keys_in
 from mqtt_broker_config import render, rundir
 from mqtt_broker_config.errors import BrokerError
 from mqtt_broker_config.launcher import BrokerProcess, signal_running
@@ -85,6 +86,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if ca_keys_in(args.site):
+        args.site = render.broker_site_dir(args.site)
+        print(f"{PROG}: warning: given the whole site directory; reading only its broker view {args.site}",
+              file=sys.stderr)
     if args.command == "run":
         return _run(args)
     if args.command == "render":

@@ -34,7 +34,7 @@ class BrokerProcess:
     def __init__(self, site_dir: Path | str, run_dir: Path | str, port: int, host: str = "127.0.0.1", *,
                  settings: render.BrokerSettings | None = None, user: str | None = None,
                  binary: str = MOSQUITTO) -> None:
-        self.site_dir = Path(site_dir)
+        self.site_dir = render.broker_site_dir(Path(site_dir))
         self.run_dir = Path(run_dir)
         self.port = port
         self.host = host

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from mch_link.registry import REGISTRY_DIR, SiteInfo, load_site_info, validate_h
 from mch_link.sitefiles import broker_view, ca_keys_in, load_revoked, validate_site_id
 from mch_link.topics import PREFIX, Kind
 from mqtt_broker_config.errors import BrokerConfigError
+
+log = logging.getLogger(__name__)
 
 MOSQUITTO_VERSION = "2.0.11"
 CONF_TEMPLATE = "mosquitto.conf.tmpl"
@@ -97,6 +100,23 @@ def check_broker_view(site_dir: Path) -> None:
         raise BrokerConfigError(f"{site_dir} holds {found[0].relative_to(site_dir)}, which the broker must not be "
                                 f"given: run it on the broker's view, {broker_view(site_dir)} "
                                 "(`mch-provision export` writes it; copy it to the broker machine)")
+
+
+def broker_site_dir(site_dir: Path) -> Path:
+    """The directory the broker reads: `site_dir` if it is a broker view; for a technician's
+    whole site (which `mch-broker --site` was given before views existed) its view
+    `<site>/deploy/broker`, so the broker still reads nothing else; a whole site without a
+    view is refused (`mch-provision migrate` writes it)."""
+    site_dir = Path(site_dir)
+    if not ca_keys_in(site_dir):
+        return site_dir
+    view = broker_view(site_dir)
+    if not (view / "site.json").is_file():
+        raise BrokerConfigError(f"{site_dir} is a whole site directory (CA keys) and has no broker view "
+                                f"{view}: run `mch-provision migrate --site {site_dir}` and give the broker that view")
+    log.warning("%s is a whole site directory: the broker reads only its view %s (copy that view to the "
+                "broker machine)", site_dir, view)
+    return view
 
 
 def site_info(site_dir: Path) -> SiteInfo:

@@ -128,3 +128,13 @@ def test_reload_signals_only_our_mosquitto(site: Site, run_dir: Path) -> None:
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_cli_given_the_whole_site_reads_its_view(site: Site) -> None:
+    """`mch-broker ... --site <site>` of earlier releases keeps working, on the broker's view only."""
+    cli = shutil.which("mch-broker") or str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mch-broker")
+    result = subprocess.run([cli, "render", "--site", str(site.path), "--acl"], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f"reading only its broker view {site.path / 'deploy' / 'broker'}" in result.stderr
+    assert "user hub" in result.stdout

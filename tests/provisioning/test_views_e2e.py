@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mch_link.sitefiles import broker_view, hub_view
+from mqtt_broker_config import render
 from mqtt_broker_config.errors import BrokerConfigError
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.site import Site
@@ -22,11 +23,15 @@ pytestmark = pytest.mark.integration
 WAIT_S = 20.0
 
 
-def test_broker_refuses_the_whole_site_directory(site: Site) -> None:
+def test_broker_given_the_whole_site_reads_only_its_view(site: Site) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="mch-broker-"))
     try:
+        assert BrokerProcess(site.path, run_dir, free_port()).site_dir == broker_view(site.path)
         with pytest.raises(BrokerConfigError, match=r"holds ca/issuing.key.json.*deploy/broker"):
-            BrokerProcess(site.path, run_dir, free_port()).start()
+            render.render_acl(site.path)  # the renderer never reads a whole site
+        shutil.rmtree(site.path / "deploy")  # a site of an earlier release
+        with pytest.raises(BrokerConfigError, match="mch-provision migrate"):
+            BrokerProcess(site.path, run_dir, free_port())
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 
