@@ -3,7 +3,9 @@
 Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quarantine (purge),
 /audit, /feed; machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
 Every page needs a session; every POST needs the session's CSRF token; each action checks
-the role's permission (central_hub.users.GRANTS) and lands in the audit log.
+the role's permission (central_hub.users.GRANTS) and lands in the audit log. Pages are plain
+functions (FastAPI runs them in its thread pool, so a database read never blocks the event loop);
+only the form posts and the event stream are coroutines.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     # -- login -------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse)
-    async def login_form(request: Request) -> Response:
+    def login_form(request: Request) -> Response:
         token = security.new_login_token()
         response = page(request, "login.html", None, login_csrf=token, error_key=None)
         response.set_cookie(security.LOGIN_CSRF_COOKIE, token, max_age=900, path="/login", secure=True,
@@ -190,7 +192,7 @@ def create_app(dash: Dashboard) -> FastAPI:
         return chosen, views, matching[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages
 
     @app.get("/fleet", response_class=HTMLResponse)
-    async def fleet(request: Request) -> Response:
+    def fleet(request: Request) -> Response:
         session = gate(request, Permission.VIEW)
         chosen, views, shown, number, pages = fleet_page(request)
         query = urlencode({**chosen.params(), "page": number})
@@ -202,7 +204,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.get("/fleet/events")
     async def fleet_events(request: Request) -> Response:
-        gate(request, Permission.VIEW)
+        await asyncio.to_thread(gate, request, Permission.VIEW)
         _, _, shown, _, _ = fleet_page(request)
         sub = dash.live.subscribe(v.device_id for v in shown)
         lang = language(request)
@@ -237,7 +239,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     # -- device ------------------------------------------------------------------------
     @app.get("/devices/{device_id}", response_class=HTMLResponse)
-    async def device(request: Request, device_id: str) -> Response:
+    def device(request: Request, device_id: str) -> Response:
         session = gate(request, Permission.VIEW)
         view = dash.live.view(device_id)
         if view is None:
@@ -258,7 +260,7 @@ def create_app(dash: Dashboard) -> FastAPI:
         return RedirectResponse(f"/devices/{device_id}?flash=command.issued", status_code=303)
 
     @app.get("/devices/{device_id}/commands", response_class=HTMLResponse)
-    async def device_commands(request: Request, device_id: str) -> Response:
+    def device_commands(request: Request, device_id: str) -> Response:
         session = gate(request, Permission.VIEW)
         """The commands table alone: the device page polls it while a command waits for its answer."""
         return page(request, "_commands.html", session, device_commands=dash.commands.for_device(device_id),
@@ -266,7 +268,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     # -- quarantine --------------------------------------------------------------------
     @app.get("/quarantine", response_class=HTMLResponse)
-    async def quarantine(request: Request) -> Response:
+    def quarantine(request: Request) -> Response:
         session = gate(request, Permission.VIEW)
         reason = request.query_params.get("reason") or None
         device_id = request.query_params.get("device") or None
@@ -286,18 +288,18 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     # -- audit, feed -------------------------------------------------------------------
     @app.get("/audit", response_class=HTMLResponse)
-    async def audit(request: Request) -> Response:
+    def audit(request: Request) -> Response:
         session = gate(request, Permission.READ_AUDIT)
         actor = request.query_params.get("actor") or None
         action = request.query_params.get("action") or None
-        check = await asyncio.to_thread(dash.audit.verify)
+        check = dash.audit.verify()
         return page(request, "audit.html", session, entries=dash.audit.entries(200, actor=actor, action=action),
                     check=check, actor=actor or "", action=action or "")
 
     @app.get("/feed", response_class=HTMLResponse)
-    async def feed(request: Request) -> Response:
+    def feed(request: Request) -> Response:
         session = gate(request, Permission.VIEW)
-        status = await asyncio.to_thread(dash.feed.status)
+        status = dash.feed.status()
         return page(request, "feed.html", session, feed=status, dead=dash.feed.dead_letters(),
                     flash=request.query_params.get("flash"), count=request.query_params.get("n", ""))
 
@@ -317,16 +319,16 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     # -- machine endpoints -------------------------------------------------------------
     @app.get("/healthz")
-    async def healthz() -> Response:
+    def healthz() -> Response:
         try:
-            await asyncio.to_thread(dash.store.read, "SELECT 1")
+            dash.store.read("SELECT 1")
         except StoreError as exc:
             return PlainTextResponse(f"store unavailable: {exc}\n", status_code=503)
         return PlainTextResponse(f"ok {len(dash.live.views())} devices\n")
 
     @app.get("/metrics")
-    async def prometheus() -> Response:
-        text = await asyncio.to_thread(metrics.exposition, dash)
+    def prometheus() -> Response:
+        text = metrics.exposition(dash)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

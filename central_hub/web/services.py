@@ -51,7 +51,8 @@ class Dashboard:
         self.sender = sender
         self.commands = Commands(self.store, self.audit, sender, self._commandable, clock)
         self.quarantine = QuarantineAdmin(self.store, self.audit)
-        self.live = LiveFleet(self.store, self.directory, self.site_id, clock)
+        self._live_store = open_store(config.db_url)  # its own connection: polling never waits on a page's query
+        self.live = LiveFleet(self._live_store, self.directory, self.site_id, clock)
         self.feed = CountyFeed(self.store, self.audit)
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
@@ -75,6 +76,10 @@ class Dashboard:
         self.live.stop()
         if self._housekeeper is not None:
             self._housekeeper.join(5)
+        self.close()
+
+    def close(self) -> None:
+        self._live_store.close()
         self.store.close()
 
     def _housekeeping(self) -> None:

@@ -95,7 +95,7 @@ def dashboard(dash_site: Site, dash_db: str, sender: RecordingSender) -> Iterato
     for name, role in USERS.items():
         dash.users.create(name, role, PASSWORD)
     yield dash
-    dash.store.close()  # also when no app ran (its lifespan closes it too)
+    dash.close()  # also when no app ran (its lifespan closes it too)
 
 
 @pytest.fixture
