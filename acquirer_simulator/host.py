@@ -12,9 +12,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from acquirer_simulator import wire
 from acquirer_simulator.accounts import Book
 from acquirer_simulator.pin import pin_matches
-from central_hub.services import iso8583
 
 ANSWER, LATE, DROP = "answer", "late", "drop"
 
@@ -40,10 +40,10 @@ class AcquirerHost:
     def handle(self, doc: dict[str, str]) -> tuple[dict[str, str], str]:
         """(answer, how to deliver it: ANSWER, LATE or DROP)."""
         with self._lock:
-            if doc.get("t") == iso8583.REVERSAL_REQUEST:
+            if doc.get("t") == wire.REVERSAL_REQUEST:
                 return self._reverse(doc), ANSWER
-            if doc.get("t") != iso8583.FINANCIAL_REQUEST:
-                return self._answer(doc, iso8583.FINANCIAL_ANSWER, "96"), ANSWER
+            if doc.get("t") != wire.FINANCIAL_REQUEST:
+                return self._answer(doc, wire.FINANCIAL_ANSWER, "96"), ANSWER
             return self._authorise(doc)
 
     def _answer(self, doc: dict[str, str], mti: str, code: str, auth: str | None = None) -> dict[str, str]:
@@ -62,16 +62,16 @@ class AcquirerHost:
         key = (doc.get("41", ""), doc.get("11", ""))
         if key in self._charges:
             self._log("duplicate", doc, "94")
-            return self._answer(doc, iso8583.FINANCIAL_ANSWER, "94"), ANSWER
+            return self._answer(doc, wire.FINANCIAL_ANSWER, "94"), ANSWER
         code, how = self._decide(doc)
         auth = None
-        if code == iso8583.APPROVED:
+        if code == wire.APPROVED:
             account = self.book.accounts[doc["2"]]
             account.balance_fen -= int(doc["4"])
             self._charges[key] = _Charge(doc["2"], int(doc["4"]))
             auth = f"{secrets.randbelow(10**6):06d}"
         self._log("charge" if auth else "decline", doc, code)
-        return self._answer(doc, iso8583.FINANCIAL_ANSWER, code, auth), how
+        return self._answer(doc, wire.FINANCIAL_ANSWER, code, auth), how
 
     def _decide(self, doc: dict[str, str]) -> tuple[str, str]:
         account = self.book.accounts.get(doc.get("2", ""))
@@ -91,7 +91,7 @@ class AcquirerHost:
         if account.balance_fen < int(doc["4"]):
             return "51", ANSWER
         how = {"timeout": LATE, "drop": DROP}.get(account.behaviour, ANSWER)
-        return iso8583.APPROVED, how
+        return wire.APPROVED, how
 
     def _reverse(self, doc: dict[str, str]) -> dict[str, str]:
         charge = self._charges.get((doc.get("41", ""), doc.get("11", "")))
@@ -99,7 +99,7 @@ class AcquirerHost:
             charge.reversed = True
             self.book.accounts[charge.pan].balance_fen += charge.amount_fen
         self._log("reversal", doc, "00")
-        return self._answer(doc, iso8583.REVERSAL_ANSWER, "00")
+        return self._answer(doc, wire.REVERSAL_ANSWER, "00")
 
     def balance(self, pan: str) -> int:
         with self._lock:

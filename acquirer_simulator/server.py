@@ -10,9 +10,9 @@ import threading
 import time
 from pathlib import Path
 
+from acquirer_simulator import wire
 from acquirer_simulator.host import DROP, LATE, AcquirerHost, mask
-from central_hub.services import iso8583
-from central_hub.services.iso8583 import Iso8583Error
+from acquirer_simulator.wire import WireError
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +30,14 @@ class _Handler(socketserver.BaseRequestHandler):
         host, key = self.server.host, self.server.host.book.mac_key
         while True:
             try:
-                raw = iso8583.recv_frame(sock)
-            except (OSError, ConnectionError, Iso8583Error):
+                raw = wire.receive(sock)
+            except (OSError, ConnectionError, WireError):
                 return
             try:
-                doc = iso8583.decode(raw, key)
-            except Iso8583Error as exc:
+                doc = wire.unpack(raw, key)
+            except WireError as exc:
                 log.warning("refused a message: %s", exc)
-                code = "A0" if str(exc).startswith("mac") else "30"
-                try:
-                    plain, _ = iso8583.iso8583.decode(raw, iso8583.SPEC)
-                    mti = iso8583.REVERSAL_ANSWER if plain.get("t") == iso8583.REVERSAL_REQUEST \
-                        else iso8583.FINANCIAL_ANSWER
-                    iso8583.send_frame(sock, iso8583.encode({"t": mti, "11": plain.get("11", "000000"), "39": code},
-                                                            key))
-                except Exception:  # not even parseable: drop the line
+                if not self._refuse(sock, raw, "A0" if exc.mac else "30"):
                     return
                 continue
             answer, how = host.handle(doc)
@@ -54,9 +47,21 @@ class _Handler(socketserver.BaseRequestHandler):
             if how == LATE:
                 time.sleep(self.server.late_s)
             try:
-                iso8583.send_frame(sock, iso8583.encode(answer, key))
+                wire.send(sock, wire.pack(answer, key))
             except OSError:
                 return
+
+
+    def _refuse(self, sock: socket.socket, raw: bytes, code: str) -> bool:
+        """Answer a message that failed its MAC (A0) or format (30); False if it cannot even be parsed."""
+        try:
+            plain = wire.unpack(raw, None)
+            mti = wire.REVERSAL_ANSWER if plain.get("t") == wire.REVERSAL_REQUEST else wire.FINANCIAL_ANSWER
+            wire.send(sock, wire.pack({"t": mti, "11": plain.get("11", "000000"), "39": code},
+                                      self.server.host.book.mac_key))
+            return True
+        except (WireError, OSError, ValueError):
+            return False
 
 
 class AcquirerServer(socketserver.ThreadingTCPServer):
