@@ -22,7 +22,7 @@ class AlarmSound:
             path = folder / f"alarm-priority-{priority}.wav"
             path.write_bytes(burst_wav(priority, 1.0))  # loudness set at play time, floor applied
             sound = SoundLoader.load(str(path))
-            if sound is None:
+            if sound is None or not sound.length:  # no provider, or no audio device opened
                 log.error("no audio output for alarm sounds (%s): alarms are visual only", path)
             else:
                 sound.loop = True
