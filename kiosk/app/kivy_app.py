@@ -135,6 +135,7 @@ class KioskApp(App):
         Clock.schedule_interval(lambda _: self.p.tick(), TICK_S)
         Clock.schedule_interval(lambda _: self._poll(), ID_POLL_S)
         self._apply(self.p.view)
+        self.p.check_devices()
         return self.sm
 
     def on_stop(self) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from kiosk.app import health as device_health
 from kiosk.app.settings import AppSettings
 from kiosk.app.strings import label
 from kiosk.flows import bankcard as bank
@@ -121,6 +122,14 @@ class KioskPresenter:
     def label(self, key: str, **params: str) -> str:
         return label(key, self.view.lang).format(**params)
 
+    def check_devices(self) -> None:
+        """Probe every device (between patients); faults disable only the flows that need them."""
+        def done(results: dict[str, str | None]) -> None:
+            device_health.apply(self.health, results)
+            self._refresh_available()
+            self._changed()
+        self._run_async(lambda: device_health.probe(self.devices), done)
+
     # --- chrome: language, text size, idle timer --------------------------------------------
     def set_lang(self, lang: Lang) -> None:
         self.timer.touch()
@@ -185,6 +194,7 @@ class KioskPresenter:
         if notice is not None:
             self.view.message = notice.text(lang)
         self._show("home")
+        self.check_devices()
 
     def _begin_session(self) -> None:
         self._abort.clear()
@@ -421,11 +431,13 @@ class KioskPresenter:
 
         def work() -> tuple[book.Held, printing.Printed | None]:
             held = book.hold(self.services, self.session, slot)
-            printed = None
-            if held.booking is not None and self.devices.receipt is not None and self.health.ok("receipt"):
-                printed = printing.print_booking(self.devices.receipt, self.session, self.settings.hospital,
-                                                 self._now())
-            return held, printed
+            if held.booking is None:
+                return held, None
+            printer = self.devices.receipt
+            if printer is None or not self.health.ok("receipt"):
+                reason = self.health.snapshot().get("receipt", "not installed")
+                return held, printing.Printed(False, Notice("receipt_failed", {"reason": reason}))
+            return held, printing.print_booking(printer, self.session, self.settings.hospital, self._now())
 
         def done(result: tuple[book.Held, printing.Printed | None]) -> None:
             held, printed = result

@@ -33,14 +33,21 @@ def xvfb_display() -> Iterator[str]:
         proc.wait(10)
 
 
-Runner = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
+@pytest.fixture(scope="session")
+def cupsd() -> None:
+    """cupsd (and pcscd) as the set-up starts them, for the A4 report through a CUPS queue."""
+    subprocess.run(["bash", str(REPO / "scripts" / "setup.d" / "30-kiosk.sh")], check=True, timeout=60,
+                   capture_output=True)
+
+
+Runner = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
 def run_kiosk(xvfb_display: str, tmp_path: Path) -> Runner:
     """Run the app on the simulators with a script; screenshots go to build/screenshots/kiosk/<name>/."""
 
-    def run(name: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    def run(name: str, steps: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
         out = SCREENSHOTS / name
         out.mkdir(parents=True, exist_ok=True)
         for old in out.iterdir():
@@ -48,7 +55,7 @@ def run_kiosk(xvfb_display: str, tmp_path: Path) -> Runner:
                 old.unlink()
         env = {**os.environ, "DISPLAY": xvfb_display, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1",
                "KIVY_NO_FILELOG": "1", "KIVY_NO_CONSOLELOG": "1", "PYTHONPATH": str(REPO)}
-        spec = json.dumps({"out": str(out), "steps": steps})
+        spec = json.dumps({"out": str(out), "steps": steps, **options})
         proc = subprocess.run([sys.executable, "-m", "tests.kiosk.app.kiosk_ui_driver", spec], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("REPORT ")]

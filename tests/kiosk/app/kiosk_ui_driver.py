@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -32,11 +33,14 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.input.motionevent import MotionEvent  # noqa: E402
 
+from kiosk.a4printer import A4Printer, PycupsClient  # noqa: E402
+from kiosk.a4printer.simulator import SimulatedA4Printer  # noqa: E402
 from kiosk.app import demo_keys  # noqa: E402
 from kiosk.app.kivy_app import DeviceWorker, KioskApp  # noqa: E402
 from kiosk.app.maintenance_presenter import MaintenancePresenter  # noqa: E402
 from kiosk.app.presenter import KioskPresenter  # noqa: E402
 from kiosk.app.settings import AppSettings  # noqa: E402
+from kiosk.epp import crypto as c  # noqa: E402
 from kiosk.epp import simulator as epp_sim  # noqa: E402
 from kiosk.epp.driver import PinPad  # noqa: E402
 from kiosk.flows.devices import DeviceHealth, Devices  # noqa: E402
@@ -52,6 +56,7 @@ from kiosk.receipt.backends import SerialEscpos  # noqa: E402
 from kiosk.receipt.commands import PaperLevel, PrinterStatus  # noqa: E402
 from kiosk.receipt.driver import ReceiptPrinter  # noqa: E402
 from kiosk.serial_transport import open_port  # noqa: E402
+from mch_link.outbox import Outbox  # noqa: E402
 from tests.kiosk.app import ui_checks  # noqa: E402
 from tests.kiosk.fake_hospital import FakeHospital  # noqa: E402
 from tests.kiosk.flows.conftest import StubBankCardReader, card_data  # noqa: E402
@@ -60,6 +65,7 @@ TODAY = dt.date(2026, 12, 3)
 STEP_TIMEOUT_S = 25.0
 SETTLE_TICKS = 4
 TECH_ID, TECH_PIN = "1001", "246810"
+CUPS_SERVER = "localhost:631"
 OUT_OF_PAPER = PrinterStatus(online=False, cover_open=False, paper=PaperLevel.OUT, cutter_error=False,
                              unrecoverable_error=False)
 CARDS = {"valid": lambda: id_sim.valid_card(11), "expired": id_sim.expired_card, "bad": id_sim.bad_check_digit_card}
@@ -100,12 +106,17 @@ class Driver:
         self.hospital = FakeHospital(today=TODAY)
         self.remembered: list[str] = []
         self.motor = IoBoard(self.ports[2])
-        devices = Devices(idcard=IdCardReader(self.ports[0]), pinpad=pad, bankcard=self.bank, motor=self.motor, receipt=ReceiptPrinter(SerialEscpos(self.ports[3])), a4=None)
+        self.a4sim = SimulatedA4Printer(out / "a4", server=CUPS_SERVER) if spec.get("a4") else None
+        a4 = A4Printer(PycupsClient(CUPS_SERVER), self.a4sim.queue) if self.a4sim else None
+        devices = Devices(idcard=IdCardReader(self.ports[0]), pinpad=pad, bankcard=self.bank, motor=self.motor,
+                          receipt=ReceiptPrinter(SerialEscpos(self.ports[3])), a4=a4)
         self.worker = DeviceWorker()
         self.clock = FakeClock()
         settings = AppSettings(technicians={TECH_ID: hash_credential(TECH_ID, TECH_PIN)})
         self.health = DeviceHealth(devices)
+        self.outbox = Outbox(out / "outbox.sqlite")
         self.presenter = KioskPresenter(self.hospital, devices, settings, health=self.health, run_async=self.worker,
+                                        queue=self.outbox,
                                         voice=lambda text, lang: self.report["voice"].append(lang),
                                         today=lambda: TODAY, timer=IdleTimer(90, 20, clock=self.clock))
         self.maint = MaintenancePresenter(
@@ -117,6 +128,7 @@ class Driver:
         self.started = 0.0
         self.uid = 0
         self.settled = 0
+        self.probed = False
 
     # --- running ------------------------------------------------------------------------------
     def start(self, _: float) -> None:
@@ -153,7 +165,11 @@ class Driver:
                                    "bookings": sorted(b.status for b in self.hospital.bookings.values()),
                                    "calls": self.hospital.calls}
         self.report["remembered"] = self.remembered
+        self.report["outbox"] = [(p.kind, p.schema) for p in self.outbox.pending()]
         self.report["receipt"] = self.printer.decoded().text if self.printer.received else ""
+        if self.a4sim is not None:
+            self.report["a4"] = [subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True,
+                                                check=True).stdout for p in sorted(self.a4sim.out_dir.iterdir())]
         self.app.stop()
 
     def idle(self) -> bool:
@@ -165,7 +181,25 @@ class Driver:
 
     # --- steps ----------------------------------------------------------------------------------
     def do_wait_screen(self, step: dict[str, Any]) -> bool:
-        return self.app.sm is not None and self.app.sm.current == step["screen"] and self.idle()
+        return (self.app.sm is not None and self.app.sm.current == step["screen"]
+                and (self.idle() or step.get("busy_ok", False)))
+
+    def do_wait_message(self, step: dict[str, Any]) -> bool:
+        return bool(self.app.message) and self.idle()
+
+    def do_wait_warning(self, step: dict[str, Any]) -> bool:
+        return self.app.warning
+
+    def do_probe(self, step: dict[str, Any]) -> bool:
+        """Between patients the kiosk probes its devices; run that now and wait for it."""
+        if not self.probed:
+            self.presenter.check_devices()
+            self.probed = True
+            return False
+        if not self.idle():
+            return False
+        self.probed = False
+        return True
 
     def do_wait_idle(self, step: dict[str, Any]) -> bool:
         return self.idle()
@@ -229,7 +263,7 @@ class Driver:
 
     def do_bank_card(self, step: dict[str, Any]) -> bool:
         self.bank.card = card_data(step.get("profile", "no-id")) if step.get("in", True) else None
-        if self.bank.card is not None:  # the motorised slot draws the card in
+        if self.bank.card is not None and not self.motor.heartbeat().card_inside:  # the slot draws it in
             self.board.board.insert_card()
             self.motor.accept_card(5)
         return True
@@ -239,6 +273,30 @@ class Driver:
             return False
         time.sleep(0.2)  # the PIN entry command reaches the pad
         self.epp.press(*step["keys"])
+        return True
+
+    def do_expect_pin(self, step: dict[str, Any]) -> bool:
+        """The acquirer side knows her PIN: only its block (under the demo PIN key) is right."""
+        pan12 = c.pan_field(card_data(step.get("profile", "no-id")).pan)
+        self.hospital.correct_pin_blocks = {c.encrypted_pin_block(step["pin"], pan12, 0, c.Algorithm.TDES,
+                                                                  demo_keys.PIN_KEY)}
+        return True
+
+    def do_lock_pad(self, step: dict[str, Any]) -> bool:
+        self.epp.device.failures = self.epp.device.max_auth_failures
+        return True
+
+    def do_pull_bank_card(self, step: dict[str, Any]) -> bool:
+        self.bank.card = None
+        return True
+
+    def do_note(self, step: dict[str, Any]) -> bool:
+        """Record what the patient sees now (screen + message) under a name."""
+        if not (self.idle() or step.get("busy_ok")):
+            return False
+        self.report.setdefault("notes", {})[step["name"]] = {"screen": self.app.sm.current,
+                                                             "message": self.app.message,
+                                                             "texts": ui_checks.texts(self.root)}
         return True
 
     def do_hospital(self, step: dict[str, Any]) -> bool:
@@ -279,6 +337,8 @@ class Driver:
         for path in self.out.rglob("*"):
             if path.is_file() and path.suffix != ".png" and path.name != "kiosk.log":
                 data = path.read_bytes()
+                if path.suffix == ".pdf":  # PDF text is glyph ids: read it the way a person would
+                    data = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True).stdout
                 hits += [f"file {path.name}" for s in self.remembered if s.encode() in data]
         hits += ["presenter view" for s in self.remembered if s in repr(self.presenter.view)]
         self.report["privacy_hits"] = hits
@@ -299,8 +359,9 @@ def main() -> int:
     driver.app.run()
     for port in driver.ports:
         port.close()
-    for sim in (driver.id, driver.epp, driver.board, driver.printer):
-        sim.stop()
+    for sim in (driver.id, driver.epp, driver.board, driver.printer, driver.a4sim):
+        if sim is not None:
+            sim.stop()
     print("REPORT " + json.dumps(driver.report, ensure_ascii=False))
     sys.stdout.flush()
     os._exit(0)

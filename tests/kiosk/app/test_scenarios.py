@@ -1,0 +1,130 @@
+"""Whole visits driven by touches on the screen and by the simulators (ID card, PIN pad, I/O
+board, receipt printer, CUPS), against the fake hospital: what the patient sees, and that nothing
+is lost or charged twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.kiosk.app.conftest import Runner
+from tests.kiosk.app.script import (
+    PIN,
+    book_first_slot,
+    known_patient,
+    note,
+    pay_with_pin,
+    register_new_patient,
+    tap,
+    wait,
+)
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
+
+def message(report: dict[str, Any], name: str) -> str:
+    return str(report["notes"][name]["message"])
+
+
+def test_whole_visit_identify_register_sign_book_pay_print_leave(run_kiosk: Runner, cupsd: None) -> None:
+    report = run_kiosk("scenario-visit", [
+        *register_new_patient(screening_yes=True), note("registered"), tap("to_menu"), wait("menu"),
+        {"do": "remember"},
+        tap("sign"), {"do": "bank_card"}, wait("message"), note("signed"), tap("to_menu"), wait("menu"),
+        *book_first_slot(), note("booked"), {"do": "expect_pin", "pin": PIN}, *pay_with_pin(), note("paid"),
+        tap("print_report"), wait("message"), note("report"), tap("leave"), wait("leave", busy_ok=True), note("leaving", busy_ok=True),
+        {"do": "take_card"}, wait("home"), note("home"), {"do": "scan"},
+    ], a4=True)
+    assert "建档成功" in message(report, "registered") and "医生" in message(report, "registered")
+    assert "签约成功" in message(report, "signed") and "****" in message(report, "signed")
+    assert "请在" in message(report, "booked")
+    assert "缴费成功" in message(report, "paid") and "25.00" in message(report, "paid")
+    assert "凭条已打印" in message(report, "paid")
+    assert "A4 报告已打印" in message(report, "report")
+    assert "谢谢" in message(report, "home")
+    hub = report["hospital"]
+    assert (hub["records"], hub["bindings"], hub["payments"], hub["charged_fen"]) == (1, 1, 1, 2500)
+    assert hub["bookings"] == ["paid"]
+    assert "预约凭条" in report["receipt"] and "缴费凭条" in report["receipt"] and "****" in report["receipt"]
+    (a4,) = report["a4"]
+    assert "预产期" in a4 and "第5次产前检查" in a4
+    assert report["remembered"] and report["privacy_hits"] == [] and report["session_after"] == []
+    for secret in report["remembered"]:
+        assert secret not in report["receipt"] and secret not in a4
+
+
+def test_wrong_pin_then_right_pin_charges_once(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-wrong-pin", [
+        *known_patient(), *book_first_slot(), {"do": "expect_pin", "pin": PIN}, *pay_with_pin("654321"),
+        note("wrong"), tap("retry_pin"), wait("pin", busy_ok=True), {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"),
+        note("paid")])
+    assert "密码错误，还可以再试 2 次" in message(report, "wrong")
+    assert "缴费成功" in message(report, "paid")
+    assert report["hospital"]["payments"] == 2 and report["hospital"]["charged_fen"] == 2500
+
+
+def test_pin_pad_locked_disables_payment_only(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-pad-locked", [
+        {"do": "lock_pad"}, {"do": "probe"}, *known_patient(), note("menu"), *book_first_slot(), tap("pay_now"), wait("message"),
+        note("refused")])
+    menu = " ".join(report["notes"]["menu"]["texts"])
+    assert "缴费（暂停使用）" in menu and "银行卡签约（暂停使用）" in menu and "预约产检" in menu
+    assert "密码键盘 故障" in message(report, "refused")
+    assert report["hospital"]["payments"] == 0
+
+
+def test_card_pulled_during_pin_entry_charges_nothing(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-card-pulled", [
+        *known_patient(), *book_first_slot(), tap("pay_now"), {"do": "bank_card"}, wait("pin", busy_ok=True),
+        {"do": "pull_bank_card"}, wait("message"), note("pulled")])
+    assert "银行卡被拔出" in message(report, "pulled") and "未扣款" in message(report, "pulled")
+    assert report["hospital"]["payments"] == 0 and report["hospital"]["charged_fen"] == 0
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("timeout", "交易已撤销，未扣款"), ("decline:51", "余额不足")])
+def test_acquirer_timeout_and_decline_are_not_charged(run_kiosk: Runner, mode: str, expected: str) -> None:
+    report = run_kiosk(f"scenario-{mode.replace(':', '-')}", [
+        *known_patient(), *book_first_slot(), {"do": "hospital", "set": {"pay_mode": mode}}, *pay_with_pin(),
+        note("outcome")])
+    assert expected in message(report, "outcome") and "未扣款" in message(report, "outcome")
+    assert report["hospital"]["charged_fen"] == 0 and report["hospital"]["bookings"] == ["held"]
+
+
+def test_receipt_printer_out_of_paper_takes_no_payment(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-no-paper", [
+        {"do": "printer_out"}, {"do": "probe"}, *known_patient(), note("menu"), *book_first_slot(), note("booked"),
+        tap("pay_now"), wait("message"), note("refused")])
+    assert "缴费（暂停使用）" in " ".join(report["notes"]["menu"]["texts"])
+    assert "凭条打印机" in message(report, "refused")
+    assert "凭条打印失败" in message(report, "booked")  # the booking is held, its slip could not print
+    assert report["hospital"]["payments"] == 0
+
+
+def test_hub_down_queues_identification_and_refuses_booking(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-hub-down", [
+        {"do": "hospital", "set": {"unreachable": True}}, {"do": "place_id", "card": "valid"}, wait("message"),
+        note("queued")])
+    assert "医院系统暂时无法连接" in message(report, "queued") and "无法预约和缴费" in message(report, "queued")
+    assert report["outbox"] == [["kiosk-registration", "kiosk-registration/1"]]  # kept for the hub, durably
+
+
+def test_expired_id_card_is_told_why(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-expired-id", [{"do": "place_id", "card": "expired"}, {"do": "wait_message"},
+                                               note("home")])
+    assert report["notes"]["home"]["screen"] == "home"
+    assert "身份证已于" in message(report, "home") and "过期" in message(report, "home")
+    assert report["hospital"]["calls"] == []
+
+
+def test_idle_timeout_wipes_everything(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-timeout", [
+        *known_patient(), {"do": "remember"}, *book_first_slot(), {"do": "bank_card"}, tap("to_menu"), wait("menu"),
+        {"do": "advance_idle", "s": 75}, {"do": "wait_warning"}, note("warning"), tap("more_time"),
+        {"do": "advance_idle", "s": 200}, wait("home"), note("home"), {"do": "scan"}])
+    warning = report["notes"]["warning"]
+    assert warning["screen"] == "menu" and any("秒后自动退出" in t for t in warning["texts"])
+    assert "需要更多时间" in warning["texts"]
+    assert "已退出并清除您的信息" in message(report, "home")
+    assert report["remembered"] and report["privacy_hits"] == [] and report["session_after"] == []
+    assert report["hospital"]["bookings"] == ["released"] and report["hospital"]["charged_fen"] == 0
