@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS svc_bookings (
 CREATE INDEX IF NOT EXISTS svc_bookings_slot ON svc_bookings (slot_id, status);
 CREATE TABLE IF NOT EXISTS svc_payments (
     payment_id TEXT PRIMARY KEY, booking_id TEXT NOT NULL, amount_fen BIGINT NOT NULL, masked_pan TEXT NOT NULL,
-    stan TEXT NOT NULL, outcome TEXT NOT NULL, response_code TEXT, auth_code TEXT, reason TEXT NOT NULL,
+    stan TEXT NOT NULL, terminal_id TEXT NOT NULL, sent_ms BIGINT NOT NULL, outcome TEXT NOT NULL, response_code TEXT, auth_code TEXT, reason TEXT NOT NULL,
     created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS svc_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);

@@ -91,10 +91,28 @@ class AcquirerGateway:
             doc["23"] = f"{int(auth.pan_sequence):03d}"
         return doc
 
+    def reverse_unsettled(self, stan: str, terminal_id: str, amount_fen: int, transmitted_at: dt.datetime) -> bool:
+        """Reverse a 0200 whose outcome is unknown (the hub stopped while waiting, or an earlier
+        reversal was never confirmed); the PAN is not kept, so the 0400 names trace and terminal.
+        True once the acquirer confirms."""
+        when = transmitted_at.astimezone(dt.UTC)
+        original = {"t": iso8583.FINANCIAL_REQUEST, "3": iso8583.PURCHASE, "4": f"{amount_fen:012d}",
+                    "7": f"{when:%m%d%H%M%S}", "11": stan, "41": terminal_id, "42": self.config.merchant_id,
+                    "49": iso8583.CURRENCY_CNY}
+        return self._send_reversal(stan, original)
+
     def _reverse(self, auth: Authorisation, original: dict[str, str]) -> GatewayResult:
+        if self._send_reversal(auth.stan, original):
+            return GatewayResult(NOT_CHARGED, None,
+                                 "no answer from the bank in time; the payment was reversed, nothing was charged",
+                                 reversed=True)
+        return GatewayResult(NOT_CHARGED, None, "no answer from the bank; a reversal is pending and any charge will be"
+                             " returned", reversal_pending=True)
+
+    def _send_reversal(self, stan: str, original: dict[str, str]) -> bool:
         reversal = {k: v for k, v in original.items() if k not in ("52", "t")}
         reversal["t"] = iso8583.REVERSAL_REQUEST
-        reversal["90"] = (iso8583.FINANCIAL_REQUEST + auth.stan + original["7"]).ljust(42, "0")
+        reversal["90"] = (iso8583.FINANCIAL_REQUEST + stan + original["7"]).ljust(42, "0")
         for attempt in range(1, self.config.reversal_attempts + 1):
             try:
                 with socket.create_connection((self.config.host, self.config.port),
@@ -102,12 +120,8 @@ class AcquirerGateway:
                     sock.settimeout(self.config.reversal_timeout_s)
                     iso8583.send_frame(sock, iso8583.encode(reversal, self.config.mac_key))
                     answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
-                if answer.get("t") == iso8583.REVERSAL_ANSWER and answer.get("11") == auth.stan:
-                    return GatewayResult(NOT_CHARGED, answer.get("39"),
-                                         "no answer from the bank in time; the payment was reversed, nothing was charged",
-                                         reversed=True)
+                if answer.get("t") == iso8583.REVERSAL_ANSWER and answer.get("11") == stan:
+                    return True
             except (OSError, ConnectionError, Iso8583Error) as exc:
-                log.warning("acquirer: reversal of trace %s, attempt %d: %s", auth.stan, attempt,
-                            exc.__class__.__name__)
-        return GatewayResult(NOT_CHARGED, None, "no answer from the bank; a reversal is pending and any charge will be"
-                             " returned", reversal_pending=True)
+                log.warning("acquirer: reversal of trace %s, attempt %d: %s", stan, attempt, exc.__class__.__name__)
+        return False

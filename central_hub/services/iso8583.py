@@ -1,7 +1,7 @@
 """The acquirer interface (pure): ISO 8583 messages (pyiso8583, ASCII spec), TCP framing, X9.19 MAC.
 
-One definition for both ends: the hub's gateway builds requests with it, and the acquirer
-simulator (acquirer_simulator/) parses them with it, as two parties share one interface spec.
+The acquirer simulator (acquirer_simulator/wire.py) implements the other end on its own, from
+the interface as documented in docs/hospital-services.md.
 
 - Framing: a 2-byte big-endian length, then the message.
 - Messages: 0200 financial request / 0210 answer; 0400 reversal / 0410 answer.

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 THREADS = 4
 QUEUE_MAX = 64
+SETTLE_EVERY_S = 30.0
 
 Publish = Callable[[Outbound], None]
 
@@ -40,6 +41,8 @@ class RpcLane:
         self._pool: ThreadPoolExecutor | None = None
         self._db: ServicesDb | None = None
         self.responder: Responder | None = None
+        self._stopping = threading.Event()
+        self._settler: threading.Thread | None = None
 
     def start(self) -> None:
         """Open the services database and seed the timetable (raises HubError if it cannot)."""
@@ -53,6 +56,19 @@ class RpcLane:
                  f"{settings.gateway.host}:{settings.gateway.port}" if settings.gateway else "not configured")
         self.responder = Responder(Directory.from_site(self.config.site_dir), db, dispatcher, self.stats)
         self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="hub-rpc")
+        self._settler = threading.Thread(target=self._settle_loop, args=(dispatcher,), name="hub-settle", daemon=True)
+        self._settler.start()
+
+    def _settle_loop(self, dispatcher: Dispatcher) -> None:
+        """Payments whose outcome is unknown are reversed in the background until the acquirer confirms."""
+        while not self._stopping.wait(SETTLE_EVERY_S):
+            try:
+                settled = dispatcher.payments.settle_unknown()
+                if settled:
+                    log.info("reversed %d payment(s) whose outcome was unknown", settled)
+            except Exception:  # the next round tries again
+                self.stats.add("settle_errors")
+                log.exception("settling unknown payments failed")
 
     def submit(self, msg: Inbound) -> None:
         if self._pool is None or not self._slots.acquire(blocking=False):
@@ -75,6 +91,9 @@ class RpcLane:
             self._slots.release()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._settler is not None:
+            self._settler.join(5)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self._db is not None:

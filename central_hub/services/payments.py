@@ -15,7 +15,7 @@ from typing import Any
 
 from central_hub.services.db import ServicesDb
 from central_hub.services.errors import ServiceError, bad_request
-from central_hub.services.gateway import APPROVED, AcquirerGateway, Authorisation, GatewayResult
+from central_hub.services.gateway import APPROVED, NOT_CHARGED, AcquirerGateway, Authorisation, GatewayResult
 from central_hub.services.schedule import Schedule
 
 PAN_RE = re.compile(r"^[0-9]{12,19}$")
@@ -23,6 +23,7 @@ PIN_BLOCK_RE = re.compile(r"^(?:[0-9A-F]{16}|[0-9A-F]{32})$")
 TERMINAL_RE = re.compile(r"^[0-9A-Z]{8}$")
 PENDING, REVERSAL_PENDING = "pending", "reversal-pending"
 STAN_MODULUS = 1_000_000
+UNSETTLED_AFTER_S = 60.0  # longer than any payment request takes (answer wait + reversal attempts)
 
 
 def mask_pan(pan: str) -> str:
@@ -65,12 +66,13 @@ class Payments:
                 raise ServiceError("already-paid" if busy[0] == APPROVED else "payment-in-progress",
                                    "this booking is paid or a payment for it is being settled")
             stan = f"{self.db.next_number('stan') % STAN_MODULUS:06d}"
-            self.db.execute("INSERT INTO svc_payments (payment_id, booking_id, amount_fen, masked_pan, stan, outcome,"
-                            " reason, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (payment_id, booking_id, amount, mask_pan(pan), stan, PENDING, "sent to the acquirer",
-                             now, now))
+            self.db.execute("INSERT INTO svc_payments (payment_id, booking_id, amount_fen, masked_pan, stan,"
+                            " terminal_id, sent_ms, outcome, reason, created_ms, updated_ms)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (payment_id, booking_id, amount, mask_pan(pan), stan, terminal, now, PENDING,
+                             "sent to the acquirer", now, now))
         result = self.gateway.authorise(Authorisation(pan, seq, f"{expiry:%y%m}", amount, block, terminal, stan,
-                                                      dt.datetime.fromtimestamp(self.clock(), dt.UTC)))
+                                                      dt.datetime.fromtimestamp(now / 1000, dt.UTC)))
         self._record(payment_id, result)
         if result.outcome == APPROVED:
             self.schedule.mark_paid(str(booking_id))
@@ -84,6 +86,24 @@ class Payments:
                             " updated_ms = ? WHERE payment_id = ?",
                             (outcome, result.response_code, result.auth_code, result.reason,
                              int(self.clock() * 1000), payment_id))
+
+    def settle_unknown(self, older_than_s: float = UNSETTLED_AFTER_S) -> int:
+        """Reverse every attempt whose outcome is unknown: left `pending` (the hub stopped while the
+        acquirer answered) or `reversal-pending`, older than `older_than_s`. Returns how many are
+        now settled as not charged."""
+        if self.gateway is None:
+            return 0
+        cutoff = int((self.clock() - older_than_s) * 1000)
+        rows = self.db.query("SELECT payment_id, stan, terminal_id, amount_fen, sent_ms FROM svc_payments"
+                             " WHERE outcome IN (?, ?) AND updated_ms <= ? ORDER BY created_ms",
+                             (PENDING, REVERSAL_PENDING, cutoff))
+        settled = 0
+        for payment_id, stan, terminal, amount, sent_ms in rows:
+            if self.gateway.reverse_unsettled(stan, terminal, int(amount), dt.datetime.fromtimestamp(
+                    int(sent_ms) / 1000, dt.UTC)):
+                self._record(payment_id, GatewayResult(NOT_CHARGED, None, "reversed after an interrupted payment"))
+                settled += 1
+        return settled
 
     def outcomes(self) -> list[tuple[str, str, str]]:
         """(payment id, booking id, outcome) of every attempt, oldest first (operator view, tests)."""

@@ -128,3 +128,34 @@ def test_pan_is_never_stored_nor_logged(paying: Dispatcher, services_db: Service
         assert pan not in (tmp_path / "acq" / "acquirer.log").read_text()
         assert pan not in acquirer.journal_path.read_text()
     assert b"621700******" in dump  # the masked form is kept
+
+
+def test_unknown_outcomes_are_reversed_later(paying: Dispatcher, acquirer: Acquirer, clock: Clock,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    live = paying.payments.gateway
+    assert live is not None
+    # 1. the acquirer charged, answered too late, and no reversal got through
+    paying.payments.gateway = AcquirerGateway(GatewayConfig(acquirer.host, acquirer.port, MAC_KEY,
+                                                            answer_timeout_s=1.0, reversal_attempts=0))
+    first = _held_booking(paying)
+    result = call(paying, "payment.pay", _pay_args(first, "timeout"), "idem-pay-2001")
+    assert result["outcome"] == "not-charged" and "pending" in result["reason"]
+    assert acquirer.balance(CARDS["timeout"]) == 1_000_000 - first["fee_fen"]  # charged for now
+    # 2. the hub stopped between sending the 0200 and its answer
+    paying.payments.gateway = live
+
+    def crash(auth: object) -> None:
+        raise RuntimeError("the hub stopped here")
+
+    monkeypatch.setattr(live, "authorise", crash)
+    second = _held_booking(paying, 1)
+    with pytest.raises(RuntimeError):  # the dispatcher lets it through; the lane answers internal-error
+        paying.handle("kiosk-001", "payment.pay", _pay_args(second, "approve"), "idem-pay-2003")
+    monkeypatch.undo()
+    assert sorted(o for _, _, o in paying.payments.outcomes()) == ["pending", "reversal-pending"]
+    assert paying.payments.settle_unknown() == 0  # too recent: might still be in flight
+    clock.now += 61
+    assert paying.payments.settle_unknown() == 2
+    assert [o for _, _, o in paying.payments.outcomes()] == ["not-charged", "not-charged"]
+    assert acquirer.balance(CARDS["timeout"]) == 1_000_000
+    assert paying.payments.settle_unknown() == 0
