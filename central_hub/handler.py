@@ -21,8 +21,15 @@ from central_hub.datakey import DataCipher
 from central_hub.directory import Directory
 from central_hub.errors import StoreError
 from central_hub.outcome import Outcome, Reason, Status
-from central_hub.replay import ReplayWindow, Verdict
-from central_hub.store.model import FleetRow, QuarantineItem, RecordTuple, quarantine_aad, record_aad
+from central_hub.replay import NO_COUNTER, ReplayWindow, Verdict
+from central_hub.store.model import (
+    FleetRow,
+    QuarantineItem,
+    RecordTuple,
+    quarantine_aad,
+    record_aad,
+    record_digest,
+)
 from mch_link import envelope, schemas
 from mch_link.envelope import Message, Record
 from mch_link.errors import EnvelopeError, SchemaError, TopicError
@@ -37,6 +44,7 @@ MAX_MSG_ID = (1 << 63) - 1
 MAX_TIME_MS = (1 << 63) - 1
 STATE_SCHEMA = "state/1"
 DOWNLINK_SCHEMAS = frozenset({"ack/1", "cmd/1"})
+DEVICE_RESET_FAULTS = "device-reset"  # hub_faults source, one per device
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,10 @@ class IngestState(Protocol):
     def stored_ids(self, device_id: str, msg_ids: Sequence[int]) -> set[int]: ...
     def add_records(self, rows: list[RecordTuple]) -> None: ...
     def quarantine(self, item: QuarantineItem) -> bool: ...  # False: over the device's quota, only counted
+    def epoch_retired(self, device_id: str, epoch: bytes) -> bool: ...
+    def retire_epoch(self, device_id: str, epoch: bytes, at_ms: int) -> None: ...
+    def stored_digests(self, device_id: str, msg_ids: Sequence[int]) -> dict[int, str | None]: ...
+    def hub_fault(self, source: str, subject: str, detail: str, at_ms: int) -> None: ...
     def fleet(self, device_id: str) -> FleetRow | None: ...
     def put_fleet(self, row: FleetRow) -> None: ...
 
@@ -108,6 +120,14 @@ class Handler:
         if any(r.msg_id > MAX_MSG_ID for r in opened.records):
             return self._reject(state, msg, Reason.MALFORMED, "record id beyond 2**63-1", device_id)
         window = state.window(device_id)
+        if opened.epoch != window.epoch:
+            started = self._new_epoch(state, msg, opened, window)
+            if started is None:  # an epoch the device left behind (a late last will of it is normal)
+                if where.kind is Kind.STATE and _only_deaths(opened):
+                    return self._state(state, msg, opened)
+                return self._reject(state, msg, Reason.STALE_EPOCH,
+                                    f"epoch {opened.epoch.hex()} of this device has ended", device_id)
+            window = started
         verdict = window.check(opened.counter)
         digest = bytes.fromhex(opened.digest)
         if verdict is not Verdict.FRESH:
@@ -121,12 +141,30 @@ class Handler:
             state.add_envelope(device_id, opened.counter, digest, msg.received_at_ms)
         if where.kind is Kind.STATE:
             return self._state(state, msg, opened)
-        return self._records(state, msg, opened)
+        return self._records(state, msg, opened, where.kind)
+
+    def _new_epoch(self, state: IngestState, msg: Inbound, opened: Message,
+                   window: ReplayWindow) -> ReplayWindow | None:
+        """An authentic envelope of another boot epoch than the window's. One the device left behind is a
+        replay (None); a new one starts a new window and retires the old epoch. A
+        counter that went back under the new epoch means the device's counter store was lost or
+        restored (outbox deleted, restored from a backup, disk replaced, board re-flashed): a hub fault."""
+        device_id = opened.device_id
+        if state.epoch_retired(device_id, opened.epoch):
+            return None
+        if window.high != NO_COUNTER:
+            state.retire_epoch(device_id, window.epoch, msg.received_at_ms)
+            if opened.counter <= window.high:
+                state.hub_fault(DEVICE_RESET_FAULTS, device_id,
+                                f"device reset detected: counter back from {window.high} to {opened.counter} under a"
+                                " new boot epoch (outbox lost, restored or copied; board re-flashed)",
+                                msg.received_at_ms)
+        return ReplayWindow(epoch=opened.epoch)
 
     # -- records ------------------------------------------------------------------------
-    def _records(self, state: IngestState, msg: Inbound, opened: Message) -> Outcome:
+    def _records(self, state: IngestState, msg: Inbound, opened: Message, kind: Kind) -> Outcome:
         device_id, schema_id = opened.device_id, opened.schema
-        whole = _whole_message_reason(schema_id, Kind.RECORDS)
+        whole = _whole_message_reason(schema_id, kind)
         held: list[tuple[Record, str, str]] = []
         good: list[Record] = []
         if whole:
@@ -139,20 +177,31 @@ class Handler:
                 else:
                     good.append(rec)
         already = state.stored_ids(device_id, [r.msg_id for r in good])
+        stored_digests = state.stored_digests(device_id, sorted(already)) if already else {}
         rows: list[RecordTuple] = []
         duplicates: list[int] = []
         sealed_at = opened.sealed_at_ms if opened.sealed_at_ms is not None and 0 <= opened.sealed_at_ms <= MAX_TIME_MS \
             else None
         seal, key_id = self.cipher.seal, self.cipher.key_id
         for rec in good:
+            plain = cbor2.dumps(rec.body)
+            content = record_digest(rec.made_at_ms, plain)
             if rec.msg_id in already:
-                duplicates.append(rec.msg_id)
+                known = stored_digests.get(rec.msg_id)
+                if known is None or known == content:  # a resend (or a row from before digests were kept)
+                    duplicates.append(rec.msg_id)
+                else:  # the id was used before for something else: the device's outbox was restored or lost
+                    held.append((rec, Reason.ID_REUSED, f"record id {rec.msg_id} already stored with other content"))
                 continue
             already.add(rec.msg_id)
-            _, nonce, body = seal(record_aad(device_id, rec.msg_id), cbor2.dumps(rec.body))
+            stored_digests[rec.msg_id] = content
+            _, nonce, body = seal(record_aad(device_id, rec.msg_id), plain)
             rows.append((device_id, rec.msg_id, schema_id, rec.made_at_ms, sealed_at, msg.received_at_ms, key_id,
-                         nonce, body))
+                         nonce, body, content))
         state.add_records(rows)
+        if any(reason == Reason.ID_REUSED for _, reason, _ in held):
+            state.hub_fault(DEVICE_RESET_FAULTS, device_id, "device reset detected: record ids used again with other"
+                            " content (kept in quarantine as id-reused)", msg.received_at_ms)
         if held and not self._hold(state, msg, device_id, held):
             held = []  # over the device's quarantine quota: not acknowledged, so they stay on the device
         row, no_birth = fleet.seen_data(state.fleet(device_id), device_id, msg.received_at_ms, len(rows))
@@ -231,7 +280,7 @@ class Handler:
 def _whole_message_reason(schema_id: str, kind: Kind) -> tuple[str, str] | None:
     """A reason that applies to every record of the message, or None."""
     is_state = schema_id == STATE_SCHEMA
-    if schema_id in DOWNLINK_SCHEMAS or is_state != (kind is Kind.STATE):
+    if schema_id in DOWNLINK_SCHEMAS or is_state != (kind is Kind.STATE) or not schemas.allowed_on(schema_id, kind):
         return Reason.WRONG_TOPIC_KIND, f"schema {schema_id!r} on a {kind.value} topic"
     if not schemas.known(schema_id):
         return Reason.UNKNOWN_SCHEMA, f"schema {schema_id!r} is not known to this hub"

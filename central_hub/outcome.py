@@ -28,12 +28,14 @@ class Reason(StrEnum):
     AUTH_FAILED = "auth-failed"  # forged, tampered, wrong key or moved to another topic
     REPLAY = "replay"
     STALE_COUNTER = "stale-counter"
+    STALE_EPOCH = "stale-epoch"  # an envelope of a boot epoch the device has left behind: a replay
     UNKNOWN_SCHEMA = "unknown-schema"
     WRONG_TOPIC_KIND = "wrong-topic-kind"  # e.g. state/1 on a records topic, a record on state
     SCHEMA_INVALID = "schema-invalid"
     BAD_TIME = "bad-time"
     INTERNAL_ERROR = "internal-error"
     STORE_ERROR = "store-error"  # the store refused this message alone (kept here instead)
+    ID_REUSED = "id-reused"  # a record id already stored with other content (a restored or lost outbox)
     QUARANTINE_FULL = "quarantine-full"  # the device's quarantine quota is spent: counted, not kept, not acked
 
 

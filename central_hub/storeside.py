@@ -21,6 +21,7 @@ import os
 import signal
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,6 +95,10 @@ class StoreSide:
                 if self.stop.wait(delay):
                     return None
                 delay = min(delay * 2, RETRY_MAX_S)
+                # The COMMIT may have happened before the error reached us (a connection lost in the
+                # answer): retried as a redelivery, an envelope already stored is re-acknowledged, not
+                # quarantined as a replay of itself.
+                batch = [replace(m, dup=True) for m in batch]
         try:
             return self.ingestor.downlinks(outcomes)
         except StoreUnavailable as exc:  # no downlink counter reserved: the device resends, is acked then

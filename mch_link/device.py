@@ -146,6 +146,8 @@ class DeviceLink:
                     made_at_ms: int | None = None) -> list[int]:
         if kind not in (Kind.RECORDS, Kind.CTG, Kind.ALARMS):
             raise LinkError(f"records go on rec, ctg or alarm topics, not {kind.value!r}")
+        if not schemas.allowed_on(schema, kind.value):
+            raise LinkError(f"{schema} records do not go on the {kind.value} topic")
         for body in bodies:
             schemas.validate(schema, body)
         made = made_at_ms if made_at_ms is not None else int(self.clock() * 1000)

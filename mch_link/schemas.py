@@ -17,6 +17,10 @@ import jsonschema_rs
 from mch_link.errors import SchemaError
 
 SCHEMA_ID_RE = re.compile(r"^([a-z][a-z0-9-]{0,30})/([1-9][0-9]{0,3})$")
+# Schemas bound to one topic kind (mch_link.topics.Kind values): an alarm must not ride on the CTG
+# topic (where nothing treats it as an alarm), nor a CTG batch on the alarm topic. Others go anywhere.
+TOPIC_KINDS = {"alarm": frozenset({"alarm"}), "ctg": frozenset({"ctg"}), "bridge-ctg": frozenset({"ctg"}),
+               "state": frozenset({"state"})}
 
 
 def schema_file(schema_id: str) -> str:
@@ -34,6 +38,12 @@ def _validator(schema_id: str) -> Any:
     except FileNotFoundError:
         raise SchemaError(f"unknown schema {schema_id!r}") from None
     return jsonschema_rs.validator_for(schema)
+
+
+def allowed_on(schema_id: str, kind: str) -> bool:
+    """Whether records of `schema_id` may travel on a topic of `kind` (see TOPIC_KINDS)."""
+    kinds = TOPIC_KINDS.get(schema_id.partition("/")[0])
+    return kinds is None or kind in kinds
 
 
 def known(schema_id: str) -> bool:

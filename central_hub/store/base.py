@@ -38,8 +38,11 @@ _INSERT_RECORD = (f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({'
 _UPSERT_FLEET = (f"INSERT INTO fleet ({', '.join(FLEET_COLUMNS)}) VALUES ({', '.join('?' * len(FLEET_COLUMNS))})"
                  " ON CONFLICT (device_id) DO UPDATE SET "
                  + ", ".join(f"{c} = excluded.{c}" for c in FLEET_COLUMNS[1:]))
-_UPSERT_WINDOW = ("INSERT INTO windows (device_id, high, bitmap) VALUES (?, ?, ?)"
-                  " ON CONFLICT (device_id) DO UPDATE SET high = excluded.high, bitmap = excluded.bitmap")
+_UPSERT_WINDOW = ("INSERT INTO windows (device_id, high, bitmap, epoch) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT (device_id) DO UPDATE SET high = excluded.high, bitmap = excluded.bitmap,"
+                  " epoch = excluded.epoch")
+_RETIRE_EPOCH = ("INSERT INTO device_epochs (device_id, epoch, retired_at_ms) VALUES (?, ?, ?)"
+                 " ON CONFLICT (device_id, epoch) DO NOTHING")
 _UPSERT_QUARANTINE = (
     "INSERT INTO quarantine (fingerprint, reason, detail, topic, device_id, msg_id, first_at_ms, last_at_ms, seen,"
     " key_id, nonce, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
@@ -267,7 +270,10 @@ class Txn:
         self._envelopes: dict[tuple[str, int], tuple[bytes, int]] = {}
         self._quarantine: list[QuarantineItem] = []
         self._records: list[RecordTuple] = []
-        self._staged: dict[str, set[int]] = {}  # msg ids in self._records, per device
+        self._staged: dict[str, dict[int, str]] = {}  # msg id -> content digest in self._records, per device
+        self._retired: dict[tuple[str, bytes], int] = {}  # (device, epoch) -> when, written at commit
+        self._forget_envelopes: set[str] = set()  # devices whose stored envelope digests are of an old epoch
+        self._hub_faults: dict[tuple[str, str], tuple[str, int]] = {}  # (source, subject) -> (detail, at)
         self._max_stored: dict[str, int] = {}  # per device, highest msg id in the table when first asked
         self._quarantine_use: dict[str, tuple[int, int]] = {}  # per device: rows, bytes (with what is staged)
         self._overflow: list[QuarantineItem] = []  # over the quota: counted, not kept
@@ -282,9 +288,9 @@ class Txn:
         if s.lock_suffix:  # make the rows exist, then lock them in id order
             s.executemany("INSERT INTO windows (device_id, high, bitmap) VALUES (?, -1, ?)"
                           " ON CONFLICT (device_id) DO NOTHING", [(d, b"") for d in device_ids])
-        rows = s.execute(f"SELECT device_id, high, bitmap FROM windows WHERE device_id IN ({marks})"
+        rows = s.execute(f"SELECT device_id, high, bitmap, epoch FROM windows WHERE device_id IN ({marks})"
                          f" ORDER BY device_id{s.lock_suffix}", device_ids).fetchall()
-        self._windows.update({r[0]: ReplayWindow.from_row(int(r[1]), bytes(r[2])) for r in rows})
+        self._windows.update({r[0]: ReplayWindow.from_row(int(r[1]), bytes(r[2]), r[3]) for r in rows})
         rows = s.execute(f"SELECT {', '.join(FLEET_COLUMNS)} FROM fleet WHERE device_id IN ({marks})",
                          device_ids).fetchall()
         found = {r[0]: _fleet_row(r) for r in rows}
@@ -312,12 +318,41 @@ class Txn:
     def add_envelope(self, device_id: str, counter: int, digest: bytes, received_at_ms: int) -> None:
         self._envelopes[(device_id, counter)] = (digest, received_at_ms)
 
+    def epoch_retired(self, device_id: str, epoch: bytes) -> bool:
+        if (device_id, epoch) in self._retired:
+            return True
+        return self._s.execute("SELECT 1 FROM device_epochs WHERE device_id = ? AND epoch = ?",
+                               (device_id, epoch.hex())).fetchone() is not None
+
+    def retire_epoch(self, device_id: str, epoch: bytes, at_ms: int) -> None:
+        """The device started again under a new epoch: this one is over (its envelopes are replays now)."""
+        self._retired[(device_id, epoch)] = at_ms
+        self._forget_envelopes.add(device_id)
+        for key in [k for k in self._envelopes if k[0] == device_id]:
+            del self._envelopes[key]
+
+    def stored_digests(self, device_id: str, msg_ids: Sequence[int]) -> dict[int, str | None]:
+        """Content digests of stored records (None for a record stored before digests were kept)."""
+        staged = self._staged.get(device_id, {})
+        out: dict[int, str | None] = {i: staged[i] for i in msg_ids if i in staged}
+        rest = [i for i in msg_ids if i not in out]
+        if rest:
+            rows = self._s.execute("SELECT msg_id, digest FROM records WHERE device_id = ? AND msg_id BETWEEN ? AND ?",
+                                   (device_id, min(rest), max(rest))).fetchall()
+            wanted = set(rest)
+            out.update({int(r[0]): r[1] for r in rows if int(r[0]) in wanted})
+        return out
+
+    def hub_fault(self, source: str, subject: str, detail: str, at_ms: int) -> None:
+        """Report a fact for the fleet view (written at commit; one that is already there keeps its since)."""
+        self._hub_faults[(source, subject)] = (detail, at_ms)
+
     def stored_ids(self, device_id: str, msg_ids: Sequence[int]) -> set[int]:
         """Which of `msg_ids` are already stored (including earlier in this batch)."""
         if not msg_ids:
             return set()
         wanted = set(msg_ids)
-        staged = self._staged.get(device_id, set()) & wanted
+        staged = self._staged.get(device_id, {}).keys() & wanted
         if min(msg_ids) > self._highest_stored(device_id):
             return staged  # the usual case: new records, no query per message
         rows = self._s.execute("SELECT msg_id FROM records WHERE device_id = ? AND msg_id BETWEEN ? AND ?",
@@ -337,7 +372,7 @@ class Txn:
         already stored)."""
         self._records.extend(rows)
         for row in rows:
-            self._staged.setdefault(row[0], set()).add(row[1])
+            self._staged.setdefault(row[0], {})[row[1]] = row[9]
 
     def quarantine(self, item: QuarantineItem) -> bool:
         """Stage `item`; False (counted, not kept) if it would take its device past the quota."""
@@ -374,8 +409,15 @@ class Txn:
         if self._records:
             s._insert_records(self._records)
         if self._dirty_windows:
-            s.executemany(_UPSERT_WINDOW, [(d, self._windows[d].high, self._windows[d].to_bytes())
-                                           for d in sorted(self._dirty_windows)])
+            s.executemany(_UPSERT_WINDOW, [(d, self._windows[d].high, self._windows[d].to_bytes(),
+                                            self._windows[d].epoch.hex()) for d in sorted(self._dirty_windows)])
+        if self._retired:
+            s.executemany(_RETIRE_EPOCH, [(d, e.hex(), at) for (d, e), at in sorted(self._retired.items())])
+        for d in sorted(self._forget_envelopes):  # before this batch's envelopes of the new epoch go in
+            s.execute("DELETE FROM envelopes WHERE device_id = ?", (d,))
+        if self._hub_faults:
+            s.executemany(_UPSERT_HUB_FAULT, [(src, subj, detail, at) for (src, subj), (detail, at)
+                                              in sorted(self._hub_faults.items())])
         if self._envelopes:
             s.executemany(_INSERT_ENVELOPE, [(d, c, dg, at) for (d, c), (dg, at) in self._envelopes.items()])
             for d in sorted({d for d, _ in self._envelopes}):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 
@@ -47,8 +48,10 @@ FLEET_COLUMNS = ("device_id", "online", "bdseq", "seq", "births", "birth_at_ms",
 
 # A record row on the hot path is a plain tuple in this column order (no per-record object).
 RECORD_COLUMNS = ("device_id", "msg_id", "schema_id", "made_at_ms", "sealed_at_ms", "received_at_ms", "key_id",
-                  "nonce", "body")  # body sealed with the hub data key, AAD = record_aad(device_id, msg_id)
-RecordTuple = tuple[str, int, str, int | None, int | None, int, int, bytes, bytes]
+                  "nonce", "body", "digest")  # body sealed with the hub data key, AAD = record_aad(device_id, msg_id)
+# digest: of the record's content (record_digest), so a record id already stored with other content is
+# told from a resend (a device whose outbox was restored hands out old ids again)
+RecordTuple = tuple[str, int, str, int | None, int | None, int, int, bytes, bytes, str]
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,11 @@ class HubFault:
     subject: str  # a file name, a path, a device id
     detail: str
     since_ms: int
+
+
+def record_digest(made_at_ms: int | None, body_cbor: bytes) -> str:
+    """128 bits of SHA-256 over the record's time and CBOR body, hex."""
+    return hashlib.sha256(b"%d\0" % (made_at_ms if made_at_ms is not None else -1) + body_cbor).hexdigest()[:32]
 
 
 def record_aad(device_id: str, msg_id: int) -> bytes:

@@ -19,7 +19,7 @@ _COLUMNS = ", ".join(RECORD_COLUMNS)
 # same conflict rule as everywhere else (COPY itself cannot skip duplicates).
 _STAGING_DDL = ("CREATE TEMP TABLE IF NOT EXISTS records_in (device_id TEXT, msg_id BIGINT, schema_id TEXT,"
                 " made_at_ms BIGINT, sealed_at_ms BIGINT, received_at_ms BIGINT, key_id INTEGER, nonce BYTEA,"
-                " body BYTEA) ON COMMIT DELETE ROWS")
+                " body BYTEA, digest TEXT) ON COMMIT DELETE ROWS")
 _COPY_IN = f"COPY records_in ({_COLUMNS}) FROM STDIN"
 _FROM_STAGING = (f"INSERT INTO records ({_COLUMNS}) SELECT {_COLUMNS} FROM records_in"
                  " ON CONFLICT (device_id, msg_id) DO NOTHING")

@@ -2,7 +2,8 @@
 
 records     one row per (device_id, msg_id): exactly-once in the store; body sealed with the data key
 envelopes   digest of each accepted envelope within the replay window, to recognise a broker redelivery
-windows     per-device replay window (highest counter + bitmap)
+windows     per-device replay window (highest counter + bitmap) of the device's current boot epoch
+device_epochs  the boot epochs a device has left behind: an envelope of one of them is a replay
 quarantine  everything rejected or held, with its reason; identical items are counted, not repeated
 quarantine_overflow  per device and reason, what went past the quarantine quota (counted, not kept)
 hub_faults  what the hub itself reports for the fleet view (bad registry files, low disk, device resets)
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS records (
     key_id INTEGER NOT NULL,
     nonce {blob} NOT NULL,
     body {blob} NOT NULL,
+    digest TEXT,
     UNIQUE (device_id, msg_id)
 );
 CREATE TABLE IF NOT EXISTS envelopes (
@@ -44,7 +46,14 @@ CREATE TABLE IF NOT EXISTS envelopes (
 CREATE TABLE IF NOT EXISTS windows (
     device_id TEXT PRIMARY KEY,
     high BIGINT NOT NULL,
-    bitmap {blob} NOT NULL
+    bitmap {blob} NOT NULL,
+    epoch TEXT
+);
+CREATE TABLE IF NOT EXISTS device_epochs (
+    device_id TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    retired_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch)
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     id {autoid},
@@ -153,7 +162,8 @@ CREATE TABLE IF NOT EXISTS web_sessions (
 """
 
 # Columns added to tables of an earlier schema: (table, column, type), added by `Store.migrate` when missing.
-ADDED_COLUMNS = (("fleet", "state_at_ms", "BIGINT"), ("fleet", "heartbeat_s", "INTEGER"),
+ADDED_COLUMNS = (("records", "digest", "TEXT"), ("windows", "epoch", "TEXT"),
+                 ("fleet", "state_at_ms", "BIGINT"), ("fleet", "heartbeat_s", "INTEGER"),
                  ("fleet", "oldest_record_age_s", "BIGINT"), ("fleet", "faults", "TEXT"),
                  ("fleet", "alarm_beds", "INTEGER"), ("fleet", "alarm_highest", "TEXT"))
 

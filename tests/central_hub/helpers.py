@@ -42,6 +42,7 @@ class FakeDevice:
     bdseq: int = 0
     seq: int = 0
     sent: list[bytes] = field(default_factory=list)
+    epoch: bytes = b""  # the boot epoch sealed into every Partial IV (empty: a sender without one)
 
     @property
     def device_id(self) -> str:
@@ -55,7 +56,7 @@ class FakeDevice:
             counter = self.counter
             self.counter += 1
         payload = envelope.seal(key or self.entry.keys.uplink, as_device or self.device_id, where, counter, schema,
-                                records, NOW_MS)
+                                records, NOW_MS, self.epoch)
         self.sent.append(payload)
         return where, payload
 

@@ -247,3 +247,14 @@ def test_data_from_a_device_without_birth_asks_for_rebirth_once(rig: Rig, dev: F
     first = rig.one(*dev.seal(dev.records(1, 1)))
     second = rig.one(*dev.seal(dev.records(2, 1)), at_ms=NOW_MS + 1000)
     assert (first.rebirth, second.rebirth) == (True, False)
+
+
+def test_an_alarm_on_the_ctg_topic_is_held_not_stored(rig: Rig, dev: FakeDevice) -> None:
+    """Kind and schema are bound: an alarm/1 on the ctg topic would be stored where nothing treats it
+    as an alarm."""
+    alarm = {"alarm_id": "a1", "bed": "B01", "episode_id": 1, "event": "raised", "kind": "bradycardia",
+             "at_ms": NOW_MS}
+    out = rig.one(*dev.seal([Record(1, alarm, NOW_MS)], Kind.CTG, "alarm/1"))
+    assert (out.status, out.held_reasons) == (Status.HELD, (Reason.WRONG_TOPIC_KIND,))
+    assert rig.store.record_count() == 0
+    assert rig.one(*dev.seal([Record(2, alarm, NOW_MS)], Kind.ALARMS, "alarm/1")).stored == (2,)

@@ -3,6 +3,7 @@ device must never stop, blind or flood ingest for the others."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from central_hub.directory import RELOAD_INTERVAL_S
 from central_hub.store.model import FleetRow
 from central_hub.store.quarantine import QuarantineQuota
 from mch_link import cose, envelope
+from mch_link.device import DeviceLink
 from mch_link.envelope import Record
 from mch_link.keys import KEYS_FILE, LinkKeys
 from mch_link.registry import DeviceStatus, load_entry, write_entry
@@ -215,3 +217,43 @@ def test_quarantine_is_bounded_per_device(site: Site, broker: BrokerProcess, enr
     finally:
         bad.close()
         good.close()
+
+
+def test_a_device_whose_outbox_is_restored_from_a_backup_loses_nothing(
+        site: Site, broker: BrokerProcess, enroll_device, hub_factory: HubFactory, tmp_path: Path) -> None:
+    """Scenario 3: an outbox restored from a backup hands out record ids again; the hub used to
+    acknowledge the new records as duplicates of the old ones without storing them."""
+    bundle = enroll_device("sim-251")
+    hub = hub_factory(site.path, broker=broker)
+    outbox_path, backup = tmp_path / "outbox.db", tmp_path / "outbox-backup.db"
+
+    def run_link(bodies: list[dict[str, Any]], before_start: Any = None) -> list[int]:
+        link = DeviceLink.from_bundle(bundle, outbox_path, (broker.host, broker.port))
+        try:
+            if before_start:
+                before_start()
+            ids = link.submit_many(Kind.CTG, "sim/1", bodies)
+            link.start()
+            assert link.wait_drained(WAIT_S), "the device never got its acknowledgements"
+            return ids
+        finally:
+            link.stop()
+            link.outbox.close()
+
+    assert run_link([sim_body(i) for i in range(1, 6)]) == [1, 2, 3, 4, 5]
+    shutil.copy(outbox_path, backup)  # the nightly backup: records 1-5 acknowledged, next id 6
+    assert run_link([sim_body(i) for i in range(6, 11)]) == [6, 7, 8, 9, 10]
+    shutil.copy(backup, outbox_path)  # the disk is replaced and the backup restored
+    for suffix in ("-wal", "-shm"):
+        Path(f"{outbox_path}{suffix}").unlink(missing_ok=True)
+    new_bodies = [sim_body(1000 + i) for i in range(3)]
+    assert run_link(new_bodies) == [6, 7, 8]  # the same ids once more, for new records
+    store = hub.store()
+    try:
+        assert store.record_ids("sim-251") == list(range(1, 11))
+        held = [q for q in store.quarantine_rows() if q.device_id == "sim-251"]
+        faults = [f for f in store.hub_faults() if f.source == "device-reset"]
+    finally:
+        store.close()
+    assert [q.reason for q in held] == ["id-reused"] and "6..8" in held[0].detail  # the new records, kept
+    assert [f.subject for f in faults] == ["sim-251"] and "device reset detected" in faults[0].detail

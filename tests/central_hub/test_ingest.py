@@ -37,10 +37,10 @@ def test_a_store_refusal_is_isolated_to_its_message(rig: Rig, monkeypatch: pytes
     good1, bad, good2 = dev.seal(dev.records(1, 2)), dev.seal(dev.records(3, 2)), dev.seal(dev.records(5, 2))
     real = rig.handler._records
 
-    def refuse_bad(state: Any, msg: Any, opened: Any) -> Any:
+    def refuse_bad(state: Any, msg: Any, *rest: Any) -> Any:
         if msg.payload == bad[1]:
             raise StoreError("value out of range")
-        return real(state, msg, opened)
+        return real(state, msg, *rest)
 
     monkeypatch.setattr(rig.handler, "_records", refuse_bad)
     outs = rig.ingestor.process([inbound(*good1), inbound(*bad), inbound(*good2)])
@@ -65,8 +65,8 @@ def test_a_value_the_database_cannot_hold_costs_only_its_message(rig: Rig, monke
     good1, bad, good2 = dev.seal(dev.records(1, 2)), dev.seal(dev.records(3, 2)), dev.seal(dev.records(5, 2))
     real = rig.handler._records
 
-    def poison_fleet(state: Any, msg: Any, opened: Any) -> Any:
-        out = real(state, msg, opened)
+    def poison_fleet(state: Any, msg: Any, *rest: Any) -> Any:
+        out = real(state, msg, *rest)
         if msg.payload == bad[1]:  # as if a schema had let the value through to a column
             state.put_fleet(replace(state.fleet("sim-001"), queue_depth=2**63))
         return out

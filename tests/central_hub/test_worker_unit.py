@@ -21,6 +21,7 @@ from central_hub.handler import Inbound
 from central_hub.store import open_store
 from central_hub.storeside import StoreSide, _StopOrOrphaned
 from central_hub.worker import HubWorker, StoreProcess, _Item
+from mch_link import envelope
 from provisioning.site import Site
 from tests.central_hub.helpers import NOW_MS, FakeDevice
 
@@ -261,3 +262,28 @@ def test_low_disk_is_a_hub_fault_and_pauses_new_quarantine_rows(config: WorkerCo
         assert len(side.store.quarantine_rows()) == 2
     finally:
         side.close()
+
+
+def test_a_retry_after_an_ambiguous_commit_acknowledges_not_quarantines(side: StoreSide, site: Site,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The COMMIT went through but its answer was lost (StoreUnavailable): the retry of the same batch
+    must re-acknowledge every record, not quarantine the batch as a replay of itself."""
+    real = side.ingestor.process
+    calls: list[int] = []
+
+    def commit_then_lose_the_answer(batch: Any) -> Any:
+        calls.append(len(batch))
+        out = real(batch)
+        if len(calls) == 1:
+            raise StoreUnavailable("server closed the connection unexpectedly")
+        return out
+
+    monkeypatch.setattr(side.ingestor, "process", commit_then_lose_the_answer)
+    monkeypatch.setattr("central_hub.storeside.RETRY_MIN_S", 0.01)
+    downlinks = side.commit(inbound(site, 3))
+    assert downlinks and len(calls) == 2
+    assert side.store.record_count() == 30 and side.store.quarantine_rows() == []
+    dev = site.device("sim-001")
+    acked = {i for d in downlinks for r in envelope.open_envelope(d.payload, dev.keys.downlink, d.topic).records
+             for i in r.body["ok"]}
+    assert acked == set(range(1, 31))

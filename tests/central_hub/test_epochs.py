@@ -1,0 +1,60 @@
+"""Scenario 3 at the hub: a device whose outbox was lost or restored starts a new boot epoch with
+old counters and old record ids. The hub must neither quarantine its new records as replays nor
+acknowledge them as duplicates of different records, and must say "device reset detected"."""
+
+from __future__ import annotations
+
+import pytest
+
+from central_hub.outcome import Reason, Status
+from central_hub.store import Store
+from mch_link.envelope import Record
+from tests.central_hub.helpers import NOW_MS, FakeDevice, Rig, entry, sim_body
+
+E1, E2, E3 = bytes.fromhex("1111111111111111"), bytes.fromhex("2222222222222222"), bytes.fromhex("3333333333333333")
+
+
+@pytest.fixture
+def rig(store: Store) -> Rig:
+    return Rig(store, [entry("sim-001")])
+
+
+def _resets(rig: Rig) -> list[str]:
+    return [f.detail for f in rig.store.hub_faults() if f.source == "device-reset" and f.subject == "sim-001"]
+
+
+def test_a_restored_outbox_loses_nothing_and_is_reported(rig: Rig) -> None:
+    dev = FakeDevice(rig.registry["sim-001"], epoch=E1)
+    first = [dev.seal([Record(i, sim_body(i), NOW_MS)]) for i in (1, 2, 3)]
+    assert [rig.one(*m).status for m in first] == [Status.STORED] * 3
+    restored = FakeDevice(rig.registry["sim-001"], epoch=E2)  # counter back at 0, ids 2 and 3 handed out again
+    out = rig.one(*restored.seal([Record(2, sim_body(2), NOW_MS), Record(3, sim_body(99), NOW_MS),
+                                  Record(4, sim_body(4), NOW_MS)]))
+    assert (out.status, out.stored, out.duplicates, out.held) == (Status.STORED, (4,), (2,), (3,))
+    assert out.held_reasons == (Reason.ID_REUSED,) and out.acked
+    assert rig.store.record_ids("sim-001") == [1, 2, 3, 4]
+    assert [q.reason for q in rig.store.quarantine_rows()] == [Reason.ID_REUSED]  # record 3's new content is kept
+    [detail] = _resets(rig)
+    assert "device reset detected" in detail
+    again = rig.one(*first[0])  # an envelope of the epoch the device left behind
+    assert (again.status, again.reason) == (Status.QUARANTINED, Reason.STALE_EPOCH)
+    assert rig.one(*restored.seal([Record(5, sim_body(5), NOW_MS)])).stored == (5,)  # the new epoch goes on
+
+
+def test_an_ordinary_restart_is_a_new_epoch_but_no_reset(rig: Rig) -> None:
+    dev = FakeDevice(rig.registry["sim-001"], epoch=E1)
+    assert rig.one(*dev.seal([Record(1, sim_body(1), NOW_MS)])).stored == (1,)
+    rebooted = FakeDevice(rig.registry["sim-001"], epoch=E2, counter=dev.counter + 1024)  # persisted counter
+    assert rig.one(*rebooted.seal([Record(2, sim_body(2), NOW_MS)])).stored == (2,)
+    assert _resets(rig) == [] and rig.reasons() == []
+
+
+def test_a_late_last_will_of_an_old_epoch_is_no_quarantine(rig: Rig) -> None:
+    old = FakeDevice(rig.registry["sim-001"], epoch=E1)
+    will = old.state("death")
+    rig.one(*old.state("birth"))
+    new = FakeDevice(rig.registry["sim-001"], epoch=E3, counter=5000, bdseq=1)
+    assert rig.one(*new.state("birth")).status is Status.STATE
+    assert rig.one(*will).status is Status.STATE  # applied and ignored: its bdseq is not the current one
+    assert rig.reasons() == []
+    assert [r.online for r in rig.store.fleet_rows()] == [True]
