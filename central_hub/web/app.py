@@ -180,7 +180,8 @@ def create_app(dash: Dashboard) -> FastAPI:
         return RedirectResponse("/fleet", status_code=303)
 
     # -- fleet -------------------------------------------------------------------------
-    def fleet_page(request: Request) -> tuple[FleetFilter, list[DeviceView], list[DeviceView], int, int]:
+    def fleet_page(request: Request) -> tuple[FleetFilter, list[DeviceView], list[DeviceView], int, int, int]:
+        """(filter, every view, this page's views, page number, pages, how many match)."""
         chosen = FleetFilter.from_params(request.query_params)
         views = dash.live.views()
         matching = [v for v in views if chosen.matches(v)]
@@ -189,15 +190,15 @@ def create_app(dash: Dashboard) -> FastAPI:
             number = min(max(1, int(request.query_params.get("page", "1"))), pages)
         except ValueError:
             number = 1
-        return chosen, views, matching[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages
+        return chosen, views, matching[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], number, pages, len(matching)
 
     @app.get("/fleet", response_class=HTMLResponse)
     def fleet(request: Request) -> Response:
         session = gate(request, Permission.VIEW)
-        chosen, views, shown, number, pages = fleet_page(request)
+        chosen, views, shown, number, pages, matching = fleet_page(request)
         query = urlencode({**chosen.params(), "page": number})
         return page(request, "fleet.html", session, filter=chosen, shown=shown, total=len(views),
-                    matching=sum(1 for v in views if chosen.matches(v)), summary=summary(views),
+                    matching=matching, summary=summary(views),
                     kinds=sorted({v.kind for v in views if v.kind}), fault_codes=fault_codes(views),
                     number=number, pages=pages, query=query, filter_params=chosen.params(),
                     hub_faults=dash.live.hub_faults)
@@ -205,7 +206,7 @@ def create_app(dash: Dashboard) -> FastAPI:
     @app.get("/fleet/events")
     async def fleet_events(request: Request) -> Response:
         await asyncio.to_thread(gate, request, Permission.VIEW)
-        _, _, shown, _, _ = fleet_page(request)
+        _, _, shown, _, _, _ = fleet_page(request)
         sub = dash.live.subscribe(v.device_id for v in shown)
         lang = language(request)
         t, label = translator(lang), fault_label(lang)

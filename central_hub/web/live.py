@@ -2,7 +2,7 @@
 out to the browsers' event streams.
 
 Every POLL_S it reads the rows seen since a little before the last poll (LOOKBACK_MS covers a
-batch committed after its receive time), and every FULL_EVERY_S the whole table and the registry
+batch committed after its receive time; only rows that differ from the last poll are looked at), and every FULL_EVERY_S the whole table and the registry
 (a batch held back by a store outage, a revocation, a certificate day passing). The hub's own
 facts (central_hub.store `hub_faults`) are read every tick: about a device, they join its faults;
 about the hub (registry files that do not read, low disk), they are the page's banner. Each tick also
@@ -29,7 +29,7 @@ from central_hub.web.fleet_view import DeviceView, device_view, split_hub_faults
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.2
+POLL_S = 0.1
 FULL_EVERY_S = 10.0
 LOOKBACK_MS = 5_000
 SUBSCRIBER_QUEUE = 2_000
@@ -134,15 +134,17 @@ class LiveFleet:
         changed: list[DeviceView] = []
         with self._lock:
             self.hub_faults = about_hub
+            moved = set()  # rows that differ from the last poll (the look-back reads most rows again)
             for row in fetched:
-                self._rows[row.device_id] = row
+                if self._rows.get(row.device_id) != row:
+                    moved.add(row.device_id)
+                    self._rows[row.device_id] = row
                 if row.last_seen_ms is not None:
                     self._cursor_ms = max(self._cursor_ms, row.last_seen_ms)
             hub_faulted = set(per_device) | self._hub_faulted
             self._hub_faulted = set(per_device)
             ids: Iterable[str] = set(self._rows) | set(registry) if full else \
-                {r.device_id for r in fetched} | hub_faulted | \
-                {d for d, v in self._views.items() if _may_expire(v, now_ms)}
+                moved | hub_faulted | {d for d, v in self._views.items() if _may_expire(v, now_ms)}
             for device_id in ids:
                 view = device_view(device_id, self._rows.get(device_id), registry.get(device_id), self.site, now_ms,
                                    per_device.get(device_id, ()))
