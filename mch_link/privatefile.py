@@ -1,5 +1,6 @@
-"""SQLite files that hold personal data (a station's archive, a device outbox): 0600 in a 0700
-directory whatever the umask.
+"""Private files: secrets written atomically without following planted symlinks, and SQLite files
+that hold personal data (a station's archive, a device outbox): 0600 in a 0700 directory
+whatever the umask.
 
 SQLite creates a database 0644 & ~umask and gives its -wal/-shm/-journal files the database
 file's own mode. So the database file is created here first, 0600 with O_EXCL|O_NOFOLLOW, and
@@ -9,6 +10,7 @@ an existing one that is readable by others (made by an earlier release) is tight
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -34,3 +36,30 @@ def prepare_private_db(path: Path) -> Path:
         if stat.S_ISREG(st.st_mode) and st.st_mode & OTHERS_MASK:
             os.chmod(candidate, PRIVATE_FILE_MODE)
     return path
+
+
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def write_atomic(path: Path, data: bytes, mode: int, *, exclusive: bool = False) -> None:
+    """Write `data` to a fresh temp file created with `mode`, fsync, then move it to `path`.
+
+    The temp name is random and opened O_EXCL|O_NOFOLLOW, so nothing planted under a
+    predictable name (a symlink to elsewhere) is written to. `exclusive`: never replace an
+    existing `path` (FileExistsError), not even one that appears meanwhile (link, not rename).
+    Raises OSError."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, CREATE_FLAGS, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

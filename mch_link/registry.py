@@ -14,7 +14,6 @@ File format (JSON object)::
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from typing import Any
 
 from mch_link.errors import LinkError
 from mch_link.keys import LinkKeys
+from mch_link.privatefile import write_atomic
 from mch_link.topics import DEVICE_ID_RE, HUB_ID, validate_device_id
 
 REGISTRY_DIR = "registry"
@@ -169,14 +169,8 @@ def load_registry(site_dir: Path | str) -> dict[str, RegistryEntry]:
 def write_entry(site_dir: Path | str, entry: RegistryEntry) -> Path:
     """Write atomically (temp file + rename), mode 0600 from the first byte."""
     path = entry_path(site_dir, entry.device_id)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SECRET_MODE)
-        with os.fdopen(fd, "w") as f:
-            f.write(entry.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, entry.to_json().encode(), SECRET_MODE)  # random temp name, O_EXCL|O_NOFOLLOW
     except OSError as exc:
         raise RegistryError(f"registry: cannot write {path}: {exc.strerror}") from None
     return path

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
+from mch_link.privatefile import write_atomic
 from provisioning.errors import ProvisioningError
 
 SECRET_MODE = 0o600
@@ -14,32 +14,13 @@ SECRET_DIR_MODE = 0o700
 PUBLIC_DIR_MODE = 0o755
 
 
-CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
 def _write(path: Path, data: bytes, mode: int, exclusive: bool) -> Path:
-    """Write to a fresh temp file created with `mode`, fsync, rename over `path`.
-
-    The temp name is random and opened O_EXCL|O_NOFOLLOW, so nothing planted under a
-    predictable name (a symlink to elsewhere, a file someone else holds open) is written to."""
+    """Atomic write with `mode` from the first byte, never through a planted symlink
+    (mch_link.privatefile.write_atomic); `exclusive` never replaces an existing file."""
     if exclusive and os.path.lexists(path):
         raise ProvisioningError(f"refusing to overwrite {path}")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        fd = os.open(tmp, CREATE_FLAGS, mode)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            if exclusive:
-                os.link(tmp, path)  # fails if `path` appeared meanwhile: never overwritten
-                os.unlink(tmp)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomic(path, data, mode, exclusive=exclusive)
     except FileExistsError:
         raise ProvisioningError(f"refusing to overwrite {path}") from None
     except OSError as exc:

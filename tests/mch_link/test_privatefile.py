@@ -64,3 +64,18 @@ def test_a_symlink_in_place_of_the_database_is_not_chmoded(tmp_path: Path) -> No
     (tmp_path / "db").symlink_to(victim)
     prepare_private_db(tmp_path / "db")
     assert mode(victim) == 0o644
+
+
+def test_a_registry_entry_is_never_written_through_a_planted_temp_name(site) -> None:  # type: ignore[no-untyped-def]
+    """write_entry used `.<device>.json.tmp` with O_TRUNC: a symlink planted there received the
+    device's link keys (and was then renamed into the registry)."""
+    from mch_link.registry import entry_path, load_entry, write_entry
+
+    entry = site.enroll("kiosk-001", "kiosk").entry
+    path = entry_path(site.path, "kiosk-001")
+    victim = path.parent.parent / "victim"
+    victim.write_text("precious\n")
+    (path.parent / ".kiosk-001.json.tmp").symlink_to(victim)
+    write_entry(site.path, entry)
+    assert victim.read_text() == "precious\n"
+    assert load_entry(site.path, "kiosk-001") == entry and mode(path) == 0o600
