@@ -1,8 +1,11 @@
-"""``mch-kiosk``: the kiosk's command line (the kiosk UI comes later).
+"""``mch-kiosk``: the kiosk's command line.
 
+    mch-kiosk run --config /etc/mch/kiosk.toml --bundle /etc/mch/bundle   # the patient app, fullscreen
+    mch-kiosk run --simulate --bundle DIR --windowed                     # on the device simulators
     mch-kiosk selftest --config /etc/mch/kiosk.toml   # check the real devices
     mch-kiosk selftest --simulate                     # every device on its simulator
     mch-kiosk check-config FILE                       # validate a configuration file
+    mch-kiosk hash-credential TECHNICIAN_ID           # a technician credential for the app settings
 
 Exit status: 0 all OK, 1 a device fault, 2 bad usage or configuration.
 """
@@ -39,6 +42,19 @@ def _parser() -> argparse.ArgumentParser:
                     help="start every device's simulator first (no hardware needed; uses pcscd and cupsd)")
     cc = sub.add_parser("check-config", help="validate a kiosk configuration file")
     cc.add_argument("config", type=Path)
+    run = sub.add_parser("run", help="start the patient self-service app",
+                         description="Start the patient app on the configured devices (or --simulate), "
+                                     "joined to the hub with the device bundle from mch-provision.")
+    run.add_argument("--config", type=Path, default=os.environ.get(CONFIG_ENV),
+                     help=f"kiosk device configuration (.toml or .json; default ${CONFIG_ENV})")
+    run.add_argument("--app-config", type=Path, help="app settings ([app] table: hospital, terminal_id, idle_s, "
+                                                     "technicians, ...); defaults otherwise")
+    run.add_argument("--bundle", type=Path, required=True, help="the kiosk's device bundle (mch-provision enroll)")
+    run.add_argument("--broker", metavar="HOST:PORT", help="broker address instead of the bundle's")
+    run.add_argument("--simulate", action="store_true", help="every device on its simulator, demo PIN-pad keys")
+    run.add_argument("--windowed", action="store_true", help="a 1280x800 window instead of fullscreen")
+    hc = sub.add_parser("hash-credential", help="hash a technician PIN (read from stdin) for the app settings")
+    hc.add_argument("technician_id")
     return parser
 
 
@@ -72,6 +88,43 @@ def _check_config(path: Path) -> int:
     return EXIT_OK
 
 
+def _run(args: argparse.Namespace) -> int:
+    from kiosk.app.launch import run
+    from kiosk.app.settings import AppSettings, load_settings
+    from mch_link.device import DeviceConfig
+    from mch_link.errors import LinkError
+
+    config = load_config(args.config) if args.config else KioskConfig()
+    if not args.simulate and not config.devices():
+        raise KioskDeviceError("config", f"no devices configured: pass --config FILE, set ${CONFIG_ENV}, "
+                                         "or use --simulate")
+    settings = load_settings(args.app_config) if args.app_config else AppSettings()
+    try:
+        DeviceConfig.from_bundle(args.bundle)
+    except LinkError as exc:
+        raise KioskDeviceError("config", str(exc)) from None
+    broker = None
+    if args.broker:
+        host, _, port = args.broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise _UsageError(f"--broker {args.broker!r}: use HOST:PORT")
+        broker = (host, int(port))
+    return run(config, settings, args.bundle, simulate=args.simulate, windowed=args.windowed, broker=broker)
+
+
+def _hash_credential(technician_id: str) -> int:
+    import getpass
+
+    from kiosk.flows.maintenance import hash_credential
+
+    pin = getpass.getpass("technician PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if not pin.isdigit() or not 6 <= len(pin) <= 12:
+        print(f"{PROG}: error: the PIN must be 6 to 12 digits", file=sys.stderr)
+        return EXIT_USAGE
+    print(f'{technician_id} = "{hash_credential(technician_id, pin)}"')
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -82,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _selftest(args.config, args.simulate)
         if args.command == "check-config":
             return _check_config(args.config)
+        if args.command == "run":
+            return _run(args)
+        if args.command == "hash-credential":
+            return _hash_credential(args.technician_id)
     except _UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,10 +7,11 @@ the kiosk reports to the hub as its device state.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from kiosk.bankcard.card_data import BankCardData
 from kiosk.epp.framing import KeyEvent
@@ -111,6 +112,9 @@ DEVICE_NAMES: Mapping[str, tuple[str, str]] = {
 }
 
 
+CRITICAL = frozenset({"pinpad", "bankcard", "receipt"})  # payment stops without them
+
+
 class DeviceHealth:
     """Faults by device (thread-safe); `on_change` is called with the snapshot after each change."""
 
@@ -118,6 +122,7 @@ class DeviceHealth:
         self._lock = threading.Lock()
         self._faults: dict[str, str] = {name: "not installed" for name in DEVICE_NAMES
                                         if getattr(devices, name) is None}
+        self._since_ms: dict[str, int] = {}
         self._on_change = on_change
 
     def fault(self, device: str, reason: str) -> None:
@@ -131,8 +136,10 @@ class DeviceHealth:
             before = self._faults.get(device)
             if reason is None:
                 self._faults.pop(device, None)
+                self._since_ms.pop(device, None)
             else:
                 self._faults[device] = reason
+                self._since_ms.setdefault(device, int(time.time() * 1000))
             changed = before != reason
             snapshot = dict(self._faults)
         if changed and self._on_change is not None:
@@ -147,6 +154,13 @@ class DeviceHealth:
             return not FLOW_NEEDS[flow] & self._faults.keys()
 
     def snapshot(self) -> dict[str, str]:
-        """Device -> fault reason, for the hub's device state (no personal data in here)."""
+        """Device -> fault reason (no personal data in here)."""
         with self._lock:
             return dict(self._faults)
+
+    def link_faults(self) -> list[dict[str, Any]]:
+        """The faults as the link's state/1 `faults` (birth and every heartbeat carry them to the hub)."""
+        with self._lock:
+            return [{"code": f"device-{name}", "severity": "critical" if name in CRITICAL else "warning",
+                     **({"since_ms": self._since_ms[name]} if name in self._since_ms else {}),
+                     "detail": reason[:200]} for name, reason in sorted(self._faults.items())]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from kiosk.errors import CardDataError, KioskDeviceError
 from kiosk.flows.devices import IdCardSource
 from kiosk.flows.messages import Notice
-from kiosk.flows.queue import KIND_REGISTRATION, SCHEMA_REGISTRATION, RecordQueue, registration_body
+from kiosk.flows.queue import KIND_REGISTRATION, RecordQueue, queue_registration, registration_body
 from kiosk.flows.session import Session
 from kiosk.hospital.api import HospitalError, HospitalServices, HospitalUnavailable, NewPatient, Patient
 from kiosk.idcard.driver import CardRead
@@ -70,7 +70,8 @@ def _queue_identification(session: Session, identity: Identity, queue: RecordQue
     if queue is None:
         return Identified("refused", Notice("hub_down"))
     key = session.idempotency_key("register_patient")
-    queue.add(KIND_REGISTRATION, SCHEMA_REGISTRATION, registration_body(new_patient(identity), None, key))
+    if not queue_registration(queue, registration_body(new_patient(identity), None, key)):
+        return Identified("refused", Notice("hub_down"))
     session.queued.append(KIND_REGISTRATION)
     log.info("identify: hub unreachable, identification of %s queued", mask_id_number(identity.id_number))
     return Identified("queued", Notice("hub_down_queued"))

@@ -6,13 +6,15 @@ leave believing she booked or paid when nothing was confirmed).
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 from typing import Any, Protocol
 
 from kiosk.hospital.api import NewPatient, PregnancyForm
+from mch_link.errors import LinkError
 
 KIND_REGISTRATION = "kiosk-registration"
 SCHEMA_REGISTRATION = "kiosk-registration/1"
+log = logging.getLogger(__name__)
 
 
 class RecordQueue(Protocol):
@@ -34,5 +36,11 @@ def registration_body(patient: NewPatient, form: PregnancyForm | None, idempoten
     return body
 
 
-def now_ms(clock: dt.datetime | None = None) -> int:
-    return int((clock or dt.datetime.now(dt.UTC)).timestamp() * 1000)
+def queue_registration(queue: RecordQueue, body: dict[str, Any]) -> bool:
+    """Commit a registration to the outbox; False (and logged) when the outbox refuses it."""
+    try:
+        queue.add(KIND_REGISTRATION, SCHEMA_REGISTRATION, body)
+    except (LinkError, OSError) as exc:
+        log.error("registration could not be queued: %s", type(exc).__name__)
+        return False
+    return True

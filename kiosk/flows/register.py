@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from kiosk.flows import pregnancy as preg
 from kiosk.flows.identify import new_patient
 from kiosk.flows.messages import Notice
-from kiosk.flows.queue import KIND_REGISTRATION, SCHEMA_REGISTRATION, RecordQueue, registration_body
+from kiosk.flows.queue import KIND_REGISTRATION, RecordQueue, queue_registration, registration_body
 from kiosk.flows.screening import ScreeningRules, ScreenResult, default_rules, evaluate
 from kiosk.flows.session import Session
 from kiosk.hospital.api import (
@@ -128,7 +128,8 @@ def _queue(session: Session, answers: Answers, shown: Preview, queue: RecordQueu
         return Registered("refused", Notice("hub_down"), preview=shown)
     form = _form(session.patient.patient_id if session.patient else "", answers, shown)
     key = session.idempotency_key("register_patient")
-    queue.add(KIND_REGISTRATION, SCHEMA_REGISTRATION, registration_body(new_patient(session.identity), form, key))
+    if not queue_registration(queue, registration_body(new_patient(session.identity), form, key)):
+        return Registered("refused", Notice("hub_down"), preview=shown)
     session.queued.append(KIND_REGISTRATION)
     log.info("register: hub unreachable, registration queued")
     return Registered("queued", Notice("registration_queued"), preview=shown)

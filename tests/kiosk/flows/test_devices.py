@@ -20,3 +20,14 @@ def test_missing_devices_count_as_faults() -> None:
     health = DeviceHealth(Devices())
     assert not health.available("identify_card") and health.available("identify_number")
     assert health.snapshot()["a4"] == "not installed"
+
+
+def test_faults_as_link_state() -> None:
+    health = DeviceHealth(Devices(idcard=object()))  # type: ignore[arg-type]
+    faults = {f["code"]: f for f in health.link_faults()}
+    assert set(faults) == {"device-pinpad", "device-bankcard", "device-motor", "device-receipt", "device-a4"}
+    assert faults["device-pinpad"]["severity"] == "critical" and faults["device-a4"]["severity"] == "warning"
+    health.fault("idcard", "no answer to FIND_CARD")
+    assert health.link_faults()[2] == {"code": "device-idcard", "severity": "warning",
+                                       "since_ms": health.link_faults()[2]["since_ms"],
+                                       "detail": "no answer to FIND_CARD"}

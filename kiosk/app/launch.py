@@ -1,0 +1,196 @@
+"""`mch-kiosk run`: open the configured devices (or their simulators), join the hub over the
+link (device bundle from provisioning), and start the Kivy app.
+
+Kivy reads its configuration when first imported, so everything here that touches Kivy runs
+inside `run()` in the right order: Config (window, touch input), then the font, then the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.app import demo_keys
+from kiosk.app.settings import AppSettings
+from kiosk.config import KioskConfig
+from kiosk.errors import KioskDeviceError
+from kiosk.flows.devices import DeviceHealth, Devices
+from kiosk.flows.redact import RedactingFilter
+from kiosk.serial_transport import open_port
+
+WINDOW_SIZE = (1280, 800)
+LOG_FILE = "kiosk.log"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Opened:
+    devices: Devices
+    faults: dict[str, str]
+
+
+@contextlib.contextmanager
+def open_devices(config: KioskConfig, *, load_demo_keys: bool = False) -> Iterator[Opened]:
+    """Every configured device with its real transport; one that cannot open is a fault, not a crash."""
+    from kiosk.a4printer import A4Printer, PycupsClient
+    from kiosk.bankcard import BankCardReader, PcscClient
+    from kiosk.bankcard.slot import IoBoardSlot
+    from kiosk.epp.driver import PinPad
+    from kiosk.idcard.driver import IdCardReader
+    from kiosk.ioboard.driver import IoBoard
+    from kiosk.ioboard.keepalive import KeepAlive
+    from kiosk.receipt.backends import PrinterConfig, open_printer
+    from kiosk.receipt.driver import ReceiptPrinter
+
+    faults: dict[str, str] = {}
+    opened: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        def attempt(name: str, make: Any) -> None:
+            try:
+                opened[name] = make()
+            except KioskDeviceError as exc:
+                faults[name] = exc.message
+                log.error("%s cannot be used: %s", name, exc)
+
+        def serial(name: str, cfg: Any) -> Any:
+            port = open_port(cfg.port, device=name, baudrate=cfg.baudrate)
+            stack.callback(port.close)
+            return port
+
+        if config.idcard:
+            attempt("idcard", lambda: IdCardReader(serial("idcard", config.idcard)))
+        if config.epp:
+            def pad() -> PinPad:
+                driver = PinPad(serial("epp", config.epp))
+                if load_demo_keys:
+                    demo_keys.load_demo_keys(driver)
+                return driver
+            attempt("pinpad", pad)
+        if config.ioboard:
+            def board() -> IoBoard:
+                driver = IoBoard(serial("ioboard", config.ioboard))
+                stack.callback(KeepAlive(driver).start().stop)
+                return driver
+            attempt("motor", board)
+        if config.receipt:
+            r = config.receipt
+            attempt("receipt", lambda: ReceiptPrinter(open_printer(PrinterConfig(
+                kind=r.kind, url=r.url, baudrate=r.baudrate, usb_vendor=r.usb_vendor,  # type: ignore[arg-type]
+                usb_product=r.usb_product, host=r.host, port=r.port)), name=r.url or r.host or r.kind))
+        if config.bankcard:
+            b = config.bankcard
+            slot = IoBoardSlot(opened["motor"]) if "motor" in opened else None
+            attempt("bankcard", lambda: BankCardReader(PcscClient(call_timeout_s=b.call_timeout_s),
+                                                       reader_name=b.reader or None, slot=slot))
+        if config.a4printer:
+            a = config.a4printer
+            attempt("a4", lambda: A4Printer(PycupsClient(a.server), a.queue, job_timeout_s=a.job_timeout_s))
+        yield Opened(Devices(idcard=opened.get("idcard"), pinpad=opened.get("pinpad"),
+                             bankcard=opened.get("bankcard"), motor=opened.get("motor"),
+                             receipt=opened.get("receipt"), a4=opened.get("a4")), faults)
+
+
+class LinkQueue:
+    """Queued records go into the link's durable outbox (validated against their schema there)."""
+
+    def __init__(self, link: Any) -> None:
+        self._link = link
+
+    def add(self, kind: str, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
+        from mch_link.topics import Kind
+
+        return int(self._link.submit(Kind.RECORDS, schema, body, made_at_ms))
+
+
+def _logging(settings: AppSettings) -> None:
+    root = logging.getLogger()
+    redact = RedactingFilter()
+    for handler in root.handlers:
+        handler.addFilter(redact)
+    try:
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(settings.log_dir / LOG_FILE, encoding="utf-8")
+    except OSError as exc:
+        log.warning("no log file in %s (%s); logging to stderr only", settings.log_dir, exc.strerror)
+        return
+    handler.addFilter(redact)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
+def _configure_kivy(config: KioskConfig, windowed: bool) -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    from kivy.config import Config
+
+    Config.set("kivy", "exit_on_escape", "0")
+    if windowed:
+        Config.set("graphics", "fullscreen", "0")
+        Config.set("graphics", "width", str(WINDOW_SIZE[0]))
+        Config.set("graphics", "height", str(WINDOW_SIZE[1]))
+    else:
+        Config.set("graphics", "fullscreen", "auto")
+        Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "show_cursor", "0")
+    if config.touch is not None and not windowed:
+        from kiosk.touch import apply_kivy_input
+
+        apply_kivy_input(config.touch)
+
+
+def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: bool = False, windowed: bool = False,
+        broker: tuple[str, int] | None = None) -> int:
+    """Run the kiosk until its window closes. `simulate`: the devices are simulators (demo keys)."""
+    _logging(settings)
+    _configure_kivy(config, windowed or simulate)
+    from kiosk.app.fonts import register_default_font
+
+    register_default_font()
+    from kiosk.app.health import probe
+    from kiosk.app.kivy_app import DeviceWorker, KioskApp
+    from kiosk.app.maintenance_presenter import MaintenancePresenter
+    from kiosk.app.presenter import KioskPresenter
+    from kiosk.app.voice import EspeakVoice
+    from kiosk.flows.maintenance import PaperStatus, TechnicianGate
+    from kiosk.hospital.client import HubHospitalClient
+    from mch_link.device import DeviceLink
+    from mch_link.keys import KEYS_FILE, LinkKeys
+    from mch_link.rpc import RpcClient
+
+    with contextlib.ExitStack() as stack:
+        if simulate:
+            from kiosk.simulation import simulated
+
+            config = stack.enter_context(simulated(config)).config
+        opened = stack.enter_context(open_devices(config, load_demo_keys=simulate))
+        health = DeviceHealth(opened.devices)
+        for name, reason in opened.faults.items():
+            health.fault(name, reason)
+        link = DeviceLink.from_bundle(bundle, bundle / "outbox.sqlite3", broker=broker, faults=health.link_faults)
+        link.start()
+        stack.callback(link.stop)
+        keys = LinkKeys.read(bundle / KEYS_FILE)
+        client = HubHospitalClient(RpcClient(link, keys.device_id, keys), link)
+        worker = DeviceWorker()
+        devices = opened.devices
+        presenter = KioskPresenter(client, devices, settings, health=health, queue=LinkQueue(link), run_async=worker,
+                                   voice=EspeakVoice() if settings.voice else (lambda text, lang: None))
+
+        def selftest() -> list[tuple[str, bool, str]]:
+            return [(name, reason is None, reason or "OK") for name, reason in probe(devices).items()]
+
+        def paper() -> PaperStatus:
+            receipt = devices.receipt.status().describe() if devices.receipt else "not installed"
+            a4 = getattr(devices.a4, "status", None)
+            return PaperStatus(receipt, a4().describe() if a4 else "not installed")
+
+        maintenance = MaintenancePresenter(
+            TechnicianGate(settings.technicians), selftest=selftest, paper=paper, pad=devices.pinpad,  # type: ignore[arg-type]
+            log_files=lambda: sorted(settings.log_dir.glob(LOG_FILE + "*")), export_dir=settings.export_dir,
+            run_async=worker, master_slot=demo_keys.MASTER_SLOT)
+        KioskApp(presenter, maintenance, worker).run()
+    return 0
