@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +110,20 @@ def test_revoked_hub_worker_is_disconnected_on_reload(two_hub_broker: BrokerProc
     with pytest.raises(ConnectionRefusedError):
         connect(two_hub_broker, hub_tls(site.path, "hub-1"), "hub-1")
     other.close()
+
+
+def test_a_broken_policy_on_reload_keeps_the_previous_one(broker: BrokerProcess, site: Site, enroll_device) -> None:
+    """The policy is rendered by mch-broker; should the file be damaged, a reload keeps the last
+    good policy (the guard stays up) and says so in the log."""
+    rogue = connect(broker, device_tls(enroll_device("kiosk-666", "kiosk")), "kiosk-666")
+    policy = broker.run_dir / "guard.policy"
+    policy.write_text("hub hub\nwhatever kiosk-666\n" + "x" * 400 + "\n")
+    offset = len(broker.log_text())
+    assert broker.pid is not None
+    os.kill(broker.pid, signal.SIGHUP)  # not broker.reload(): that would render a good policy again
+    deadline = time.monotonic() + 5
+    while "keeping the previous policy" not in broker.log_text()[offset:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "keeping the previous policy" in broker.log_text()[offset:]
+    assert rogue.subscribe("$share/hub/mch/v1/+/rec").value == NOT_AUTHORIZED
+    rogue.close()
