@@ -5,9 +5,11 @@ build/screenshots/dashboard/, each checked for missing-glyph boxes."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Page, expect, sync_playwright
 
+from central_hub.store import open_store
+from central_hub.store.model import FleetRow
 from mch_link.device import DeviceLink
+from mch_link.keys import LinkKeys
+from mch_link.registry import DeviceKind, DeviceStatus, RegistryEntry, write_entry
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.central_hub.web.browser import WebProcess, add_user, chromium, missing_glyphs, shot, web_process
@@ -54,7 +60,7 @@ def system(site: Site, dash_broker: BrokerProcess, enroll_device: Any, hub_facto
                                   on_command=lambda command, args: ("done", f"{command} accepted"))
     link.start()
     try:
-        yield {"web": web, "link": link, "faults": faults, "bundle": bundle, "broker": dash_broker}
+        yield {"web": web, "link": link, "faults": faults, "bundle": bundle, "broker": dash_broker, "db_url": hub.db_url}
     finally:
         link.stop()
         web.stop()
@@ -169,4 +175,61 @@ def test_quarantine_csrf_and_roles(system: dict[str, Any]) -> None:
         operator.goto(f"{web.url}/feed")
         expect(operator.locator("#feed-state")).to_be_visible()
         shot(operator, "feed")
+        browser.close()
+
+
+def crowd(site_dir: Path, db_url: str, n: int) -> None:
+    """`n` registered devices in every state, with faults, alarm summaries and expiring certificates."""
+    now = datetime.now(UTC)
+    now_ms = int(now.timestamp() * 1000)
+    kinds = [DeviceKind.KIOSK, DeviceKind.STATION, DeviceKind.BRIDGE]
+    ids = [f"{kinds[i % 3].value}-{i:04d}" for i in range(n)]
+    for i, device_id in enumerate(ids):
+        write_entry(site_dir, RegistryEntry(device_id, kinds[i % 3], DeviceStatus.REVOKED if i == 6 else DeviceStatus.ACTIVE,
+                                            f"{i + 1:016x}", now + timedelta(days=(i * 37) % 400 - 3),
+                                            LinkKeys.generate(device_id)))
+    store = open_store(db_url)
+    try:
+        with store.transaction(ids) as txn:
+            for i, device_id in enumerate(ids):
+                txn.fleet(device_id)
+                fault = [{"code": ("paper-out", "pinpad-lockout", "monitor-disconnected", "low-disk")[i % 4],
+                          "severity": ("warning", "critical")[i % 2], "detail": "synthetic"}] if i % 5 == 0 else []
+                station = device_id.startswith("station")
+                txn.put_fleet(FleetRow(device_id, online=i % 6 != 1, bdseq=0, seq=1, births=1, last_seen_ms=now_ms - i * 1000,
+                                       state_at_ms=now_ms - (i % 9) * 40_000, heartbeat_s=30, firmware="fw/2.1",
+                                       kind=device_id.split("-")[0], queue_depth=i % 40, oldest_record_age_s=(i * 13) % 4000,
+                                       faults=json.dumps(fault), alarm_beds=i % 3 if station else None,
+                                       alarm_highest=("none", "medium", "high")[i % 3] if station else None))
+        store.set_hub_faults("disk", {"/var/lib/mch-hub": "380 MiB free, below 500 MiB"}, now_ms)
+    finally:
+        store.close()
+
+
+def test_a_busy_fleet_page(system: dict[str, Any], site: Site) -> None:
+    web: WebProcess = system["web"]
+    db_url = system["db_url"]
+    crowd(site.path, db_url, 240)
+    with sync_playwright() as p:
+        browser = chromium(p)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        login(page, web, "alice")
+        # rows committed with old receive times (as after a store outage) and new registry files are
+        # picked up by the live fleet's full refresh (every 10 s)
+        for _ in range(40):
+            if page.locator("table.fleet tbody tr").count() == 100:
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        expect(page.locator("table.fleet tbody tr")).to_have_count(100)
+        expect(page.locator("#hub-faults")).to_contain_text("中心磁盘空间不足")
+        expect(page.locator("#dev-kiosk-0006 td.state")).to_contain_text("已吊销")
+        shot(page, "fleet-busy")
+        check_glyphs(page)
+        page.select_option("select[name=state]", "silent")
+        page.select_option("select[name=fault]", "any")
+        page.click("form.filters button[type=submit]")
+        states = page.locator("table.fleet tbody tr").evaluate_all("rows => rows.map(r => r.dataset.state)")
+        assert states and set(states) == {"silent"}
+        shot(page, "fleet-filtered-silent-faults")
         browser.close()
