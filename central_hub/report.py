@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from central_hub.fleet import presence
+from central_hub.fleet import faults_of, presence
 from central_hub.store.model import FleetRow, HubFault, QuarantineRow
 from mch_link.registry import RegistryEntry
 
@@ -56,8 +56,9 @@ def fleet_table(fleet: Sequence[FleetRow], registry: Mapping[str, RegistryEntry]
         rows.append([device_id, entry.kind.value if entry else (row.kind if row else None), state,
                      when(row.last_seen_ms, now_ms) if row else None, row.firmware if row else None,
                      row.queue_depth if row else None, entry.not_after.date().isoformat() if entry else None,
-                     row.records_stored if row else 0])
-    return table(["device", "kind", "state", "last seen (UTC)", "firmware", "queue", "cert expiry", "records"], rows)
+                     ",".join(f["code"] for f in faults_of(row)) or None, row.records_stored if row else 0])
+    return table(["device", "kind", "state", "last seen (UTC)", "firmware", "queue", "cert expiry", "faults",
+                  "records"], rows)
 
 
 def hub_faults_table(faults: Sequence[HubFault], now_ms: int) -> str:
