@@ -41,6 +41,7 @@ from central_hub.services.responder import Inbound as RequestIn
 from central_hub.services.responder import Outbound as ResponseOut
 from central_hub.stats import IngestStats
 from central_hub.storeside import WireDownlink, serve
+from mch_link.rpc import set_no_delay
 from mch_link.topics import UPLINK_KINDS, Kind, uplink_filter
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class HubWorker:
         self.stats.add("connects")
         log.info("connected to %s:%s (session present: %s)", self.config.broker_host, self.config.broker_port,
                  flags.session_present)
+        set_no_delay(client)  # answers to requests are small single packets
         opts = SubscribeOptions(qos=1)
         filters = [(uplink_filter(kind, self.config.share_group), opts) for kind in sorted(UPLINK_KINDS)]
         result, mid = client.subscribe(filters)
