@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,14 @@ from kiosk.app.presenter import KioskPresenter  # noqa: E402
 from kiosk.app.settings import AppSettings  # noqa: E402
 from kiosk.epp import crypto as c  # noqa: E402
 from kiosk.epp import simulator as epp_sim  # noqa: E402
-from kiosk.epp.driver import PinPad  # noqa: E402
+from kiosk.epp.driver import PinPad, tdes_responder  # noqa: E402
+from kiosk.epp.protocol import Usage  # noqa: E402
 from kiosk.flows.devices import DeviceHealth, Devices  # noqa: E402
 from kiosk.flows.maintenance import PaperStatus, TechnicianGate, hash_credential  # noqa: E402
+from kiosk.flows.pin import PinKeys  # noqa: E402
 from kiosk.flows.redact import RedactingFilter  # noqa: E402
 from kiosk.flows.session import IdleTimer  # noqa: E402
+from kiosk.hospital.client import HubHospitalClient  # noqa: E402
 from kiosk.idcard import simulator as id_sim  # noqa: E402
 from kiosk.idcard.driver import IdCardReader  # noqa: E402
 from kiosk.ioboard import simulator as board_sim  # noqa: E402
@@ -56,7 +60,10 @@ from kiosk.receipt.backends import SerialEscpos  # noqa: E402
 from kiosk.receipt.commands import PaperLevel, PrinterStatus  # noqa: E402
 from kiosk.receipt.driver import ReceiptPrinter  # noqa: E402
 from kiosk.serial_transport import open_port  # noqa: E402
+from mch_link.device import DeviceLink  # noqa: E402
+from mch_link.keys import KEYS_FILE, LinkKeys  # noqa: E402
 from mch_link.outbox import Outbox  # noqa: E402
+from mch_link.rpc import RpcClient  # noqa: E402
 from tests.kiosk.app import ui_checks  # noqa: E402
 from tests.kiosk.fake_hospital import FakeHospital  # noqa: E402
 from tests.kiosk.flows.conftest import StubBankCardReader, card_data  # noqa: E402
@@ -101,9 +108,27 @@ class Driver:
                       (("idcard", self.id), ("epp", self.epp), ("ioboard", self.board), ("receipt", self.printer))]
         pad = PinPad(self.ports[1])
         demo_keys.load_demo_keys(pad)
+        if spec.get("pin_key"):  # the acquirer's terminal PIN key (its own ceremony), sent under our master
+            master = demo_keys.master_key()
+            key = bytes.fromhex(spec["pin_key"])
+            pad.authenticate(tdes_responder(epp_sim.DEMO_AUTH_KEY))
+            pad.load_work_key(demo_keys.MASTER_SLOT, 3, Usage.PIN, c.encrypt_ecb(c.Algorithm.TDES, master, key),
+                              c.kcv(c.Algorithm.TDES, key, 3))
+            pad.logout()
         self.bank = StubBankCardReader()
         self.bank_holder = {"card": None}
         self.hospital = FakeHospital(today=TODAY)
+        self.link: DeviceLink | None = None
+        services: Any = self.hospital
+        if spec.get("hub"):  # the real thing: HubHospitalClient over the link, through broker and hub
+            bundle = Path(spec["hub"]["bundle"])
+            self.link = DeviceLink.from_bundle(bundle, out / "link-outbox.sqlite3", broker=tuple(spec["hub"]["broker"]))
+            keys = LinkKeys.read(bundle / KEYS_FILE)
+            services = HubHospitalClient(RpcClient(self.link, keys.device_id, keys), self.link)
+            self.link.start()
+            deadline = time.monotonic() + 10
+            while not self.link.stats.connected and time.monotonic() < deadline:
+                time.sleep(0.05)
         self.remembered: list[str] = []
         self.motor = IoBoard(self.ports[2])
         self.a4sim = SimulatedA4Printer(out / "a4", server=CUPS_SERVER) if spec.get("a4") else None
@@ -112,13 +137,16 @@ class Driver:
                           receipt=ReceiptPrinter(SerialEscpos(self.ports[3])), a4=a4)
         self.worker = DeviceWorker()
         self.clock = FakeClock()
-        settings = AppSettings(technicians={TECH_ID: hash_credential(TECH_ID, TECH_PIN)})
+        settings = AppSettings(technicians={TECH_ID: hash_credential(TECH_ID, TECH_PIN)},
+                               terminal_id=spec.get("terminal", AppSettings.terminal_id),
+                               pin_keys=PinKeys(3 if spec.get("pin_key") else 1, demo_keys.KEYS.mac_slot))
         self.health = DeviceHealth(devices)
         self.outbox = Outbox(out / "outbox.sqlite")
-        self.presenter = KioskPresenter(self.hospital, devices, settings, health=self.health, run_async=self.worker,
+        self.presenter = KioskPresenter(services, devices, settings, health=self.health, run_async=self.worker,
                                         queue=self.outbox,
                                         voice=lambda text, lang: self.report["voice"].append(lang),
-                                        today=lambda: TODAY, timer=IdleTimer(90, 20, clock=self.clock))
+                                        today=(lambda: TODAY) if not spec.get("hub") else dt.date.today,
+                                        timer=IdleTimer(90, 20, clock=self.clock))
         self.maint = MaintenancePresenter(
             TechnicianGate(settings.technicians), selftest=lambda: [("idcard", True, devices.idcard.self_test())],  # type: ignore[union-attr]
             paper=lambda: PaperStatus(ReceiptPrinter(SerialEscpos(self.ports[3])).self_test(), "not installed"),
@@ -160,6 +188,9 @@ class Driver:
         return True
 
     def finish(self) -> None:
+        if self.link is not None:
+            self.report["link_drained"] = self.link.wait_drained(10)
+            self.link.stop()
         self.report["hospital"] = {"charged_fen": self.hospital.charged_fen, "payments": len(self.hospital.payments),
                                    "records": len(self.hospital.records), "bindings": len(self.hospital.bindings),
                                    "bookings": sorted(b.status for b in self.hospital.bookings.values()),
@@ -262,7 +293,10 @@ class Driver:
         return True
 
     def do_bank_card(self, step: dict[str, Any]) -> bool:
-        self.bank.card = card_data(step.get("profile", "no-id")) if step.get("in", True) else None
+        card = card_data(step.get("profile", "no-id"))
+        if self.spec.get("card_pan"):
+            card = replace(card, pan=self.spec["card_pan"], expiry=dt.date(2030, 12, 31))
+        self.bank.card = card if step.get("in", True) else None
         if self.bank.card is not None and not self.motor.heartbeat().card_inside:  # the slot draws it in
             self.board.board.insert_card()
             self.motor.accept_card(5)
