@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any, Protocol
 
 from kiosk.hospital.api import (
@@ -26,6 +27,7 @@ from kiosk.hospital.api import (
     PregnancyRecord,
     Slot,
 )
+from mch_link.device import DeviceLink
 from mch_link.errors import LinkError
 from mch_link.rpc import RpcClient, RpcRefused, RpcTimeout
 from mch_link.topics import Kind
@@ -47,6 +49,19 @@ class RecordSink(Protocol):
 
 
 class HubHospitalClient:
+    """Reach the hub with `connect(bundle)`: the device bundle (certificate, link keys, broker
+    address) is all the configuration the request/response link needs."""
+
+    @classmethod
+    def connect(cls, bundle: Path, outbox: Path | None = None, broker: tuple[str, int] | None = None,
+                **kwargs: Any) -> tuple[HubHospitalClient, DeviceLink]:
+        """A started DeviceLink from the kiosk's bundle (its outbox too) and a client over it; the caller
+        stops the link when the app ends."""
+        link = DeviceLink.from_bundle(bundle, outbox, broker)
+        client = cls(RpcClient(link, link.config.device_id, link.keys), link, **kwargs)
+        link.start()
+        return client, link
+
     def __init__(self, rpc: RpcClient, records: RecordSink | None = None, *, timeout_s: float = CALL_TIMEOUT_S,
                  payment_timeout_s: float = PAYMENT_TIMEOUT_S) -> None:
         self.rpc, self.records = rpc, records

@@ -17,8 +17,6 @@ from kiosk.bankcard.card_data import mask_pan
 from kiosk.hospital.api import HospitalError, HospitalUnavailable, NewPatient, PaymentRequest, PregnancyForm
 from kiosk.hospital.client import HubHospitalClient
 from mch_link.device import DeviceLink
-from mch_link.keys import KEYS_FILE, LinkKeys
-from mch_link.rpc import RpcClient
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.acquirer_simulator.support import CARDS, MAC_KEY, TERMINAL, Acquirer, pin_block, run_acquirer
@@ -37,7 +35,7 @@ def _key(n: int) -> str:
 
 @pytest.fixture
 def kiosk(site: Site, enroll_device, broker: BrokerProcess, hub_factory: HubFactory,  # noqa: ANN001
-          tmp_path: Path) -> Iterator[tuple[HubHospitalClient, DeviceLink, HubProcess, Acquirer]]:
+          hub_db_url: str, tmp_path: Path) -> Iterator[tuple[HubHospitalClient, DeviceLink, HubProcess, Acquirer]]:
     bundle = enroll_device(DEVICE, "kiosk")
     with run_acquirer(tmp_path / "acq") as acquirer:
         state = tmp_path / "hub-state"
@@ -46,10 +44,8 @@ def kiosk(site: Site, enroll_device, broker: BrokerProcess, hub_factory: HubFact
         fd = os.open(settings, os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump({"acquirer": {"host": acquirer.host, "port": acquirer.port, "mac_key": MAC_KEY.hex()}}, f)
-        hub = hub_factory(site.path, broker=broker, state_dir=state)
-        link = DeviceLink.from_bundle(bundle, tmp_path / "outbox.db", broker=(broker.host, broker.port))
-        client = HubHospitalClient(RpcClient(link, DEVICE, LinkKeys.read(bundle / KEYS_FILE)), link)
-        link.start()
+        hub = hub_factory(site.path, hub_db_url, broker=broker, state_dir=state)  # SQLite and PostgreSQL
+        client, link = HubHospitalClient.connect(bundle, tmp_path / "outbox.db", (broker.host, broker.port))
         deadline = time.monotonic() + 10
         while not link.stats.connected and time.monotonic() < deadline:
             time.sleep(0.02)
