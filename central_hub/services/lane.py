@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 THREADS = 4
 QUEUE_MAX = 64
+PER_DEVICE_MAX = 8  # one device (a hostile one, or one retrying in a loop) cannot take the whole lane
 SETTLE_EVERY_S = 30.0
 
 Publish = Callable[[Outbound], None]
@@ -38,6 +39,8 @@ class RpcLane:
     def __init__(self, config: WorkerConfig, publish: Publish, stats: IngestStats) -> None:
         self.config, self.publish, self.stats = config, publish, stats
         self._slots = threading.BoundedSemaphore(QUEUE_MAX)
+        self._per_device: dict[str, int] = {}
+        self._count_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._db: ServicesDb | None = None
         self.responder: Responder | None = None
@@ -71,15 +74,21 @@ class RpcLane:
                 log.exception("settling unknown payments failed")
 
     def submit(self, msg: Inbound) -> None:
-        if self._pool is None or not self._slots.acquire(blocking=False):
-            self.stats.add("rpc_dropped_queue_full")
-            return
+        device = _device_of(msg.topic)
+        with self._count_lock:
+            if self._per_device.get(device, 0) >= PER_DEVICE_MAX:
+                self.stats.add("rpc_dropped_device_limit")
+                return
+            if self._pool is None or not self._slots.acquire(blocking=False):
+                self.stats.add("rpc_dropped_queue_full")
+                return
+            self._per_device[device] = self._per_device.get(device, 0) + 1
         try:
-            self._pool.submit(self._answer, msg)
+            self._pool.submit(self._answer, msg, device)
         except RuntimeError:  # shutting down
-            self._slots.release()
+            self._done(device)
 
-    def _answer(self, msg: Inbound) -> None:
+    def _answer(self, msg: Inbound, device: str) -> None:
         try:
             out = self.responder.answer(msg) if self.responder else None
             if out is not None:
@@ -88,6 +97,15 @@ class RpcLane:
             self.stats.add("rpc_lane_errors")
             log.exception("request lane: unexpected error")
         finally:
+            self._done(device)
+
+    def _done(self, device: str) -> None:
+        with self._count_lock:
+            left = self._per_device.get(device, 1) - 1
+            if left:
+                self._per_device[device] = left
+            else:
+                self._per_device.pop(device, None)
             self._slots.release()
 
     def stop(self) -> None:
@@ -98,3 +116,8 @@ class RpcLane:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self._db is not None:
             self._db.close()
+
+
+def _device_of(where: str) -> str:
+    parts = where.split("/")
+    return parts[2] if len(parts) > 2 else ""
