@@ -1,4 +1,4 @@
-"""The nurse station's own journal (SQLite, WAL): audit trail, notes and event marks, reports.
+"""The nurse station's own journal (SQLite, WAL): audit trail, alarm events, notes and marks, reports.
 
 The audit trail is append-only and hash-chained (each row's SHA-256 covers the previous hash),
 so a row changed or removed afterwards is found by `verify()`. Notes and nurse event marks
@@ -39,6 +39,18 @@ CREATE TABLE IF NOT EXISTS notes (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notes_by_episode ON notes(episode_id, at_ms);
+CREATE TABLE IF NOT EXISTS alarm_events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    bed_id TEXT NOT NULL,
+    episode_id INTEGER NOT NULL,
+    alarm_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    nurse_id TEXT
+);
+CREATE INDEX IF NOT EXISTS alarm_events_by_episode ON alarm_events(episode_id, at_ms);
 CREATE TABLE IF NOT EXISTS reports (
     report_id INTEGER PRIMARY KEY AUTOINCREMENT,
     episode_id INTEGER NOT NULL,
@@ -73,6 +85,18 @@ class Note:
     at_ms: int
     nurse_id: str
     text: str
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    at_ms: int
+    bed_id: str
+    episode_id: int
+    alarm_id: str
+    kind: str
+    event: str
+    priority: int
+    nurse_id: str | None
 
 
 @dataclass(frozen=True)
@@ -182,6 +206,19 @@ class NurseJournal:
                           "WHERE episode_id = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms",
                           (episode_id, start_ms, end_ms))
         return [Note(*r) for r in rows]
+
+    # -- alarm events -------------------------------------------------------------------
+    def add_alarm_event(self, bed_id: str, episode_id: int, alarm_id: str, kind: str, event: str, priority: int,
+                        nurse_id: str | None, at_ms: int) -> None:
+        self._write("INSERT INTO alarm_events(at_ms, bed_id, episode_id, alarm_id, kind, event, priority, nurse_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (at_ms, bed_id, episode_id, alarm_id, kind, event, priority,
+                                                      nurse_id))
+
+    def alarm_events(self, episode_id: int, start_ms: int = 0, end_ms: int = 2**62) -> list[AlarmEvent]:
+        rows = self._read("SELECT at_ms, bed_id, episode_id, alarm_id, kind, event, priority, nurse_id "
+                          "FROM alarm_events WHERE episode_id = ? AND at_ms >= ? AND at_ms <= ? ORDER BY event_id",
+                          (episode_id, start_ms, end_ms))
+        return [AlarmEvent(*r) for r in rows]
 
     # -- reports ------------------------------------------------------------------------
     def add_report(self, episode_id: int, start_ms: int, end_ms: int, path: Path, sha256: str,

@@ -46,7 +46,6 @@ class ReportService:
     def __init__(self, station_id: str, reports_dir: Path, reader: Callable[[], ArchiveReader],
                  journal: NurseJournal, sink: ReportSink, font: Path, *, printer: ReportPrinter | None = None,
                  live_tail: Callable[[Episode, float], list[CtgSample]] | None = None,
-                 alarm_lines: Callable[[Episode, float, float], list[str]] | None = None,
                  clock: Callable[[], float] = _time.time) -> None:
         self.station_id = station_id
         self.reports_dir = reports_dir
@@ -56,7 +55,6 @@ class ReportService:
         self._font = font
         self.printer = printer
         self._live_tail = live_tail
-        self._alarm_lines = alarm_lines
         self._clock = clock
 
     def content(self, episode: Episode, start_s: float, end_s: float, nurse_id: str) -> ReportContent:
@@ -70,7 +68,9 @@ class ReportService:
         start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
         notes = [f"{_time.strftime('%H:%M', _time.localtime(n.at_ms / 1000))} {n.nurse_id}: {n.text}"
                  for n in self._journal.notes(episode.episode_id, start_ms, end_ms)]
-        alarms = self._alarm_lines(episode, start_s, end_s) if self._alarm_lines else []
+        alarms = [f"{_time.strftime('%H:%M:%S', _time.localtime(a.at_ms / 1000))} {a.kind} {a.event}"
+                  + (f" ({a.nurse_id})" if a.nurse_id else "")
+                  for a in self._journal.alarm_events(episode.episode_id, start_ms, end_ms)]
         return ReportContent(self.station_id, episode, start_s, end_s, grid,
                              analyse_segment(grid, start_s, episode.ga_weeks), alarms, notes, nurse_id,
                              self._clock())

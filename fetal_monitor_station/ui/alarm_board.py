@@ -11,6 +11,8 @@ what a central station must do on top:
 - Silence pauses the sound for `SILENCE_S` (never longer for high priority); an alarm raised
   or escalated afterwards sounds again.
 - Colours: high red, medium yellow, technical cyan. Clinical and technical kept apart.
+- Every change is also written to the nurse journal (the report's alarm section, and what
+  survives a restart of the screen).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class AlarmBoard:
                 cur = BoardAlarm(ch.alarm_id, fa.bed_id, fa.episode_id, ch.kind, prio, ch.message, fa.at_s,
                                  acked_by=ch.nurse_id if ch.event == "acknowledged" else None)
                 self._alarms[ch.alarm_id] = cur
-                self._log(fa.bed_id, HistoryEntry(fa.at_s, ch.alarm_id, ch.kind, "raised", prio))
+                self._log(fa.bed_id, fa.episode_id, HistoryEntry(fa.at_s, ch.alarm_id, ch.kind, "raised", prio))
                 if ch.event == "raised":
                     continue
             if ch.event == "escalated":
@@ -108,16 +110,18 @@ class AlarmBoard:
                 cur = replace(cur, acked_by=ch.nurse_id or cur.acked_by, acked_at_s=cur.acked_at_s or fa.at_s)
             elif ch.event == "cleared":
                 cur = replace(cur, cleared_at_s=fa.at_s)
-            self._log(fa.bed_id, HistoryEntry(fa.at_s, ch.alarm_id, ch.kind, ch.event, cur.priority, ch.nurse_id))
+            self._log(fa.bed_id, fa.episode_id, HistoryEntry(fa.at_s, ch.alarm_id, ch.kind, ch.event, cur.priority, ch.nurse_id))
             if ch.event == "cleared" and (cur.technical or cur.acked_by is not None):
                 del self._alarms[ch.alarm_id]
             else:
                 self._alarms[ch.alarm_id] = cur
                 if ch.event == "cleared":
-                    self._log(fa.bed_id, HistoryEntry(fa.at_s, ch.alarm_id, ch.kind, "latched", cur.priority))
+                    self._log(fa.bed_id, fa.episode_id, HistoryEntry(fa.at_s, ch.alarm_id, ch.kind, "latched", cur.priority))
 
-    def _log(self, bed_id: str, entry: HistoryEntry) -> None:
+    def _log(self, bed_id: str, episode_id: int, entry: HistoryEntry) -> None:
         self._history.setdefault(bed_id, deque(maxlen=HISTORY_PER_BED)).append(entry)
+        self._journal.add_alarm_event(bed_id, episode_id, entry.alarm_id, entry.kind, entry.event, entry.priority,
+                                      entry.nurse_id, int(entry.at_s * 1000))
 
     # -- nurse actions ------------------------------------------------------------------
     def acknowledge(self, alarm_id: str, nurse_id: str) -> BoardAlarm:
@@ -130,11 +134,11 @@ class AlarmBoard:
             self._ack.acknowledge(alarm.bed_id, alarm_id, nid)  # engine publishes; its change comes back
             alarm = replace(alarm, acked_by=nid, acked_at_s=now)
             self._alarms[alarm_id] = alarm
-            self._log(alarm.bed_id, HistoryEntry(now, alarm_id, alarm.kind, "acknowledged", alarm.priority, nid))
+            self._log(alarm.bed_id, alarm.episode_id, HistoryEntry(now, alarm_id, alarm.kind, "acknowledged", alarm.priority, nid))
         else:
             del self._alarms[alarm_id]
             alarm = replace(alarm, acked_by=nid, acked_at_s=now)
-            self._log(alarm.bed_id, HistoryEntry(now, alarm_id, alarm.kind, "released", alarm.priority, nid))
+            self._log(alarm.bed_id, alarm.episode_id, HistoryEntry(now, alarm_id, alarm.kind, "released", alarm.priority, nid))
         self._journal.audit(nid, "alarm_acknowledge", alarm.bed_id, alarm_id=alarm_id, kind=alarm.kind,
                             priority=alarm.priority, latched=alarm.cleared_at_s is not None,
                             episode_id=alarm.episode_id)
@@ -151,7 +155,7 @@ class AlarmBoard:
         self._silenced_ids = frozenset(a.alarm_id for a in self._sounding())
         for a in self._alarms.values():
             if a.alarm_id in self._silenced_ids:
-                self._log(a.bed_id, HistoryEntry(now, a.alarm_id, a.kind, "silenced", a.priority, nid))
+                self._log(a.bed_id, a.episode_id, HistoryEntry(now, a.alarm_id, a.kind, "silenced", a.priority, nid))
         self._journal.audit(nid, "alarm_silence", None, alarms=sorted(self._silenced_ids), seconds=SILENCE_S)
         return self._silenced_until
 

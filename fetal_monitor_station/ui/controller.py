@@ -62,8 +62,7 @@ class NurseStation:
         self.reports = ReportService(
             station_id, reports_dir or self.archive_path.with_name("reports"), self.reader, journal, station,
             font or _default_font(), printer=printer,
-            live_tail=lambda ep, after: self.feed.samples(ep.bed_id, ep.episode_id, after),
-            alarm_lines=self._alarm_lines, clock=clock)
+            live_tail=lambda ep, after: self.feed.samples(ep.bed_id, ep.episode_id, after), clock=clock)
 
     def _episode_start(self, episode_id: int) -> float | None:
         start = self._starts.get(episode_id)
@@ -99,19 +98,15 @@ class NurseStation:
                fhr_scale: str = "50-210") -> DetailPresenter:
         source = ArchiveTraceSource(self.reader(), self.feed)
         return DetailPresenter(episode, source, self._clock, width_mm=width_mm, speed_cm_min=speed_cm_min,
-                               fhr_scale=fhr_scale, time_label=lambda t: _time.strftime("%H:%M", _time.localtime(t)))
+                               fhr_scale=fhr_scale, time_label=lambda t: _time.strftime("%H:%M", _time.localtime(t)),
+                               notes=self._notes)
+
+    def _notes(self, episode: Episode, start_s: float, end_s: float) -> list[tuple[float, str]]:
+        return [(n.at_ms / 1000, n.text) for n in self.journal.notes(episode.episode_id, int(start_s * 1000),
+                                                                       int(end_s * 1000))]
 
     def search(self, query: str) -> list[Episode]:
         return search(self.station.book, query)
-
-    def _alarm_lines(self, episode: Episode, start_s: float, end_s: float) -> list[str]:
-        """Alarms and acknowledgements of the bed inside the segment, for the report."""
-        out = []
-        for h in self.board.history(episode.bed_id):
-            if start_s <= h.at_s <= end_s:
-                who = f" ({h.nurse_id})" if h.nurse_id else ""
-                out.append(f"{_time.strftime('%H:%M:%S', _time.localtime(h.at_s))} {h.kind} {h.event}{who}")
-        return out
 
     # -- nurse actions with the entered nurse id ------------------------------------------
     def print_report(self, episode: Episode, start_s: float, end_s: float) -> ReportResult:

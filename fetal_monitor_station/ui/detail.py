@@ -58,6 +58,7 @@ class DetailFrame:
     movement_mm: list[float]
     event_mm: list[float]
     minute_labels: list[tuple[float, str]]  # (x mm, "hh:mm") at each heavy line
+    notes: list[tuple[float, str]]  # (x mm, text) of the nurses' notes and event marks
 
 
 def _to_mm(runs: list[Run], x: Callable[[float], float], y: Callable[[float], float]) -> list[Run]:
@@ -67,7 +68,8 @@ def _to_mm(runs: list[Run], x: Callable[[float], float], y: Callable[[float], fl
 class DetailPresenter:
     def __init__(self, episode: Episode, source: TraceSource, clock: Callable[[], float], *,
                  width_mm: float = 270.0, speed_cm_min: int = 3, fhr_scale: str = "50-210",
-                 live: bool = True, time_label: Callable[[float], str] | None = None) -> None:
+                 live: bool = True, time_label: Callable[[float], str] | None = None,
+                 notes: Callable[[Episode, float, float], list[tuple[float, str]]] | None = None) -> None:
         self.episode = episode
         self._source = source
         self._clock = clock
@@ -76,7 +78,7 @@ class DetailPresenter:
         self.offset_s = 0.0
         self.can_go_live = live and episode.discharged_ms is None
         self._label = time_label or (lambda t: "")
-        self.notes_mm: list[float] = []
+        self._notes = notes
 
     # -- controls -----------------------------------------------------------------------
     def set_speed(self, speed_cm_min: int) -> None:
@@ -149,11 +151,12 @@ class DetailPresenter:
                 spans.append(Span(m.kind, x(max(m.start_s, start)), x(min(m.end_s, end)), m.type))
         grid = p.time_lines(start, end)
         labels = [(xm, self._label(start + xm / p.mm_per_s)) for xm, major in grid if major]
+        notes = [(x(t), text) for t, text in self._notes(self.episode, start, end)] if self._notes else []
         return DetailFrame(
             start, end, self.width_mm, p, self.live, self.banner_minutes(), grid, p.fhr_lines(), p.toco_lines(),
             chan("fhr1_bpm", p.fhr_y_mm), chan("fhr2_bpm", p.fhr_y_mm), chan("mhr_bpm", p.fhr_y_mm),
             chan("toco", p.toco_y_mm), _merge(base_runs), spans,
-            [x(s.t_s) for s in samples if s.movement], [x(s.t_s) for s in samples if s.mark], labels)
+            [x(s.t_s) for s in samples if s.movement], [x(s.t_s) for s in samples if s.mark], labels, notes)
 
 
 def _merge(runs: Sequence[Run]) -> list[Run]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Line, Rectangle
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -93,6 +94,13 @@ class CtgPaper(Widget):
             Color(0.1, 0.1, 0.1, 1)
             for x_mm in f.event_mm:  # event marks: a full-height line
                 Line(points=[x0 + x_mm * k, y_toco, x0 + x_mm * k, top], width=1.0, dash_length=4, dash_offset=3)
+            for x_mm, text in f.notes:  # nurses' notes and marks: a blue line and the note's first words
+                Color(0.1, 0.3, 0.8, 1)
+                Line(points=[x0 + x_mm * k, y_toco, x0 + x_mm * k, top], width=1.3)
+                label = CoreLabel(text=text[:24], font_size=14, color=(0.1, 0.3, 0.8, 1))
+                label.refresh()
+                Rectangle(texture=label.texture, pos=(x0 + x_mm * k + 3, top - label.texture.size[1] - 2),
+                          size=label.texture.size)
         self.labels = [(x0 + xm * k, self.y, text) for xm, text in f.minute_labels]
 
 

@@ -57,9 +57,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ep = station.book.current("bed-02")
     assert ep is not None
     journal.add_note(ep.episode_id, "bed-02", "N0042", "左侧卧位 left lateral", int((T0 + 100) * 1000))
+    for at, event, nurse in ((T0 + 400, "raised", None), (T0 + 470, "acknowledged", "N0042")):
+        journal.add_alarm_event("bed-02", ep.episode_id, "a-1", "bradycardia", event, 2, nurse, int(at * 1000))
+    journal.add_alarm_event("bed-02", ep.episode_id, "a-0", "tachycardia", "raised", 2, None, int((T0 - 60) * 1000))
     service = ReportService("station-01", tmp / "reports", lambda: ArchiveReader(tmp / "archive.sqlite3"), journal,
-                            station, cjk_font(), clock=clock,
-                            alarm_lines=lambda e, a, b: ["06:05:00 bradycardia raised", "06:06:10 acknowledged N0042"])
+                            station, cjk_font(), clock=clock)
     out = {"link": link, "journal": journal, "ep": ep}
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     for speed in (1, 3):
@@ -117,6 +119,7 @@ def test_report_pages_archive_record_and_journal(made: dict) -> None:
 def test_report_text_patient_analysis_alarms_notes_signatures(made: dict) -> None:
     text = made[3]["text"]
     for expected in ("李娜", "H20002", "39+1", "3 cm/min", "FIGO", "NICHD", "bradycardia raised",
-                     "acknowledged N0042", "左侧卧位", "监护护士 Nurse", "医师 Physician"):
+                     "bradycardia acknowledged (N0042)", "左侧卧位", "监护护士 Nurse", "医师 Physician"):
         assert expected in text, expected
+    assert "tachycardia" not in text  # before the segment: not in this report
     assert "1 cm/min" in made[1]["text"]

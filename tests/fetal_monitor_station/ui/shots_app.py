@@ -17,6 +17,7 @@ from .ward import HubLink, build_ward
 
 WIDTH, HEIGHT = 1280, 800
 READY_TIMEOUT_S = 60
+STEP_S = 1.5
 
 
 def texts_of(root: Any) -> list[str]:
@@ -61,16 +62,21 @@ def main() -> None:
                 return
             Clock.schedule_once(wait_ready, 0.5)
             return
+        ep4 = ward.station.book.current("bed-04")
+        assert ep4 is not None
+        ward.journal.add_note(ep4.episode_id, "bed-04", "N0042", "左侧卧位 吸氧", int((time.time() - 18 * 60) * 1000))
         page = ward.nurse.refresh().page
         report["state"] = {"first_tile": page.tiles[0].bed_id, "first_enlarged": page.tiles[0].enlarged,
                            "states": {t.bed_id: t.state for t in page.tiles}}
+        steps.append(lambda: app.open_bed("bed-04"))  # first layout of the detail screen, not shot
         for lang in ("zh", "en"):
             steps.extend([
                 lambda lang=lang: (app.lang != lang and app.toggle_language(), app.show("overview")),
                 lambda: shot("overview"),
                 lambda: (app.open_bed("bed-04"), app.screen("detail").presenter.go_back_s(12 * 60),
                          app.screen("detail").update()),
-                lambda: shot("detail"),
+                lambda: (shot("detail"), report.__setitem__(
+                    "detail_notes", [n for _, n in app.screen("detail").ids.paper.frame.notes])),
                 lambda: app.show("alarms"),
                 lambda: shot("alarms"),
                 lambda: (app.show("admit"), _fill_admit(app)),
@@ -84,8 +90,8 @@ def main() -> None:
     def run_step(_dt: float) -> None:
         step = steps.pop(0)
         step()
-        if steps:
-            Clock.schedule_once(run_step, 0.6)
+        if steps:  # a few frames (10 fps cap, software GL) for layout passes before the next shot
+            Clock.schedule_once(run_step, STEP_S)
 
     def finish() -> None:
         texts = [t for s in report["shots"] for t in s["texts"]]

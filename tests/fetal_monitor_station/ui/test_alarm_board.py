@@ -133,3 +133,13 @@ def test_audit_chain_detects_tampering(board) -> None:
     assert journal.verify() is None
     journal.db.execute("UPDATE audit SET nurse_id = 'N3' WHERE seq = 1")
     assert journal.verify() == 1
+
+
+def test_every_alarm_change_is_kept_in_the_journal(board) -> None:
+    b, _, journal, _ = board
+    b.apply([change("bed-01", "a-1", "bradycardia", "raised"),
+             change("bed-01", "a-1", "bradycardia", "cleared", at_s=T0 + 30)])
+    b.acknowledge("a-1", "N5")
+    events = [(e.alarm_id, e.event, e.nurse_id, e.at_ms) for e in journal.alarm_events(1)]
+    assert events == [("a-1", "raised", None, int(T0 * 1000)), ("a-1", "cleared", None, int((T0 + 30) * 1000)),
+                      ("a-1", "latched", None, int((T0 + 30) * 1000)), ("a-1", "released", "N5", int(T0 * 1000))]

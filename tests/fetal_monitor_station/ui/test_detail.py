@@ -59,6 +59,12 @@ def test_drag_back_shows_the_gap_as_a_gap_and_the_banner() -> None:
     assert d.frame().live
 
 
+def test_notes_are_placed_on_the_paper() -> None:
+    d = DetailPresenter(episode("bed-01"), Source(), FakeClock(), width_mm=270.0,
+                        notes=lambda ep, a, b: [(t, "体位改变") for t in (T0 - 100, T0 - 5000) if a <= t < b])
+    assert d.frame().notes == [(pytest.approx(270.0 - 50.0), "体位改变")]  # 100 s before now at 0.5 mm/s
+
+
 def test_speed_and_scale_switch() -> None:
     d = DetailPresenter(episode("bed-01"), Source(), FakeClock(), width_mm=270.0)
     d.set_speed(1)

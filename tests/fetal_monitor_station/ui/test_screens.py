@@ -68,6 +68,7 @@ def test_detail_dragged_back_shows_the_banner(shots: dict) -> None:
     assert "Viewing −12 min" in _texts(shots, "detail", "en")
     assert "正在查看 −12 分钟" in _texts(shots, "detail", "zh")
     assert "Return to live" in _texts(shots, "detail", "en")
+    assert "左侧卧位 吸氧" in shots["detail_notes"]  # the nurse's note 18 min ago is on the paper
 
 
 def test_alarms_admit_archive_contents(shots: dict) -> None:
