@@ -7,12 +7,17 @@ this holds the files to acl.tmpl and to the contract's topic kinds rather than r
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from mch_link.sitefiles import revoked_path
 from mch_link.topics import DOWNLINK_KINDS, UPLINK_KINDS, Kind
+from mqtt_broker_config import cluster
 
-CLUSTER = Path(str(resources.files("mqtt_broker_config"))) / "cluster" / "emqx"
+CLUSTER = Path(str(resources.files("mqtt_broker_config"))) / "cluster"
 ACL_TMPL = Path(str(resources.files("mqtt_broker_config"))) / "acl.tmpl"
 
 
@@ -54,3 +59,22 @@ def test_listener_is_mutual_tls_with_crl_only() -> None:
                  "peer_cert_as_username = cn", "peer_cert_as_clientid = cn", "retain_available = false",
                  "no_match = deny", "shared_subscription = true"):
         assert re.search(rf"^\s*{re.escape(line)}", conf, re.M), line
+
+
+def test_rendered_acl_denies_revoked_identities_before_any_allow(site: Any, enroll_device: Any,
+                                                                 tmp_path: Path) -> None:
+    enroll_device("kiosk-007")
+    enroll_device("kiosk-008")
+    site.revoke("kiosk-007")
+    r = subprocess.run([sys.executable, "-m", "mqtt_broker_config.cluster", "--site", str(site.path),
+                        "--out", str(tmp_path / "emqx")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    acl = (tmp_path / "emqx" / "acl.conf").read_text()
+    deny = '{deny, {username, "kiosk-007"}, all, ["#"]}.'
+    assert deny in acl and acl.index(deny) < acl.index("{allow,") and "kiosk-008" not in acl
+    assert (tmp_path / "emqx" / "emqx.conf").read_text() == (CLUSTER / "emqx.conf").read_text()
+    assert cluster.render_acl(site.path).count("{deny, {username,") == 1
+    revoked_path(site.path).unlink()  # a site whose revoked list cannot be read: fail closed
+    r = subprocess.run([sys.executable, "-m", "mqtt_broker_config.cluster", "--site", str(site.path),
+                        "--out", str(tmp_path / "emqx2")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "cannot read" in r.stderr
