@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,8 @@ STATE_SCHEMA = "state/1"
 CMD_SCHEMA = "cmd/1"
 BUNDLE_FORMAT = "mch-device/1"
 STATE_RECORD_ID = 0  # state messages are not outbox records; the hub applies them, never acks them
+MAX_RESEND_AFTER_S = 900.0  # resend backoff cap while the hub does not answer
+JITTER = 0.2
 MAX_COMMANDS_REMEMBERED = 256
 MAX_HEARTBEAT_S, MAX_AGE_S = 3600, 31_536_000_000  # state/1's bounds: a report past them would be held
 # The application's answer to a hub command (command, args) -> (status "done"|"refused"|"failed", detail).
@@ -120,6 +123,7 @@ class DeviceLink:
         self._stopping = threading.Event()
         self._inflight: dict[int, _InFlight] = {}  # by counter
         self._cursor = 0  # highest record id sent since the last (re)connect or timeout
+        self._resend_after_s = ack_timeout_s  # grows while the hub does not answer (next_resend_after)
         self._bdseq = 0
         self._seq = 0
         self._started_at = monotonic()
@@ -341,6 +345,7 @@ class DeviceLink:
             for counter, flight in list(self._inflight.items()):
                 if done.issuperset(flight.msg_ids):
                     del self._inflight[counter]
+            self._resend_after_s = self.ack_timeout_s  # the hub answers: back to the normal timeout
         self._wake.set()
 
     # -- sender -----------------------------------------------------------------------
@@ -362,9 +367,10 @@ class DeviceLink:
                     if not self.stats.connected:
                         continue
                     oldest = min((f.sent_at for f in self._inflight.values()), default=now)
-                    if now - oldest > self.ack_timeout_s:
+                    if now - oldest > self._resend_after_s:
                         log.info("%s: no acknowledgement for %.0f s; resending", self.config.device_id, now - oldest)
                         self._restart_sending()
+                        self._resend_after_s = next_resend_after(self._resend_after_s, self.ack_timeout_s)
                 self._fill_window()
                 if now - last_heartbeat >= self.heartbeat_s and self._client is not None:
                     last_heartbeat = now
@@ -399,6 +405,13 @@ class DeviceLink:
                 client = self._client
             if client is not None:
                 client.publish(t, payload, qos=1)
+
+
+def next_resend_after(current_s: float, base_s: float) -> float:
+    """The wait before the next resend of an unanswered window: doubled each time, at most
+    MAX_RESEND_AFTER_S, with +-JITTER so that a site's devices do not resend in step when the
+    hub comes back. During a one-hour hub outage a device resends its window 8-14 times, not 120."""
+    return min(current_s * 2, max(base_s, MAX_RESEND_AFTER_S)) * random.uniform(1 - JITTER, 1 + JITTER)
 
 
 def _next_batch(rows: list[Pending]) -> list[Pending]:

@@ -21,6 +21,7 @@ STATE_RECORD_ID = 0
 CTR_ENVELOPE = "ctr"
 CTR_BDSEQ = "bdseq"
 SEQ_MODULO = 256
+MAX_RESEND_AFTER_MS = 900_000  # resend backoff cap while the hub does not answer
 
 
 def topic(device_id: str, kind: str) -> str:
@@ -37,6 +38,7 @@ class Link:
         self.outbox, self.counters, self.robust, self.clock = outbox, counters, robust, clock
         self.window, self.batch_max = window, batch_max
         self.ack_timeout_ms, self.heartbeat_ms = ack_timeout_ms, heartbeat_ms
+        self.resend_after_ms = ack_timeout_ms  # grows while the hub does not answer (next_resend_after_ms)
         self.inflight: dict = {}  # counter -> (msg_ids, sent_at_ms)
         self.cursor = 0
         self.bdseq = 0
@@ -112,6 +114,7 @@ class Link:
         for counter in list(self.inflight):
             if all(i in done_set for i in self.inflight[counter][0]):
                 del self.inflight[counter]
+        self.resend_after_ms = self.ack_timeout_ms  # the hub answers: back to the normal timeout
 
     # -- sending ----------------------------------------------------------------------
     def service(self, timeout_ms: int = 0) -> None:
@@ -120,8 +123,9 @@ class Link:
             return
         now = self.clock.ticks()
         for _, sent_at in self.inflight.values():
-            if ticks.diff(now, sent_at) > self.ack_timeout_ms:
+            if ticks.diff(now, sent_at) > self.resend_after_ms:
                 self._restart_sending()
+                self.resend_after_ms = next_resend_after_ms(self.resend_after_ms, self.ack_timeout_ms)
                 break
         self._fill_window()
         if ticks.diff(now, self.last_heartbeat) >= self.heartbeat_ms:
@@ -150,6 +154,12 @@ class Link:
                 return
             self.stats["envelopes"] += 1
             self.stats["records"] += len(batch)
+
+
+def next_resend_after_ms(current_ms: int, base_ms: int) -> int:
+    """As mch_link.device.next_resend_after: doubled per unanswered resend, capped, +-20 % jitter."""
+    capped = min(current_ms * 2, max(base_ms, MAX_RESEND_AFTER_MS))
+    return capped * (800 + (os.urandom(1)[0] * 400) // 255) // 1000
 
 
 def is_mqtt_error(exc) -> bool:

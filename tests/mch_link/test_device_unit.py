@@ -167,3 +167,18 @@ def test_a_restored_outbox_never_repeats_a_nonce(tmp_path: Path) -> None:
     assert headers[0].epoch != headers[1].epoch and all(len(h.epoch) == cose.EPOCH_LEN for h in headers)
     nonces = [cose.nonce_for(keys.uplink.base_iv, h.protected[cose.H_PARTIAL_IV]) for h in headers]
     assert nonces[0] != nonces[1]
+
+
+def test_resend_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    from mch_link.device import JITTER, MAX_RESEND_AFTER_S, next_resend_after
+
+    waits, t, elapsed = [], 30.0, 0.0
+    while elapsed < 3600:
+        waits.append(t)
+        elapsed += t
+        t = next_resend_after(t, 30.0)
+    assert len(waits) <= 15  # resends of one unanswered window in an hour (120 at a fixed 30 s)
+    for a, b in zip(waits, waits[1:], strict=False):
+        assert b <= MAX_RESEND_AFTER_S * (1 + JITTER) and (b >= a * 2 * (1 - JITTER) or b >= MAX_RESEND_AFTER_S
+                                                          * (1 - JITTER))
+    assert len({round(w, 6) for w in waits}) == len(waits)  # jittered: no two devices in step

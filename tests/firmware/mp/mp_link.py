@@ -152,3 +152,29 @@ def test_body_bytes_survive_the_outbox(tmp):
     pt = envelope.open_plaintext(p[1], UP_K, UP_IV, p[0])[1]
     assert pt == envelope.records_plaintext([(1, None, body)])
     assert cbor.loads(pt)[0]["b"]["note"] == "孕"
+
+
+def test_unanswered_resends_back_off_with_jitter(tmp):
+    """During a hub outage the window is resent after 5 s, then ~10 s, ~20 s, ... (+-20 %), not every 5 s;
+    the first acknowledgement brings the timeout back to 5 s."""
+    lnk, box, clock, brokers = _setup(tmp, ack_timeout_ms=5000, heartbeat_ms=10**9)
+    box.add("ctg", "ctg/1", {"seq": 1})
+    lnk.service()
+    resend_at = []
+    for _ in range(3600):  # one hour, one second at a time
+        clock.t += 1000
+        before = lnk.stats["resends"]
+        lnk.service()
+        if lnk.stats["resends"] > before:
+            resend_at.append(clock.t)
+    gaps = [b - a for a, b in zip(resend_at, resend_at[1:])]  # noqa: B905 - no strict= on MicroPython
+    assert 6 <= len(resend_at) <= 15, resend_at
+    for previous, gap in zip(gaps, gaps[1:]):  # noqa: B905
+        assert gap >= previous * 1.2 or gap >= link.MAX_RESEND_AFTER_MS * 0.8 - 1000, gaps
+    assert max(gaps) <= link.MAX_RESEND_AFTER_MS * 1.2 + 1000
+    [payload] = [p[1] for p in brokers[0].published if p[0].endswith("/ctg")][-1:]
+    hdr = envelope.peek(payload)
+    ids = [r[0] for r in _open(link.topic(DEV, "ctg"), payload)[1]]
+    brokers[0].push(*_ack(ids, 1))
+    lnk.service()
+    assert lnk.resend_after_ms == 5000 and hdr["epoch"] == lnk.epoch
