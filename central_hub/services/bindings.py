@@ -13,7 +13,7 @@ from central_hub.services.db import ServicesDb
 from central_hub.services.errors import ServiceError, bad_request
 
 MASKED_PAN_RE = re.compile(r"^[0-9]{6}\*{2,9}[0-9]{4}$")
-TOKEN_RE = re.compile(r"^[0-9A-Za-z_-]{16,128}$")
+TOKEN_RE = re.compile(r"^[0-9A-Za-z_:.-]{16,128}$")  # e.g. the kiosk's "epp-mac1:<hex>"
 
 
 class CardBindings:
@@ -25,7 +25,7 @@ class CardBindings:
         if not isinstance(masked, str) or not MASKED_PAN_RE.match(masked):
             raise bad_request("masked_pan: want the first 6 and last 4 digits with * between (never a whole PAN)")
         if not isinstance(token, str) or not TOKEN_RE.match(token):
-            raise bad_request("card_token: want 16..128 URL-safe characters")
+            raise bad_request("card_token: want 16..128 letters, digits or _ : . -")
         now = int(self.clock() * 1000)
         with self.db.write():
             row = self.db.execute("SELECT binding_id FROM svc_card_bindings WHERE patient_id = ? AND card_token = ?"

@@ -74,7 +74,7 @@ def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: A
     assert record.gestational_age_days == 120 and record.edd == today + dt.timedelta(days=160)
     assert record.screen_positive and record.positive_items == ("2.2",)
     assert client.find_patient(id_number=ID).has_pregnancy_record  # type: ignore[union-attr]
-    binding = client.bind_card(patient.patient_id, card_token="tok_" + "a" * 28,
+    binding = client.bind_card(patient.patient_id, card_token="epp-mac1:" + "0a1b2c3d4e5f6789",  # the kiosk flow's form
                                masked_pan=mask_pan(CARDS["approve"]), idempotency_key=_key(3))
     assert binding.masked_pan == "621700******" + CARDS["approve"][-4:]
     assert client.card_bindings(patient.patient_id) == [binding]
