@@ -60,6 +60,11 @@ class ExcursionDetector:
         """Index where the open run started (None when idle)."""
         return self._start if self._sign else None
 
+    @property
+    def open_sign(self) -> int:
+        """Side of the open run (+1 above, -1 below the baseline, 0 when idle)."""
+        return self._sign
+
     def feed(self, i0: int, dev: FloatArray, base: FloatArray) -> list[Episode]:
         d = np.asarray(dev, dtype=np.float64)
         b = np.asarray(base, dtype=np.float64)

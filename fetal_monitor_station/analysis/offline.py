@@ -92,6 +92,10 @@ def _ep(e: AnalysisEvent) -> dict[str, Any]:
                            "n_valid": e.n_valid, "reported_at_s": e.t_s}
     if e.episode.type is not None:
         out["type"] = e.episode.type
+    for key in ("onset_s", "contraction_peak_s"):
+        v = getattr(e.episode, key)
+        if v is not None:
+            out[key] = round(v, 2)
     return out
 
 

@@ -16,33 +16,53 @@ NADIR_SMOOTH_S = 30.0  # station: smoothing of the FHR for the nadir time used i
 NADIR_SMOOTH = int(NADIR_SMOOTH_S * SAMPLE_HZ)
 ONSET_SEARCH = int(60.0 * SAMPLE_HZ)  # look this far before the detected start for the onset
 CONTEXT = int(15.0 * SAMPLE_HZ)  # signal loss is also measured this far around a deceleration
-ONSET_FRACTION = 0.15  # station: onset = last point above 15 % of the smoothed depth
+FALL_SMOOTH_S = 8.0  # station: light smoothing for the fall time (abrupt stays abrupt)
+FALL_SMOOTH = int(FALL_SMOOTH_S * SAMPLE_HZ)
+FALL_LOW, FALL_HIGH = 0.2, 0.8  # station: the fall is timed between 20 % and 80 % of the depth...
+FALL_SPAN_TO_FULL = 2.16  # ...and scaled to the whole fall (a quarter-sine fall: 1 / (0.59 - 0.13))
 LEVEL_SWITCH_MIN_BPM = 10.0  # station: a level this far from the baseline may be a new baseline...
 LEVEL_BAND_BPM = 8.0  # ...when this close to it...
 LEVEL_SHARE = 0.7  # ...are this share of each half of the +/- 5-min window
 
 
+def _smooth(dev: FloatArray, width: int) -> FloatArray:
+    ok = np.isfinite(dev)
+    c = np.convolve(np.where(ok, dev, 0.0), np.ones(width), mode="same")
+    w = np.convolve(ok.astype(np.float64), np.ones(width), mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(w > width // 2, c / w, np.nan)
+
+
 def refine_deceleration(ep: Episode, dev: FloatArray, lo: int, context: FloatArray) -> Episode:
-    """Nadir and onset of a deceleration on the FHR deviation smoothed over `NADIR_SMOOTH_S`
-    (variability moves the raw minimum and the first crossing by tens of seconds, and typing
-    compares them), plus the signal loss in `context` (the FHR around it).
+    """Nadir and onset of a deceleration for typing, plus the signal loss in `context` (the FHR
+    around it). Variability moves the raw minimum and the first crossing by tens of seconds, so:
+    the nadir is the minimum of the deviation smoothed over `NADIR_SMOOTH_S`; the onset-to-nadir
+    time is measured where it is robust, between the last crossings of 20 % and 80 % of the depth
+    before the nadir (on a `FALL_SMOOTH_S` smoothing, which keeps an abrupt fall abrupt), scaled to
+    the whole fall (`FALL_SPAN_TO_FULL`); onset = nadir minus that time.
 
     `dev` holds the deviation from sample `lo` (up to `ONSET_SEARCH` before the start) to the end."""
     a = int(round(ep.start_s * SAMPLE_HZ))
-    ok = np.isfinite(dev)
-    c = np.convolve(np.where(ok, dev, 0.0), np.ones(NADIR_SMOOTH), mode="same")
-    w = np.convolve(ok.astype(np.float64), np.ones(NADIR_SMOOTH), mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sm = np.where(w > NADIR_SMOOTH // 2, c / w, np.nan)
+    sm = _smooth(dev, NADIR_SMOOTH)
     inside = sm[a - lo:]
     if not np.isfinite(inside).any():
         return ep
     k = a - lo + int(np.nanargmin(inside))
-    depth = -float(sm[k])
-    above = np.flatnonzero(~(sm[:k] < -ONSET_FRACTION * depth))  # NaN counts as above
-    onset = lo + (int(above[-1]) + 1 if above.size else 0)
+    fine = _smooth(dev, FALL_SMOOTH)
+    win = fine[max(a - lo, k - NADIR_SMOOTH):min(fine.size, k + NADIR_SMOOTH)]
+    if np.isfinite(win).any():
+        kf = max(a - lo, k - NADIR_SMOOTH) + int(np.nanargmin(win))
+    else:
+        kf = k
+    depth = -float(fine[kf]) if np.isfinite(fine[kf]) else -float(sm[k])
+    deep = np.flatnonzero(~(fine[:kf] < -FALL_HIGH * depth))  # NaN counts as above
+    k_hi = int(deep[-1]) + 1 if deep.size else 0
+    shallow = np.flatnonzero(~(fine[:k_hi] < -FALL_LOW * depth))
+    k_lo = int(shallow[-1]) + 1 if shallow.size else 0
+    fall = FALL_SPAN_TO_FULL * (k_hi - k_lo)
     ctx_lost = float(np.isnan(context).mean()) if context.size else 0.0
-    return replace(ep, peak_s=(lo + k) / SAMPLE_HZ, onset_s=onset / SAMPLE_HZ, context_lost_fraction=ctx_lost)
+    return replace(ep, peak_s=(lo + k) / SAMPLE_HZ, onset_s=(lo + kf - fall) / SAMPLE_HZ,
+                   context_lost_fraction=ctx_lost)
 
 
 def level_change(val: float | None, counts: FloatArray, sums: FloatArray, min_valid: int,

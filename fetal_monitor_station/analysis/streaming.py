@@ -43,6 +43,7 @@ from .util import median, ramp
 MIN_VALID_SAMPLES = int(R.BASELINE_MIN_VALID_S * SAMPLE_HZ)
 MAX_MINUTE_DEFER = 10 * SPM  # a minute waits for an open excursion at most this long
 EPISODE_MEMORY_S = 3600.0
+MERGE_GAP = int(60.0 * SAMPLE_HZ)  # station: pieces of a deceleration across a gap this short are joined
 TOCO_MIN_VALID_FRACTION = 0.25
 TOCO_HIST_MAX = 256.0  # toco beyond this is left out of the toco baseline
 TOCO_BIN = 0.5
@@ -226,7 +227,7 @@ class StreamingAnalyzer:
                 self._tracker.add_episode(ep)
                 out.append(self._event(ep))
             else:
-                self._pending.append(self._smoothed_nadir(ep))
+                self._add_pending(ep)
         toco, tbase = self._toco.get(a, b), self._tbase.get(a, b)
         for c in self._tdet.feed(a, toco - tbase, tbase):
             self._contractions.append(c)
@@ -242,6 +243,33 @@ class StreamingAnalyzer:
         out += self._close_minutes(b, force=False)
         return out
 
+    def _gap_only(self, a: int, b: int) -> bool:
+        """Samples [a, b) are a signal gap short enough to join two pieces of one deceleration."""
+        return 0 <= b - a <= MERGE_GAP and a >= self._n - self._len and bool(np.isnan(self._fhr.get(a, b)).all())
+
+    def _add_pending(self, ep: Episode) -> None:
+        """A deceleration that a signal gap (> 15 s, which ends a run) cut in two is one deceleration:
+        its pieces are joined before typing (a prolonged one would otherwise be typed as two short ones)."""
+        if self._pending:
+            prev = self._pending[-1]
+            a, b = int(round(prev.end_s * SAMPLE_HZ)), int(round(ep.start_s * SAMPLE_HZ))
+            if self._gap_only(a, b):
+                span = ep.end_s - prev.start_s
+                lost = (prev.lost_fraction * prev.duration_s + ep.lost_fraction * ep.duration_s
+                        + (ep.start_s - prev.end_s)) / span
+                deeper = ep if ep.amplitude < prev.amplitude else prev
+                ep = Episode(ep.kind, prev.start_s, ep.end_s, deeper.peak_s, deeper.amplitude, deeper.baseline_bpm,
+                             lost_fraction=min(1.0, lost))
+                self._pending.pop()
+        self._pending.append(self._smoothed_nadir(ep))
+
+    def _continued(self, d: Episode) -> bool:
+        """An open deceleration run that starts right after `d`'s end, across a signal gap only."""
+        open_i = self._det.open_since
+        if open_i is None or self._det.open_sign >= 0:
+            return False
+        return self._gap_only(int(round(d.end_s * SAMPLE_HZ)), open_i)
+
     def _smoothed_nadir(self, ep: Episode) -> Episode:
         a, b = int(round(ep.start_s * SAMPLE_HZ)), int(round(ep.end_s * SAMPLE_HZ))
         lo = max(a - ONSET_SEARCH, self._n - self._len, 0)
@@ -254,7 +282,7 @@ class StreamingAnalyzer:
     def _type_pending(self, b: int, force: bool) -> list[AnalysisEvent]:
         out, keep = [], []
         for d in self._pending:
-            if force or b / SAMPLE_HZ >= d.end_s + self.config.decel_typing_delay_s:
+            if force or (b / SAMPLE_HZ >= d.end_s + self.config.decel_typing_delay_s and not self._continued(d)):
                 typed = type_deceleration(d, self._contractions, self.config.prolonged_decel_s)
                 self._tracker.add_episode(typed)
                 out.append(self._event(typed))

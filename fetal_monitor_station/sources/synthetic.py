@@ -96,18 +96,25 @@ def _contractions(spec: SyntheticSpec, rng: np.random.Generator) -> list[tuple[f
 
 def _decel_for(kind: str, c: tuple[float, float, float, float],
                rng: np.random.Generator) -> tuple[float, float, float, float]:
-    """(start, nadir, end, depth) of a deceleration of `kind` tied to contraction `c`."""
+    """(start, nadir, end, depth) of a deceleration of `kind` tied to contraction `c`, spread over
+    what FIGO/NICHD allow for the type: early = gradual, nadir with the acme, mirroring the
+    contraction; late = gradual (> 30 s to the nadir), onset > 20 s after the contraction's onset,
+    nadir after its acme, > 30 s back; variable = abrupt (nadir < 30 s after onset) at any timing;
+    prolonged = >= 3 min, starting anywhere in the contraction."""
     c_start, acme, c_end, _ = c
     if kind == DEC_EARLY:
-        return (c_start + rng.uniform(-3, 3), acme + rng.uniform(-4, 4), c_end + rng.uniform(-3, 3),
-                rng.uniform(18, 28))
+        start = c_start + rng.uniform(-5, 8)
+        return (start, max(acme + rng.uniform(-6, 6), start + 32.0), c_end + rng.uniform(-8, 8), rng.uniform(16, 30))
     if kind == DEC_LATE:
-        start = acme + rng.uniform(0, 10)
-        nadir = start + rng.uniform(38, 50)
-        return (start, nadir, nadir + rng.uniform(35, 50), rng.uniform(18, 32))
-    start = c_start + rng.uniform(0, 25)
-    nadir = start + rng.uniform(6, 14)
-    return (start, nadir, nadir + rng.uniform(20, 40), rng.uniform(30, 55))
+        start = max(c_start + 22.0, acme + rng.uniform(-12, 12))
+        nadir = start + rng.uniform(34, 55)
+        return (start, nadir, nadir + rng.uniform(34, 55), rng.uniform(16, 35))
+    if kind == DEC_PROLONGED:
+        start = c_start + rng.uniform(0, 50)
+        return (start, start + rng.uniform(25, 60), start + rng.uniform(200, 300), rng.uniform(30, 50))
+    start = c_start + rng.uniform(-15, 35)
+    nadir = start + rng.uniform(6, 22)
+    return (start, nadir, nadir + rng.uniform(15, 50), rng.uniform(28, 60))
 
 
 def generate(spec: SyntheticSpec) -> tuple[Trace, GroundTruth]:
@@ -140,12 +147,14 @@ def generate(spec: SyntheticSpec) -> tuple[Trace, GroundTruth]:
         if not spec.decel_types or k % max(1, spec.decel_every):
             continue
         kind = spec.decel_types[(k // max(1, spec.decel_every)) % len(spec.decel_types)]
-        if kind not in (DEC_EARLY, DEC_LATE, DEC_VARIABLE):
+        if kind not in (DEC_EARLY, DEC_LATE, DEC_VARIABLE, DEC_PROLONGED):
             continue
         d_start, nadir, d_end, depth = _decel_for(kind, c, rng)
-        if d_end >= spec.duration_s or _overlaps(d_start, d_end, spec.prolonged + spec.sinusoidal, 60.0):
+        if d_end >= spec.duration_s or _overlaps(d_start, d_end, spec.prolonged + spec.sinusoidal, 60.0) \
+                or (decels and d_start < decels[-1].end_s + 30.0):
             continue
-        fhr -= dip(t, d_start, nadir, d_end, depth)
+        hold = d_end - 40.0 if kind == DEC_PROLONGED else None
+        fhr -= dip(t, d_start, nadir, d_end, depth, hold_until_s=hold)
         decels.append(Episode(KIND_DECELERATION, d_start, d_end, nadir, -depth, type=kind,
                               contraction_peak_s=acme))
     for sp in spec.prolonged:
