@@ -68,12 +68,15 @@ class DownlinkSealer:
         # the same counters again; the random epoch in every nonce keeps each nonce new all the same
         self.epoch = os.urandom(cose.EPOCH_LEN)
 
-    def acks(self, device_id: str, ok: Sequence[int], held: Sequence[int]) -> list[Downlink]:
-        """One or more ack/1 messages naming every id in `ok` and `held`."""
+    def acks(self, device_id: str, ok: Sequence[int], held: Sequence[int], floor: int | None = None) -> list[Downlink]:
+        """One or more ack/1 messages naming every id in `ok` and `held`; `floor` (the highest record id
+        the hub holds for the device) tells a device that handed out old ids again to go above it."""
         out = []
         ok, held = sorted(set(ok)), sorted(set(held))
         for start in range(0, max(len(ok), len(held)), MAX_ACK_IDS):
-            body = {"ok": ok[start:start + MAX_ACK_IDS], "held": held[start:start + MAX_ACK_IDS]}
+            body: dict[str, Any] = {"ok": ok[start:start + MAX_ACK_IDS], "held": held[start:start + MAX_ACK_IDS]}
+            if floor is not None:
+                body["floor"] = floor
             out.append(self._seal(device_id, Kind.ACK, ACK_SCHEMA, body))
         return out
 

@@ -69,6 +69,7 @@ class IngestState(Protocol):
     def retire_epoch(self, device_id: str, epoch: bytes, at_ms: int) -> None: ...
     def stored_digests(self, device_id: str, msg_ids: Sequence[int]) -> dict[int, str | None]: ...
     def hub_fault(self, source: str, subject: str, detail: str, at_ms: int) -> None: ...
+    def highest_id(self, device_id: str) -> int: ...
     def fleet(self, device_id: str) -> FleetRow | None: ...
     def put_fleet(self, row: FleetRow) -> None: ...
 
@@ -199,9 +200,11 @@ class Handler:
             rows.append((device_id, rec.msg_id, schema_id, rec.made_at_ms, sealed_at, msg.received_at_ms, key_id,
                          nonce, body, content))
         state.add_records(rows)
+        floor = None
         if any(reason == Reason.ID_REUSED for _, reason, _ in held):
             state.hub_fault(DEVICE_RESET_FAULTS, device_id, "device reset detected: record ids used again with other"
                             " content (kept in quarantine as id-reused)", msg.received_at_ms)
+            floor = state.highest_id(device_id)
         if held and not self._hold(state, msg, device_id, held):
             held = []  # over the device's quarantine quota: not acknowledged, so they stay on the device
         row, no_birth = fleet.seen_data(state.fleet(device_id), device_id, msg.received_at_ms, len(rows))
@@ -213,7 +216,8 @@ class Handler:
             return Outcome(Status.QUARANTINED, device_id, Reason.QUARANTINE_FULL, rebirth=rebirth)
         status = Status.STORED if rows else Status.DUPLICATE if duplicates else Status.HELD
         return Outcome(status, device_id, None, tuple(r[1] for r in rows), tuple(duplicates),
-                       tuple(r.msg_id for r, _, _ in held), tuple(reason for _, reason, _ in held), True, rebirth)
+                       tuple(r.msg_id for r, _, _ in held), tuple(reason for _, reason, _ in held), True, rebirth,
+                       floor if held else None)
 
     def _redelivered(self, state: IngestState, kind: Kind, opened: Message) -> Outcome:
         if kind is Kind.STATE:

@@ -91,6 +91,7 @@ class Ingestor:
         """Acks (one per device per batch, ok and held merged) and rebirth requests, sealed."""
         ok: dict[str, list[int]] = {}
         held: dict[str, list[int]] = {}
+        floor: dict[str, int] = {}
         rebirth: list[str] = []
         for o in outcomes:
             if o.device_id is None:
@@ -98,11 +99,13 @@ class Ingestor:
             if o.acked:
                 ok.setdefault(o.device_id, []).extend(o.ack_ok)
                 held.setdefault(o.device_id, []).extend(o.held)
+                if o.floor is not None:
+                    floor[o.device_id] = max(o.floor, floor.get(o.device_id, o.floor))
             if o.rebirth and o.device_id not in rebirth:
                 rebirth.append(o.device_id)
         out: list[Downlink] = []
         for device_id in ok:
-            out.extend(self._sealed(self.sealer.acks, (device_id, ok[device_id], held[device_id]), "acks"))
+            out.extend(self._sealed(self.sealer.acks, (device_id, ok[device_id], held[device_id], floor.get(device_id)), "acks"))
         for device_id in rebirth:
             out.extend(self._sealed(self.sealer.rebirths, (device_id,), "rebirths"))
         return out

@@ -53,6 +53,7 @@ class Outcome:
     held_reasons: tuple[str, ...] = ()  # parallel to `held`
     acked: bool = False  # whether the device gets an ack/1 for it
     rebirth: bool = False  # whether to send the device a rebirth request
+    floor: int | None = None  # record ids were reused: the highest id the hub holds, sent in the ack
 
     @property
     def ack_ok(self) -> tuple[int, ...]:

@@ -337,6 +337,8 @@ class DeviceLink:
             schemas.validate(ACK_SCHEMA, rec.body)
             done.update(rec.body["ok"])
             done.update(rec.body["held"])
+            if "floor" in rec.body:  # our ids were used before (outbox restored): go above the hub's
+                self.outbox.raise_ids_above(rec.body["floor"])
         deleted = self.outbox.delete(done)
         if self.on_acked is not None:
             self.on_acked(done)

@@ -125,6 +125,14 @@ class Outbox:
                 self._db.execute(f"PRAGMA synchronous={self._synchronous}")
             return self._db.total_changes - before
 
+    def raise_ids_above(self, floor: int) -> None:
+        """New records get ids above `floor` (the hub holds records up to it: this outbox was restored or
+        replaced and handed out old ids again)."""
+        with self._lock:
+            self._write("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'outbox'", [(floor,)])
+            self._write("INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', ? WHERE NOT EXISTS"
+                        " (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')", [(floor,)])
+
     def depth(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])

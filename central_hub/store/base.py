@@ -343,6 +343,10 @@ class Txn:
             out.update({int(r[0]): r[1] for r in rows if int(r[0]) in wanted})
         return out
 
+    def highest_id(self, device_id: str) -> int:
+        """The highest record id stored for the device, this batch included (-1: none)."""
+        return max(self._highest_stored(device_id), max(self._staged.get(device_id, {}), default=-1))
+
     def hub_fault(self, source: str, subject: str, detail: str, at_ms: int) -> None:
         """Report a fact for the fleet view (written at commit; one that is already there keeps its since)."""
         self._hub_faults[(source, subject)] = (detail, at_ms)

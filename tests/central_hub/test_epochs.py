@@ -8,6 +8,7 @@ import pytest
 
 from central_hub.outcome import Reason, Status
 from central_hub.store import Store
+from mch_link import envelope
 from mch_link.envelope import Record
 from tests.central_hub.helpers import NOW_MS, FakeDevice, Rig, entry, sim_body
 
@@ -32,6 +33,10 @@ def test_a_restored_outbox_loses_nothing_and_is_reported(rig: Rig) -> None:
                                   Record(4, sim_body(4), NOW_MS)]))
     assert (out.status, out.stored, out.duplicates, out.held) == (Status.STORED, (4,), (2,), (3,))
     assert out.held_reasons == (Reason.ID_REUSED,) and out.acked
+    assert out.floor == 4  # in the ack: the device's next ids go above what the hub holds
+    [ack] = rig.ingestor.downlinks([out])
+    body = envelope.open_envelope(ack.payload, rig.registry["sim-001"].keys.downlink, ack.topic).records[0].body
+    assert body == {"ok": [2, 4], "held": [3], "floor": 4}
     assert rig.store.record_ids("sim-001") == [1, 2, 3, 4]
     assert [q.reason for q in rig.store.quarantine_rows()] == [Reason.ID_REUSED]  # record 3's new content is kept
     [detail] = _resets(rig)

@@ -248,9 +248,10 @@ def test_a_device_whose_outbox_is_restored_from_a_backup_loses_nothing(
         Path(f"{outbox_path}{suffix}").unlink(missing_ok=True)
     new_bodies = [sim_body(1000 + i) for i in range(3)]
     assert run_link(new_bodies) == [6, 7, 8]  # the same ids once more, for new records
+    assert run_link([sim_body(2000), sim_body(2001)]) == [11, 12]  # the ack's floor moved the ids on
     store = hub.store()
     try:
-        assert store.record_ids("sim-251") == list(range(1, 11))
+        assert store.record_ids("sim-251") == list(range(1, 13))
         held = [q for q in store.quarantine_rows() if q.device_id == "sim-251"]
         faults = [f for f in store.hub_faults() if f.source == "device-reset"]
     finally:

@@ -87,3 +87,15 @@ def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(OutboxError, match="cannot open"):
         Outbox(tmp_path / "dir.db")
+
+
+def test_ids_can_be_raised_above_a_floor_never_lowered(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    assert box.add("ctg", "sim/1", {"seq": 1}) == 1
+    box.raise_ids_above(40)
+    assert box.add("ctg", "sim/1", {"seq": 2}) == 41
+    box.raise_ids_above(5)
+    assert box.add("ctg", "sim/1", {"seq": 3}) == 42
+    fresh = Outbox(tmp_path / "fresh.db")  # no row in sqlite_sequence yet
+    fresh.raise_ids_above(7)
+    assert fresh.add("ctg", "sim/1", {"seq": 1}) == 8
