@@ -24,7 +24,7 @@ from tests.support.hub import HubFactory, wait_for_records
 
 pytestmark = pytest.mark.integration
 
-WAIT_S = 30.0
+WAIT_S = 60.0  # the loss, when there is one, is for good (a raw device sends once): waiting longer cannot hide it
 ENVELOPES = 60
 RECORDS_PER_ENVELOPE = 10
 SUCCESS = 0x00
@@ -64,7 +64,8 @@ def test_a_device_cannot_join_the_hubs_share_group(two_hub_broker: BrokerProcess
         for info in infos:
             info.wait_for_publish(WAIT_S)
         total = ENVELOPES * RECORDS_PER_ENVELOPE
-        assert wait_for_records(hubs[0].db_url, total, WAIT_S) == total  # each envelope sent once, none lost
+        stored = wait_for_records(hubs[0].db_url, total, WAIT_S)  # each envelope sent once
+        assert stored == total, f"{stored}/{total} stored:\n" + "\n".join(h.log_text()[-2000:] for h in hubs)
         assert dev.wait_for(lambda: dev.acked_ids() == set(range(1, total + 1)), WAIT_S)
         assert rogue.messages == []
         assert "refused shared subscription $share/hub/mch/v1/+/rec to kiosk-666" in broker.log_text()
