@@ -1,6 +1,6 @@
 """`mch-hub feed ...`: run the sender, show the queue, list dead letters, requeue, make a test key.
 
-    mch-hub feed run      --site DIR --county URL [--db URL] [--state-dir DIR] [--timeout-s 10] [--batch 50]
+    mch-hub feed run      --site DIR --county URL [--db URL] [--state-dir DIR] [--timeout-s 10] [--batch 100] [--per-bundle 20]
     mch-hub feed status   --site DIR [--db URL] [--json]
     mch-hub feed dead     --site DIR [--db URL] [--limit 50] [--json]
     mch-hub feed requeue  --site DIR (--id N ... | --all-dead) --reason TEXT
@@ -47,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Callable[[argparse.Argum
     common(run_p, True)
     run_p.add_argument("--county", required=True, help="the county's FHIR base URL (transactions are POSTed to it)")
     run_p.add_argument("--timeout-s", type=float, default=10.0, help="answer timeout per transaction (default 10)")
-    run_p.add_argument("--batch", type=int, default=50, help="rows per step (default 50)")
+    run_p.add_argument("--batch", type=int, default=100, help="rows per step (default 100)")
+    run_p.add_argument("--per-bundle", type=int, default=20, help="records per transaction at most (default 20)")
     run_p.add_argument("--backoff-cap-s", type=float, default=300.0, help="longest wait between attempts (300)")
     run_p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     common(fsub.add_parser("status", help="queue depth, oldest pending, last success and error"), False)
@@ -120,7 +121,8 @@ def _run(args: argparse.Namespace, url: str) -> int:
     cipher, index = load_or_create(state), blindindex.load(state)
     store = open_store(url)
     county = CountyClient(args.county, args.timeout_s)
-    sender = FeedSender(store, cipher, index, site_id, county, Backoff(cap_s=args.backoff_cap_s), args.batch)
+    sender = FeedSender(store, cipher, index, site_id, county, Backoff(cap_s=args.backoff_cap_s), args.batch,
+                        per_bundle=args.per_bundle)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

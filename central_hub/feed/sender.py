@@ -1,10 +1,11 @@
 """The relay: pending outbox rows -> validated transaction Bundles -> the county, in order.
 
-One step takes the oldest pending rows in id order and sends them one by one. The first
-retryable failure (network, timeout, 429, 5xx) ends the step and holds the head of the queue
-until its backoff has passed, so bundles reach the county in the order their records were
-committed. A refusal (4xx) or a Bundle that is not valid FHIR R4 goes to the dead letters with
-the reason and does not block the rows behind it. Results of a step are written back in one
+One step takes the oldest pending rows in id order and sends them, up to 20 records per
+transaction. The first retryable failure (network, timeout, 429, 5xx) ends the step and holds
+the head of the queue until its backoff has passed, so records reach the county in the order
+they were committed. A refusal (4xx; a merged transaction is split to find the record refused)
+or a Bundle that is not valid FHIR R4 goes to the dead letters with the reason and does not
+block the rows behind it. Results of a step are written back in one
 transaction after it; a sender killed before that resends those rows, which the county's
 conditional create/update turns into no-ops (no duplicate).
 """
@@ -64,8 +65,8 @@ class StepReport:
 
 class FeedSender:
     def __init__(self, store: Store, cipher: DataCipher, blind_index: BlindIndex, site_id: str,
-                 county: CountyClient, backoff: Backoff | None = None, batch: int = 50,
-                 clock_ms: Callable[[], int] | None = None) -> None:
+                 county: CountyClient, backoff: Backoff | None = None, batch: int = 100,
+                 clock_ms: Callable[[], int] | None = None, per_bundle: int = 20) -> None:
         self.store = store
         self.cipher = cipher
         self.blind_index = blind_index
@@ -73,13 +74,16 @@ class FeedSender:
         self.county = county
         self.backoff = backoff or Backoff()
         self.batch = batch
+        self.per_bundle = max(1, per_bundle)
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._http = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-http")
 
     def step(self) -> StepReport:
-        """Send the oldest pending rows, one transaction in flight at a time: the next Bundle is built
-        and validated while the county works on the previous one (its answer is awaited before the
-        next is sent, so the order holds)."""
+        """Send the oldest pending rows in order, up to `per_bundle` records merged into one transaction
+        (one round trip for many records: the county may be far away), one transaction in flight: the
+        next is built and validated while the county works on the previous one, whose answer is awaited
+        before the next is sent, so the order holds. A merged transaction the county refuses is split
+        and its records sent one by one, so only the bad one becomes a dead letter."""
         report = StepReport()
         rows = outbox.head(self.store, self.batch)
         now = self.clock_ms()
@@ -89,24 +93,48 @@ class FeedSender:
         results: list[Result] = []
         links: list[tuple[str, int, str]] = []
         meta: dict[str, str] = {}
-        in_flight: tuple[_Ready, Future[Answer]] | None = None
+        in_flight: tuple[list[_Ready], Future[Answer]] | None = None
+        chunk: list[_Ready] = []
+        go_on = True
         for row in rows:
             ready = self._prepare(row, links)
-            if in_flight is not None:
-                result = self._conclude(*in_flight, meta)
-                if not self._count(report, in_flight[0].row, result, results, meta):
-                    in_flight = None
-                    break
-                in_flight = None
             if isinstance(ready, Result):
                 self._count(report, row, ready, results, meta)
-            else:
-                in_flight = (ready, self._http.submit(self.county.post_transaction, ready.body))
-        if in_flight is not None:
-            self._count(report, in_flight[0].row, self._conclude(*in_flight, meta), results, meta)
+                continue
+            chunk.append(ready)
+            if len(chunk) < self.per_bundle:
+                continue
+            if in_flight is not None and not self._finish(*in_flight, report, results, meta):
+                in_flight, go_on = None, False
+                break
+            in_flight, chunk = (chunk, self._http.submit(self.county.post_transaction, _merge(chunk))), []
+        if go_on and in_flight is not None:
+            go_on = self._finish(*in_flight, report, results, meta)
+        if go_on and chunk:
+            self._finish(chunk, self._http.submit(self.county.post_transaction, _merge(chunk)), report, results, meta)
         if results:
             outbox.save(self.store, results, links, meta)
         return report
+
+    def _finish(self, chunk: list[_Ready], future: Future[Answer], report: StepReport, results: list[Result],
+                meta: dict[str, str]) -> bool:
+        """The answer to one transaction, for each of its records; False when the step must stop (retry)."""
+        answer = future.result()
+        if answer.verdict is Verdict.REFUSED and len(chunk) > 1:
+            log.info("county refused a transaction of %d records; sending them one by one", len(chunk))
+            for ready in chunk:
+                single = self._conclude(ready, self._http.submit(self.county.post_transaction, ready.body), meta)
+                if not self._count(report, ready.row, single, results, meta):
+                    return False
+            return True
+        retry_at = None  # one wait for the whole transaction, from its oldest record's attempts
+        if answer.verdict is Verdict.RETRY:
+            retry_at = self.clock_ms() + int(self.backoff.delay_s(chunk[0].attempts, answer.retry_after_s) * 1000)
+        go_on = True
+        for ready in chunk:
+            result = self._result(ready, answer, meta, retry_at)
+            go_on = self._count(report, ready.row, result, results, meta) and go_on
+        return go_on
 
     def close(self) -> None:
         self._http.shutdown(wait=True)
@@ -146,7 +174,9 @@ class FeedSender:
         return _Ready(row, attempts, body, len(json.loads(body).get("entry", [])), None)
 
     def _conclude(self, ready: _Ready, future: Future[Answer], meta: dict[str, str]) -> Result:
-        answer = future.result()
+        return self._result(ready, future.result(), meta)
+
+    def _result(self, ready: _Ready, answer: Answer, meta: dict[str, str], retry_at_ms: int | None = None) -> Result:
         row, attempts, keep = ready.row, ready.attempts, ready.fresh_seal
         now = self.clock_ms()
         outcome = json.dumps(answer.outcome, ensure_ascii=False) if answer.outcome else None
@@ -159,9 +189,10 @@ class FeedSender:
             log.warning("county refused outbox row %d (%s #%d): %s", row.id, row.device_id, row.msg_id, answer.error)
             return Result(row.id, DEAD, attempts, error=answer.error, http_status=answer.http_status,
                           outcome=outcome, sealed=keep)
-        delay_ms = int(self.backoff.delay_s(attempts, answer.retry_after_s) * 1000)
-        log.info("county: %s; outbox row %d retried in %.1f s", answer.error, row.id, delay_ms / 1000)
-        return Result(row.id, PENDING, attempts, now + delay_ms, answer.error, answer.http_status, outcome,
+        if retry_at_ms is None:
+            retry_at_ms = now + int(self.backoff.delay_s(attempts, answer.retry_after_s) * 1000)
+        log.info("county: %s; outbox row %d retried in %.1f s", answer.error, row.id, (retry_at_ms - now) / 1000)
+        return Result(row.id, PENDING, attempts, retry_at_ms, answer.error, answer.http_status, outcome,
                       sealed=keep)
 
     def _build(self, row: OutboxRow, links: list[tuple[str, int, str]]) -> tuple[bytes, int] | Result:
@@ -194,6 +225,22 @@ class FeedSender:
                     return p
             return outbox.ctg_patient(self.store, device_id, episode_id)
         return lookup
+
+
+def _merge(chunk: list[_Ready]) -> bytes:
+    """The records' Bundles as one transaction. An entry several of them carry (the same Patient or
+    EpisodeOfCare) goes once: a conditional update wins over a conditional create, the latest over
+    an earlier one."""
+    if len(chunk) == 1:
+        return chunk[0].body
+    entries: dict[str, dict[str, Any]] = {}
+    for ready in chunk:
+        for entry in json.loads(ready.body)["entry"]:
+            seen = entries.get(entry["fullUrl"])
+            if seen is None or entry["request"]["method"] == "PUT":
+                entries[entry["fullUrl"]] = entry
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": list(entries.values())}
+    return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def run(sender: FeedSender, stop: Any, idle_s: float = 0.2) -> None:
