@@ -1,5 +1,7 @@
 """The link session (outbox -> envelopes -> acks) against the fake broker."""
 
+import os
+
 from fakebroker import FakeBroker
 from mchfw import cbor, counters, envelope, link, mqtt, outbox, robust
 
@@ -178,3 +180,20 @@ def test_unanswered_resends_back_off_with_jitter(tmp):
     brokers[0].push(*_ack(ids, 1))
     lnk.service()
     assert lnk.resend_after_ms == 5000 and hdr["epoch"] == lnk.epoch
+
+
+def test_each_boot_seals_under_a_new_epoch(tmp):
+    """A re-flashed board (or a lost counter file) comes back with old counters; the random epoch of
+    each boot keeps the nonces new."""
+    epochs = []
+    for boot in range(2):
+        where = tmp + "/boot" + str(boot)
+        os.mkdir(where)
+        lnk, box, clock, brokers = _setup(where)
+        box.add("ctg", "ctg/1", {"seq": 1})
+        lnk.service()
+        [payload] = [p[1] for p in brokers[0].published if p[0].endswith("/ctg")]
+        hdr = envelope.peek(payload)
+        assert len(hdr["epoch"]) == envelope.EPOCH_LEN
+        epochs.append((hdr["counter"], hdr["epoch"]))
+    assert epochs[0][0] == epochs[1][0] and epochs[0][1] != epochs[1][1]  # same counter, new nonce
