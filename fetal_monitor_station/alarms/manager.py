@@ -53,6 +53,7 @@ class _Bed:
         self.th = th
         w = int(th.episode_window_s * SAMPLE_HZ)
         self.timers = {k: ConditionTimer(w, th.hold_fraction) for k in TIMED_KINDS}
+        self.timers[PROLONGED_DECELERATION] = ConditionTimer(w, th.prolonged_decel_hold_fraction)
         self.rule_s = {FHR_HIGH_LIMIT: th.fhr_limit_delay_s, FHR_LOW_LIMIT: th.fhr_limit_delay_s,
                        PROLONGED_DECELERATION: th.prolonged_decel_s, SIGNAL_LOSS: th.signal_loss_s,
                        MATERNAL_COINCIDENCE: th.coincidence_s, REDUCED_VARIABILITY: th.reduced_variability_s}

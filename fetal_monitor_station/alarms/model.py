@@ -61,6 +61,9 @@ class AlarmThresholds:
     fhr_limit_delay_s: float = 120.0  # ...for this long
     prolonged_decel_drop_bpm: float = R.DECEL_MIN_FALL_BPM  # 15 bpm below the live baseline
     prolonged_decel_s: float = R.FIGO_PROLONGED_DECEL_S  # FIGO > 3 min (NICHD ward: 120 s)
+    # station: a prolonged deceleration does not return to the baseline; recurrent shorter ones
+    # (below for half the time) must not add up to one, so its episode needs 80 % of the last minute
+    prolonged_decel_hold_fraction: float = 0.8
     signal_loss_s: float = 60.0  # station
     disconnect_s: float = 10.0  # station: no sample at all for this long
     coincidence_bpm: float = 5.0  # station: |FHR - MHR| below this...

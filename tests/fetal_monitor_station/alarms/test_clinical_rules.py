@@ -106,3 +106,20 @@ def test_fast_fhr_limit_alarm_is_separate_and_configurable() -> None:
     assert 630.0 <= first_raise(changes, FHR_HIGH_LIMIT) <= 631.0
     with pytest.raises(ValueError):
         AlarmThresholds(fhr_low_limit_bpm=200.0)
+
+
+def test_recurrent_short_decelerations_do_not_add_up_to_a_prolonged_one() -> None:
+    """Defect 6 (alarm burden): on real records, recurrent decelerations that return to the baseline
+    kept one 'prolonged deceleration' episode alive through the hysteresis (a high-priority alarm
+    after up to 16 min). Here 55-s decelerations every 75 s raise none, a 4-min one still does."""
+    tr = step_trace(140.0, 0.0, 2400.0)
+    t = np.arange(len(tr)) / SAMPLE_HZ
+    fhr = tr.fhr1_bpm.copy()
+    for start in np.arange(900.0, 2100.0, 75.0):
+        fhr -= dip(t, start, start + 15.0, start + 55.0, 35.0, hold_until_s=start + 40.0)
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=tr.toco))
+    assert raises(changes, PROLONGED_DECELERATION) == []
+    # one of 4 min among them still is one
+    fhr -= dip(t, 2150.0, 2165.0, 2400.0, 40.0, hold_until_s=2380.0)
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=tr.toco))
+    assert 2150.0 + 180.0 <= first_raise(changes, PROLONGED_DECELERATION) <= 2150.0 + 200.0
