@@ -1,11 +1,11 @@
 """Our baseline and events vs the three published methods' outputs shipped with FHRMA.
 
-`python -m bench.ctg_fhrma` reads /work/shared/data/ctg/fhrma when present (66 training
-recordings + A_std / MD_std / W_std.mat: Ayres-de-Campos, Maeda, Wrobel re-coded by FHRMA).
-No expert annotations are available, so the reference is the methods' consensus:
-baseline = per-sample median of the three; events = those at least two of them found.
-Each method is compared with the other two (mean baseline; events both others agree on).
-Metrics after FHRMA statscompare.m: RMSD, MADI, F1 (conventional; FHRMA's F is half).
+`python -m bench.ctg_fhrma [--data DIR]` reads `fhrma/FHRMAdataset` under the CTG data directory
+(66 training recordings + A_std / MD_std / W_std.mat: Ayres-de-Campos, Maeda, Wrobel re-coded by
+FHRMA; exits 1 when they or scipy, which reads the .mat files, are missing). No expert annotations
+are available, so each method M is compared like for like: M and ours are both scored against
+exactly the reference M faces, the mean baseline of the other two methods and the events both of
+them found. Metrics after FHRMA statscompare.m: RMSD, MADI, F1 (conventional; FHRMA's F is half).
 Medians over files.
 """
 
@@ -13,27 +13,42 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.ctg_data import FHRMA_SUBDIR, data_root, parser, require
 from fetal_monitor_station.analysis.baseline import moving_median_baseline
 from fetal_monitor_station.analysis.metrics import baseline_rmsd, event_scores, madi, match_events
 from fetal_monitor_station.analysis.offline import analyse_trace
 from fetal_monitor_station.sources.fhrma import read_fhr
 from fetal_monitor_station.trace import SAMPLE_HZ, Trace
 
-DATA = Path("/work/shared/data/ctg/fhrma/FHRMAdataset")
 METHODS = ("A_std", "MD_std", "W_std")
 Iv = list[tuple[float, float]]
 
 
-def load_method(name: str) -> dict[str, dict[str, object]]:
+def dataset(arg: Path | None) -> Path:
+    """The FHRMA folder, its three method files and scipy, or exit 1 naming what is missing."""
+    data = data_root(arg) / FHRMA_SUBDIR
+    for m in METHODS:
+        require(data / "analyses" / f"{m}.mat", f"FHRMA method outputs ({m}.mat)")
+    require(data / "traindata", "FHRMA training recordings (traindata/)")
+    try:
+        import scipy.io  # noqa: F401
+    except ImportError:
+        print("cannot measure: scipy (reads the FHRMA .mat files) is not installed", file=sys.stderr)
+        raise SystemExit(1) from None
+    return data
+
+
+def load_method(data_dir: Path, name: str) -> dict[str, dict[str, object]]:
     from scipy.io import loadmat
 
-    data = loadmat(DATA / "analyses" / f"{name}.mat", squeeze_me=True, struct_as_record=False)["data"]
+    data = loadmat(data_dir / "analyses" / f"{name}.mat", squeeze_me=True, struct_as_record=False)["data"]
     out = {}
     for d in data:
         def ev(x: object) -> Iv:
@@ -84,10 +99,10 @@ class FhrmaFile:
     events: dict[str, list[Iv]]  # "acc"/"dec" -> per method, events with <= 1/3 loss
 
 
-def load_files() -> list[FhrmaFile]:
-    methods = [load_method(m) for m in METHODS]
+def load_files(data_dir: Path) -> list[FhrmaFile]:
+    methods = [load_method(data_dir, m) for m in METHODS]
     out = []
-    for p in sorted((DATA / "traindata").glob("train*.fhr")):
+    for p in sorted((data_dir / "traindata").glob("train*.fhr")):
         if p.name not in methods[0]:
             continue
         raw = read_fhr(p)
@@ -105,23 +120,37 @@ def load_files() -> list[FhrmaFile]:
     return out
 
 
-def score_ours(f: FhrmaFile, doc: dict[str, Any]) -> dict[str, float]:
-    """Our baseline and events (from an analyse_trace document) against the consensus."""
-    ours = np.array([np.nan if b is None else b for b in doc["baseline_bpm"]], float)
+def reference(f: FhrmaFile, k: int | None) -> tuple[np.ndarray, dict[str, Iv]]:
+    """What method `k` faces: the mean baseline of the other two and the events both found.
+    k = None: the consensus of all three (median; events >= 2 found), for the window choice."""
+    if k is None:
+        return f.consensus, {kind: two_of_three(f.events[kind]) for kind in ("acc", "dec")}
+    o = [j for j in range(3) if j != k]
+    base = np.mean([f.bases[j] for j in o], axis=0)
+    return base, {kind: agreed(f.events[kind][o[0]], f.events[kind][o[1]]) for kind in ("acc", "dec")}
+
+
+def score(f: FhrmaFile, base: np.ndarray, acc: Iv, dec: Iv, ref: tuple[np.ndarray, dict[str, Iv]]
+          ) -> dict[str, float]:
     f_eval = np.where(f.eval_mask, f.fhr, np.nan)
-    out = {"rmsd": baseline_rmsd(ours, f.consensus, f.eval_mask), "madi": madi(ours, f.consensus, f_eval)}
-    for kind, key in (("acc", "accelerations"), ("dec", "decelerations")):
-        mine = keep([(d["start_s"], d["end_s"]) for d in doc[key]], f.lost)
-        out[f"{kind}_f1"] = event_scores(two_of_three(f.events[kind]), mine)["f1"]
+    out = {"rmsd": baseline_rmsd(base, ref[0], f.eval_mask), "madi": madi(base, ref[0], f_eval)}
+    for kind, mine in (("acc", acc), ("dec", dec)):
+        out[f"{kind}_f1"] = event_scores(ref[1][kind], mine)["f1"]
     return out
 
 
-def main() -> int:
-    if not (DATA / "analyses" / "A_std.mat").exists():
-        print(f"FHRMA data not found at {DATA}: benchmark not run")
-        print("RESULT ctg_fhrma data=absent")
-        return 0
-    print(f"using FHRMA data at {DATA} (66 training recordings, outputs of {', '.join(METHODS)})")
+def score_ours(f: FhrmaFile, doc: dict[str, Any], k: int | None = None) -> dict[str, float]:
+    """Our baseline and events (from an analyse_trace document) against `reference(f, k)`."""
+    ours = np.array([np.nan if b is None else b for b in doc["baseline_bpm"]], float)
+    acc, dec = (keep([(d["start_s"], d["end_s"]) for d in doc[key]], f.lost)
+                for key in ("accelerations", "decelerations"))
+    return score(f, ours, acc, dec, reference(f, k))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    data = dataset(args.data)
+    print(f"using FHRMA data at {data} (training recordings, outputs of {', '.join(METHODS)})")
     t0 = time.perf_counter()
     rows: dict[str, list[float]] = {}
 
@@ -129,41 +158,41 @@ def main() -> int:
         if np.isfinite(v):
             rows.setdefault(key, []).append(v)
 
-    for f in load_files():
-        for metric, value in score_ours(f, analyse_trace(f.trace, with_alarms=False)).items():
-            add(f"ours_{metric}", value)
+    files = load_files(data)
+    if not files:
+        print(f"cannot measure: no FHRMA recording matched the method files in {data}", file=sys.stderr)
+        return 1
+    for f in files:
+        doc = analyse_trace(f.trace, with_alarms=False)
         mm = moving_median_baseline(f.fhr, 300 * SAMPLE_HZ)
-        f_eval = np.where(f.eval_mask, f.fhr, np.nan)
-        add("mm5_rmsd", baseline_rmsd(mm, f.consensus, f.eval_mask))
-        add("mm5_madi", madi(mm, f.consensus, f_eval))
         for k, name in enumerate(METHODS):
-            others = np.mean([f.bases[j] for j in range(3) if j != k], axis=0)
-            add(f"{name}_rmsd", baseline_rmsd(f.bases[k], others, f.eval_mask))
-            add(f"{name}_madi", madi(f.bases[k], others, f_eval))
-            for kind in ("acc", "dec"):
-                o = [f.events[kind][j] for j in range(3) if j != k]
-                add(f"{name}_{kind}_f1", event_scores(agreed(o[0], o[1]), f.events[kind][k])["f1"])
+            ref = reference(f, k)
+            for metric, value in score_ours(f, doc, k).items():
+                add(f"ours_vs_{name}_{metric}", value)
+            for metric, value in score(f, f.bases[k], f.events["acc"][k], f.events["dec"][k], ref).items():
+                add(f"{name}_{metric}", value)
+            add(f"mm5_vs_{name}_rmsd", baseline_rmsd(mm, ref[0], f.eval_mask))
     med = {k: float(np.median(v)) for k, v in rows.items()}
-    print(f"files={len(rows.get('ours_rmsd', []))} (medians over files)")
-    print("baseline vs consensus (ours, 5-min moving median) and each method vs mean of the other two:")
-    for who in ("ours", "mm5", *METHODS):
-        print(f"  {who:7s} RMSD={med[f'{who}_rmsd']:.2f} bpm  MADI={100 * med[f'{who}_madi']:.2f} %")
-    print("event F1 (ours vs events >= 2 methods found; each method vs events the other two agree on):")
-    for who in ("ours", *METHODS):
-        print(f"  {who:7s} accF1={med[f'{who}_acc_f1']:.3f}  decF1={med[f'{who}_dec_f1']:.3f}")
-    best_method_madi = min(med[f"{m}_madi"] for m in METHODS)
-    best_method_rmsd = min(med[f"{m}_rmsd"] for m in METHODS)
-    best_acc = max(med[f"{m}_acc_f1"] for m in METHODS)
-    best_dec = max(med[f"{m}_dec_f1"] for m in METHODS)
-    base_ok = med["ours_rmsd"] < best_method_rmsd
-    ev_ok = med["ours_acc_f1"] >= best_acc and med["ours_dec_f1"] >= best_dec
-    print(f"RESULT ctg_fhrma data=present files={len(rows['ours_rmsd'])} ours_rmsd_bpm={med['ours_rmsd']:.2f} "
-          f"ours_madi_pct={100 * med['ours_madi']:.2f} best_method_rmsd_bpm={best_method_rmsd:.2f} "
-          f"best_method_madi_pct={100 * best_method_madi:.2f} movmedian5_rmsd_bpm={med['mm5_rmsd']:.2f} "
-          f"ours_acc_f1={med['ours_acc_f1']:.3f} best_method_acc_f1={best_acc:.3f} "
-          f"ours_dec_f1={med['ours_dec_f1']:.3f} best_method_dec_f1={best_dec:.3f} "
-          f"baseline_target={'met' if base_ok else 'not_met'} event_target={'met' if ev_ok else 'not_met'} "
-          f"elapsed_s={time.perf_counter() - t0:.0f}")
+    print(f"files={len(files)} (medians over files); each row: method M vs the mean of the other two "
+          "(events both found), and ours / the 5-min moving median against exactly that reference")
+    metrics = ("rmsd", "madi", "acc_f1", "dec_f1")
+    better = {m: True for m in metrics}
+    parts = []
+    for name in METHODS:
+        o = {m: med[f"ours_vs_{name}_{m}"] for m in metrics}
+        t = {m: med[f"{name}_{m}"] for m in metrics}
+        print(f"  vs ref of {name:6s}: RMSD ours {o['rmsd']:.2f} / {name} {t['rmsd']:.2f} / mm5 "
+              f"{med[f'mm5_vs_{name}_rmsd']:.2f} bpm; MADI ours {100 * o['madi']:.2f} / {100 * t['madi']:.2f} %; "
+              f"accF1 ours {o['acc_f1']:.3f} / {t['acc_f1']:.3f}; decF1 ours {o['dec_f1']:.3f} / {t['dec_f1']:.3f}")
+        for m in metrics:
+            lower_is_better = m in ("rmsd", "madi")
+            better[m] &= o[m] < t[m] if lower_is_better else o[m] > t[m]
+        parts.append(f"{name}_ours_rmsd={o['rmsd']:.2f} {name}_rmsd={t['rmsd']:.2f} "
+                     f"{name}_ours_acc_f1={o['acc_f1']:.3f} {name}_acc_f1={t['acc_f1']:.3f} "
+                     f"{name}_ours_dec_f1={o['dec_f1']:.3f} {name}_dec_f1={t['dec_f1']:.3f}")
+    print(f"RESULT ctg_fhrma files={len(files)} {' '.join(parts)} "
+          f"better_than_each_rmsd={better['rmsd']} better_than_each_acc_f1={better['acc_f1']} "
+          f"better_than_each_dec_f1={better['dec_f1']} elapsed_s={time.perf_counter() - t0:.0f}")
     return 0
 
 

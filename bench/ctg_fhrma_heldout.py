@@ -1,13 +1,14 @@
 """How much of our FHRMA baseline figure is owed to choosing the windows on the same 66 files.
 
-`python -m bench.ctg_fhrma_heldout` reads /work/shared/data/ctg/fhrma when present. The
+`python -m bench.ctg_fhrma_heldout [--data DIR]` reads the FHRMA data as bench.ctg_fhrma does. The
 baseline's two windows (`lookback_s`, `lookahead_s` of AnalysisConfig) were chosen on the 66
 FHRMA training recordings, and `bench.ctg_fhrma` scores them on those same files. Here every
 configuration of a small grid around the chosen one is run on every file once; then, leaving
 each file out in turn, the configuration with the best median RMSD on the other 65 is picked
 and scored on the file left out (leave-one-out cross-validation of the choice). The held-out
 median is compared with the in-sample median of the shipped defaults (a ratio) and with the
-best of the three published methods. Reference and metrics as in bench.ctg_fhrma.
+best of the three published methods. The reference here is the consensus of the three methods
+(median baseline; events >= 2 found); metrics as in bench.ctg_fhrma.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections import Counter
 
 import numpy as np
 
-from bench.ctg_fhrma import DATA, METHODS, load_files, score_ours
+from bench.ctg_data import parser
+from bench.ctg_fhrma import METHODS, dataset, load_files, score_ours
 from fetal_monitor_station.analysis.config import CHANNEL_AUTO, AnalysisConfig
 from fetal_monitor_station.analysis.metrics import baseline_rmsd
 from fetal_monitor_station.analysis.offline import analyse_trace
@@ -35,16 +37,14 @@ def config(lookback_s: float, lookahead_s: float) -> AnalysisConfig:
 
 
 def main() -> int:
-    if not (DATA / "analyses" / "A_std.mat").exists():
-        print(f"FHRMA data not found at {DATA}: benchmark not run")
-        print("RESULT ctg_fhrma_heldout data=absent")
-        return 0
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    data = dataset(args.data)
     t0 = time.perf_counter()
-    files = load_files()
+    files = load_files(data)
     default = (AnalysisConfig().lookback_s, AnalysisConfig().lookahead_s)
     grid = [(b, a) for b in LOOKBACK_S for a in LOOKAHEAD_S]
     assert default in grid, "the grid must hold the shipped defaults"
-    print(f"using FHRMA data at {DATA}: {len(files)} recordings, {len(grid)} window pairs "
+    print(f"using FHRMA data at {data}: {len(files)} recordings, {len(grid)} window pairs "
           f"(lookback x lookahead, s), defaults {default}")
     # scores[g][i][metric]: configuration g on file i
     scores: list[list[dict[str, float]]] = []
@@ -73,7 +73,7 @@ def main() -> int:
     for m in METRICS:
         print(f"  {m:7s} in-sample (defaults) {insample[m]:.3f}   held-out {heldout[m]:.3f}")
     ratio = heldout["rmsd"] / insample["rmsd"]
-    print(f"RESULT ctg_fhrma_heldout data=present files={len(files)} configs={len(grid)} "
+    print(f"RESULT ctg_fhrma_heldout files={len(files)} configs={len(grid)} "
           f"insample_rmsd_bpm={insample['rmsd']:.2f} heldout_rmsd_bpm={heldout['rmsd']:.2f} "
           f"ratio_heldout_to_insample={ratio:.3f} best_method_rmsd_bpm={method_rmsd:.2f} "
           f"heldout_madi_pct={100 * heldout['madi']:.2f} heldout_acc_f1={heldout['acc_f1']:.3f} "
