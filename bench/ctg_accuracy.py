@@ -9,13 +9,21 @@ FHRMA's matching rule (FHRMA's own F is half of it). The reference baseline is a
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 
 from fetal_monitor_station.analysis.baseline import moving_median_baseline
+from fetal_monitor_station.analysis.events import DEC_TYPES
 from fetal_monitor_station.analysis.metrics import baseline_rmsd
 from fetal_monitor_station.analysis.offline import analyse_trace
 from fetal_monitor_station.sources.synthetic import SyntheticSpec, generate
+from fetal_monitor_station.sources.synthetic_grid import (
+    MISSED,
+    decel_type_grid,
+    type_accuracy,
+    type_confusion,
+)
 from fetal_monitor_station.sources.synthetic_truth import score
 from fetal_monitor_station.trace import SAMPLE_HZ
 
@@ -32,8 +40,24 @@ def grid() -> list[SyntheticSpec]:
     return out
 
 
+def type_grid() -> tuple[float, str]:
+    """Deceleration typing on the type grid: accuracy and the confusion matrix (rows = truth)."""
+    conf: Counter[tuple[str, str]] = Counter()
+    for spec in decel_type_grid():
+        trace, truth = generate(spec)
+        conf += type_confusion(analyse_trace(trace, with_alarms=False), truth)
+    cols = (*DEC_TYPES, MISSED)
+    lines = ["| truth \\ reported | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for t in DEC_TYPES:
+        lines.append(f"| {t} | " + " | ".join(str(conf[(t, c)]) for c in cols) + " |")
+    return type_accuracy(conf), "\n".join(lines)
+
+
 def main() -> None:
     t0 = time.perf_counter()
+    grid_acc, matrix = type_grid()
+    print(f"deceleration type grid ({len(decel_type_grid())} traces): accuracy {grid_acc:.3f}")
+    print(matrix)
     rows, mm = [], []
     for spec in grid():
         trace, truth = generate(spec)
@@ -56,7 +80,7 @@ def main() -> None:
           f"acc_f1={mean('acc_f1', 'n_acc_truth'):.3f} dec_f1={mean('dec_f1', 'n_dec_truth'):.3f} "
           f"dec_type_accuracy={mean('type_accuracy'):.3f} figo_agreement={mean('figo_agreement'):.3f} "
           f"nichd_agreement={mean('nichd_agreement'):.3f} movmedian5_rmsd_bpm_median={mm_rmsd:.2f} "
-          f"rmsd_ratio_vs_movmedian={rmsd / mm_rmsd:.2f} elapsed_s={time.perf_counter() - t0:.0f}")
+          f"rmsd_ratio_vs_movmedian={rmsd / mm_rmsd:.2f} type_grid_accuracy={grid_acc:.3f} elapsed_s={time.perf_counter() - t0:.0f}")
 
 
 if __name__ == "__main__":
