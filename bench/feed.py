@@ -39,8 +39,8 @@ from central_hub.feed.county import CountyClient
 from central_hub.feed.mapping import Source, to_bundle
 from central_hub.feed.sender import FeedSender
 from central_hub.feed.validate import validate_bundle
-from central_hub.store import Store, model, open_store
-from central_hub.store.model import record_aad
+from central_hub.store import Store, open_store
+from central_hub.store.model import RecordTuple, record_aad, record_digest
 from mch_link.registry import load_site_info
 from provisioning.devsite import make_dev_site
 
@@ -74,14 +74,11 @@ def pregnancy(rng: random.Random, n: int) -> dict[str, Any]:
 
 def commit(store: Store, cipher: DataCipher, bodies: list[tuple[int, dict[str, Any]]], at_ms: int,
            schema: str = "antenatal-booking/1") -> None:
-    rows: list[Any] = []
+    rows: list[RecordTuple] = []
     for msg_id, body in bodies:
         plain = cbor2.dumps(body)
         key_id, nonce, sealed = cipher.seal(record_aad("kiosk-001", msg_id), plain)
-        row: tuple[Any, ...] = ("kiosk-001", msg_id, schema, None, None, at_ms, key_id, nonce, sealed)
-        if "digest" in model.RECORD_COLUMNS:  # the content digest, where the store has it
-            row += (model.record_digest(None, plain),)  # type: ignore[attr-defined]
-        rows.append(row)
+        rows.append(("kiosk-001", msg_id, schema, None, None, at_ms, key_id, nonce, sealed, record_digest(None, plain)))
     with store.transaction([]) as txn:
         txn.add_records(rows)
 

@@ -10,8 +10,8 @@ from typing import Any
 import cbor2
 
 from central_hub.datakey import DataCipher
-from central_hub.store import Store, model
-from central_hub.store.model import record_aad
+from central_hub.store import Store
+from central_hub.store.model import record_aad, record_digest
 from kiosk.idcard.synthetic import synthetic_identity
 from mch_link import schemas
 
@@ -73,13 +73,11 @@ def classification(episode_id: int, at_ms: int = T0_MS + 600_000) -> dict[str, A
 
 def record_row(cipher: DataCipher, device_id: str, msg_id: int, schema_id: str, body: Any,
                received_at_ms: int = T0_MS) -> Any:
-    """A `records` row as the handler builds it (with the content digest where the model has one)."""
+    """A `records` row as the handler builds it."""
     plain = cbor2.dumps(body)
     key_id, nonce, sealed = cipher.seal(record_aad(device_id, msg_id), plain)
-    row: tuple[Any, ...] = (device_id, msg_id, schema_id, None, None, received_at_ms, key_id, nonce, sealed)
-    if "digest" in model.RECORD_COLUMNS:
-        row += (model.record_digest(None, plain),)  # type: ignore[attr-defined]
-    return row
+    return (device_id, msg_id, schema_id, None, None, received_at_ms, key_id, nonce, sealed,
+            record_digest(None, plain))
 
 
 def commit(store: Store, cipher: DataCipher, records: list[tuple[str, int, str, Any]],
