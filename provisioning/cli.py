@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import pki, views
+from provisioning import cli_journal, pki, views
 from provisioning.errors import ProvisioningError
 from provisioning.migrate import migrate
 from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
@@ -27,6 +27,7 @@ CRL_WARN_BEFORE = timedelta(days=7)  # an expired CRL locks every device out of 
 
 def _site_args(p: argparse.ArgumentParser, passphrase: bool = True, root: bool = False) -> None:
     p.add_argument("--site", type=Path, required=True, metavar="DIR", help="the site directory")
+    cli_journal.add_technician_arg(p)
     if passphrase:
         p.add_argument("--passphrase-file", type=Path, metavar="FILE",
                        help=f"file holding the site (issuing CA) passphrase (else ${ENV_VAR}, else a prompt)")
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=pki.CRL_VALIDITY.days, help="validity of the new CRL")
     p.add_argument("--if-due", type=int, metavar="DAYS",
                    help="only if the current CRL expires within DAYS")
+
+    cli_journal.add_journal_parser(sub, _site_args)
     return parser
 
 
@@ -156,6 +159,8 @@ def run(args: argparse.Namespace) -> None:
             return
         next_update = site.renew_crl(validity=_positive_days(args.days, "--days"))
         print(f"CRL re-issued, next update {next_update:%Y-%m-%d %H:%M} UTC; reload the broker", file=out)
+    elif args.command == "journal":
+        cli_journal.run_journal(args)
 
 
 def _has_legacy_root(site_dir: Path) -> bool:
@@ -176,14 +181,31 @@ def _list(site: Site) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        run(args)
+        cli_journal.check_before(args)
     except ProvisioningError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    try:
+        run(args)
+    except ProvisioningError as exc:
+        return _failed(args, str(exc))
     except OSError as exc:
-        print(f"{PROG}: error: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
+        return _failed(args, f"{exc.filename or ''}: {exc.strerror}")
+    try:
+        cli_journal.record(args, "ok")
+    except ProvisioningError as exc:
+        print(f"{PROG}: error: done, but not journaled: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _failed(args: argparse.Namespace, message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    try:
+        cli_journal.record(args, f"error: {message}")
+    except ProvisioningError as exc:
+        print(f"{PROG}: error: not journaled either: {exc}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":
