@@ -46,6 +46,7 @@ from provisioning.devsite import make_dev_site
 
 SITE = "bench-site"
 READY = "county-simulator: listening on"
+READY_SENDER = "mch-hub feed: sending to"
 
 
 def start_county(data: Path) -> tuple[subprocess.Popen[str], str]:
@@ -146,6 +147,9 @@ def lag(site: Path, db: str, url: str, store: Store, cipher: DataCipher, rng: ra
     relay = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(site), "--db", db,
                               "--county", url, "--log-level", "WARNING"], stderr=subprocess.PIPE, text=True)
     try:
+        line = relay.stderr.readline() if relay.stderr else ""
+        if READY_SENDER not in line:  # committed records must not wait for the sender's start-up
+            raise SystemExit(f"bench.feed: mch-hub feed run did not start: {line.strip() or 'no output'}")
         n = int(rate * seconds)
         started = time.perf_counter()
         for k in range(n):
