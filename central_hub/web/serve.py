@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -21,6 +25,23 @@ from mch_link.registry import hub_identity, load_site_info
 READY_MESSAGE = "mch-hub web: serving"
 SHUTDOWN_S = 3
 log = logging.getLogger("mch-hub web")
+
+
+class _Server(uvicorn.Server):
+    """Stops on SIGTERM/SIGINT and exits 0, like `mch-hub run` (uvicorn re-raises the signal after its
+    graceful shutdown, which would make a clean stop look like a crash to a supervisor)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.should_exit = True
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 def _broker(args: argparse.Namespace) -> tuple[str, int]:
@@ -50,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
                             ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
                             ssl_keyfile=str(args.tls_key) if args.tls_key else None,
                             timeout_graceful_shutdown=SHUTDOWN_S, access_log=False)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     try:
         sock = socket.create_server((args.host, args.port))
     except OSError as exc:
