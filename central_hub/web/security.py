@@ -16,8 +16,8 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
-from starlette.responses import Response
+from fastapi import Request
+from fastapi.responses import Response
 
 SESSION_COOKIE = "mch_session"
 LOGIN_CSRF_COOKIE = "mch_login_csrf"
