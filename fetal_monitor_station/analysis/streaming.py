@@ -37,12 +37,21 @@ from .histogram import SlidingHistogram
 from .live import LiveSignal
 from .minute import SINUSOIDAL_WINDOW, SPM, minute_features
 from .ring import Ring
-from .shape import CONTEXT, NADIR_SMOOTH, ONSET_SEARCH, level_change, refine_deceleration
+from .shape import (
+    CONTEXT,
+    LEVEL_BAND_BPM,
+    LEVEL_SWITCH_MIN_BPM,
+    NADIR_SMOOTH,
+    ONSET_SEARCH,
+    level_change,
+    refine_deceleration,
+)
 from .util import median, ramp
 
 MIN_VALID_SAMPLES = int(R.BASELINE_MIN_VALID_S * SAMPLE_HZ)
 MAX_MINUTE_DEFER = 10 * SPM  # a minute waits for an open excursion at most this long
 EPISODE_MEMORY_S = 3600.0
+SHIFT_TAIL = int(60.0 * SAMPLE_HZ)  # the last minute of an excursion tells a level shift
 MERGE_GAP = int(60.0 * SAMPLE_HZ)  # station: pieces of a deceleration across a gap this short are joined
 TOCO_MIN_VALID_FRACTION = 0.25
 TOCO_HIST_MAX = 256.0  # toco beyond this is left out of the toco baseline
@@ -223,6 +232,8 @@ class StreamingAnalyzer:
         out: list[AnalysisEvent] = []
         for ep in self._det.feed(a, fhr - base, base):
             self._episodes.append(ep)
+            if self._is_level_shift(ep):
+                continue  # the baseline moved: not an event (its samples stay out of the variability)
             if ep.kind == KIND_ACCELERATION:
                 self._tracker.add_episode(ep)
                 out.append(self._event(ep))
@@ -242,6 +253,23 @@ class StreamingAnalyzer:
         out += self._type_pending(b, force=False)
         out += self._close_minutes(b, force=False)
         return out
+
+    def _is_level_shift(self, ep: Episode) -> bool:
+        """An excursion that is the baseline changing level (FIGO: a new baseline after >= 10 min),
+        seen against the settled baseline that adopts the change minutes late: the baseline ends
+        >= 10 bpm beyond where it started, in the excursion's direction, and the FHR of the
+        excursion's last minute sits at that new baseline. A prolonged deceleration of < 7 min
+        cannot move the settled baseline (`shape.level_change`), so it is never taken for one."""
+        a, e = int(round(ep.start_s * SAMPLE_HZ)), int(round(ep.end_s * SAMPLE_HZ))
+        if a < self._n - self._len or e - a < SHIFT_TAIL:
+            return False
+        b0, b1 = float(self._base.data[a % self._len]), float(self._base.data[(e - 1) % self._len])
+        sign = 1.0 if ep.amplitude > 0 else -1.0
+        if not sign * (b1 - b0) >= LEVEL_SWITCH_MIN_BPM:
+            return False
+        tail = self._fhr.get(e - SHIFT_TAIL, e)
+        tail = tail[np.isfinite(tail)]
+        return tail.size > 0 and abs(float(np.median(tail)) - b1) <= LEVEL_BAND_BPM
 
     def _gap_only(self, a: int, b: int) -> bool:
         """Samples [a, b) are a signal gap short enough to join two pieces of one deceleration."""
