@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from fetal_monitor_station.errors import StationError
+from mch_link.enrolment_cli import COMMANDS as ENROLMENT_COMMANDS
+from mch_link.enrolment_cli import add_enrolment_commands, run_enrolment_command
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ui_arguments(sub.add_parser("ui", help="run the station with the nurses' central monitoring screen"))
     report_arguments(sub.add_parser("report", help="make (and print) an A4 CTG report of an archived episode"))
+    add_enrolment_commands(sub)
     return p
 
 
@@ -156,7 +159,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
-COMMANDS = {"run": cmd_run, "analyse": cmd_analyse, "simulate": cmd_simulate, "ui": cmd_ui, "report": cmd_report}
+def cmd_enrolment(args: argparse.Namespace) -> int:
+    return run_enrolment_command(args, "mch-station")
+
+
+COMMANDS = {"run": cmd_run, "analyse": cmd_analyse, "simulate": cmd_simulate, "ui": cmd_ui, "report": cmd_report,
+            **dict.fromkeys(ENROLMENT_COMMANDS, cmd_enrolment)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

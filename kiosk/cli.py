@@ -21,6 +21,8 @@ from pathlib import Path
 
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import KioskDeviceError
+from mch_link.enrolment_cli import COMMANDS as ENROLMENT_COMMANDS
+from mch_link.enrolment_cli import add_enrolment_commands, run_enrolment_command
 
 EXIT_OK = 0
 EXIT_FAULT = 1
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--windowed", action="store_true", help="a 1280x800 window instead of fullscreen")
     hc = sub.add_parser("hash-credential", help="hash a technician PIN (read from stdin) for the app settings")
     hc.add_argument("technician_id")
+    add_enrolment_commands(sub)
     return parser
 
 
@@ -139,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "hash-credential":
             return _hash_credential(args.technician_id)
+        if args.command in ENROLMENT_COMMANDS:
+            return run_enrolment_command(args, PROG)
     except _UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

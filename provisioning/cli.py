@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import cli_journal, pki, views
+from provisioning import cli_journal, pki, usb, views
 from provisioning.errors import ProvisioningError
 from provisioning.migrate import migrate
 from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
     p.add_argument("--bundle", type=Path, metavar="DIR", help="bundle directory (default <site>/bundles/<id>)")
     p.add_argument("--csr", type=Path, metavar="FILE", help="the device's own CSR (its key never leaves it)")
+    p.add_argument("--usb", type=Path, metavar="STICK",
+                   help="write the bundle to STICK/mch/bundles/<id>/ with a manifest; with no --csr, use "
+                        "STICK/mch/requests/<id>.csr.pem if the device left one (mch-kiosk enroll-request)")
     p.add_argument("--days", type=int, default=pki.DEVICE_VALIDITY.days, help="certificate validity")
 
     p = sub.add_parser("issue-hub", allow_abbrev=False,
@@ -122,10 +125,16 @@ def run(args: argparse.Namespace) -> None:
         print(f"site {site.info.site_id} created in {site.path}; hub identities: {', '.join(site.info.hub_ids)}; "
               f"server views in {site.path / 'deploy'}; move ca/root.key.p12 offline", file=out)
     elif args.command == "enroll":
+        if args.usb and args.bundle:
+            raise ProvisioningError("give --bundle DIR or --usb STICK, not both")
+        if args.usb and not args.csr:
+            args.csr = usb.request_on_stick(args.usb, args.device_id)
         csr = args.csr.read_bytes() if args.csr else None
         site = _open(args)
-        result = site.enroll(args.device_id, args.kind, bundle_dir=args.bundle, csr_pem=csr,
-                             validity=_positive_days(args.days, "--days"))
+        result = site.enroll(args.device_id, args.kind, csr_pem=csr, validity=_positive_days(args.days, "--days"),
+                             bundle_dir=usb.bundle_dir(args.usb, args.device_id) if args.usb else args.bundle)
+        if args.usb:
+            usb.write_manifest(result.bundle)
         print(f"enrolled {result.device_id} ({result.entry.kind}), serial {result.entry.cert_serial}, "
               f"expires {result.entry.not_after:%Y-%m-%d}; bundle {result.bundle}", file=out)
     elif args.command == "issue-hub":
