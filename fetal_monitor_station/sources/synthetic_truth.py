@@ -17,7 +17,9 @@ MIN_VALID_SHARE = 2 / 3  # FHRMA drops events with more than 1/3 signal loss
 
 
 def expected_classes(truth: GroundTruth) -> list[tuple[float, str, str]]:
-    """(minute end s, FIGO, NICHD) per minute, from the truth fed to the same rules."""
+    """(minute end s, FIGO, NICHD) per minute, from the truth fed to the same rules (the tracker's
+    own rules: a consistency check of the pipeline, not an independent truth; that one is
+    tests/fetal_monitor_station/analysis/test_classification_truth.py)."""
     spec = truth.spec
     tracker = ClassificationTracker(antepartum=spec.contraction_interval_s is None,
                                     preterm=spec.gestation_weeks < 32)
@@ -83,7 +85,8 @@ def score(doc: dict[str, Any], truth: GroundTruth) -> dict[str, float]:
             current = (events[ci]["figo"], events[ci]["nichd"])
             ci += 1
         got[m] = current
-    both = [(e, got[m]) for m, e in enumerate(expected) if e[1] != "indeterminate" and got[m][0] != "indeterminate"]
+    # every minute the truth can classify counts; "indeterminate" from the analysis is a disagreement
+    both = [(e, got[m]) for m, e in enumerate(expected) if e[1] != "indeterminate"]
     figo_agree = float(np.mean([e[1] == g[0] for e, g in both])) if both else float("nan")
     nichd_agree = float(np.mean([e[2] == g[1] for e, g in both])) if both else float("nan")
     return {
