@@ -114,7 +114,7 @@ class AlarmManager:
                     side = ">" if kind == TACHYCARDIA else "<"
                     out += self._raise(bed_id, kind, now, rule.since or t,
                                        f"baseline {side} {limit:.0f} bpm for {rule.held_for():.0f} s")
-                elif rule.since is None:
+                elif rule.since is None and (bed_id, kind) in self._active:
                     out += self._clear(bed_id, kind, now)
         tm[FHR_HIGH_LIMIT].update(t, None if f is None else f > th.fhr_high_limit_bpm)
         tm[FHR_LOW_LIMIT].update(t, None if f is None else f < th.fhr_low_limit_bpm)
@@ -134,15 +134,16 @@ class AlarmManager:
             if timer.holding and timer.held_for() >= bed.rule_s[kind]:
                 out += self._raise(bed_id, kind, now, timer.since or t,
                                    f"{kind.replace('_', ' ')} for {timer.held_for():.0f} s")
-            elif timer.since is None:
+            elif timer.since is None and (bed_id, kind) in self._active:
                 out += self._clear(bed_id, kind, now)
         cl = snapshot.classification
         bad = cl is not None and (cl.nichd == NICHD_III if th.lead == "nichd" else cl.figo == FIGO_PATHOLOGICAL)
         if bad and cl is not None:
             out += self._raise(bed_id, PATHOLOGICAL, now, cl.window_end_s, "; ".join(cl.reasons) or "pathological")
-        elif cl is not None:
+        elif cl is not None and (bed_id, PATHOLOGICAL) in self._active:
             out += self._clear(bed_id, PATHOLOGICAL, now)
-        out += self._escalate(now, bed_id)
+        if self._active:
+            out += self._escalate(now, bed_id)
         return out
 
     def set_connected(self, bed_id: str, connected: bool) -> list[AlarmChange]:
