@@ -24,6 +24,7 @@ _MT_UINT, _MT_NINT, _MT_BYTES, _MT_TEXT, _MT_ARRAY, _MT_MAP, _MT_TAG, _MT_SIMPLE
 _AI_1, _AI_2, _AI_4, _AI_8 = 24, 25, 26, 27
 _SIMPLE_FALSE, _SIMPLE_TRUE, _SIMPLE_NULL = 20, 21, 22
 _SHORT_TEXT, _SHORT_TEXT_END = _MT_TEXT << 5, _MT_TEXT << 5 | _AI_1  # text of 0..23 bytes, length in the head
+_NULL = _MT_SIMPLE << 5 | _SIMPLE_NULL
 _HALF, _SINGLE, _DOUBLE = struct.Struct(">e"), struct.Struct(">f"), struct.Struct(">d")
 _U16, _U32, _U64 = struct.Struct(">H"), struct.Struct(">I"), struct.Struct(">Q")
 
@@ -110,12 +111,12 @@ class _Decoder:
             end = self.end
             for _ in range(n):
                 ib = data[pos] if pos < end else 0xFF
-                if ib < _AI_1:  # fast paths for the common small unsigned integers
-                    append(ib)
+                if ib < _AI_1:  # fast paths for unsigned integers (short reads raise IndexError/struct.error,
+                    append(ib)  # which `loads` reports as truncated)
                     pos += 1
-                elif ib == _AI_1 and pos + 1 < end:
-                    append(data[pos + 1])
-                    pos += 2
+                elif ib <= _AI_8:
+                    value, pos = _uint(data, ib, pos)
+                    append(value)
                 else:
                     value, pos = self.item(pos, depth + 1)
                     append(value)
@@ -141,7 +142,17 @@ class _Decoder:
                         raise self.fail(at, "map key is not an integer, text or byte string")
                 if key in m:
                     raise self.fail(at, "duplicate map key")
-                m[key], pos = self.item(pos, depth + 1)
+                ib = data[pos] if pos < end else 0xFF
+                if ib < _AI_1:  # fast paths as in arrays, and null
+                    m[key] = ib
+                    pos += 1
+                elif ib <= _AI_8:
+                    m[key], pos = _uint(data, ib, pos)
+                elif ib == _NULL:
+                    m[key] = None
+                    pos += 1
+                else:
+                    m[key], pos = self.item(pos, depth + 1)
             return m, pos
         if n not in self.tags:  # major type 6
             raise self.fail(start, f"tag {n} is not allowed here")
@@ -163,9 +174,23 @@ class _Decoder:
         return fmt.unpack_from(self.data, pos)[0], pos + fmt.size
 
 
+def _uint(data: bytes, ib: int, pos: int) -> tuple[int, int]:
+    """An unsigned integer whose head `ib` (24..27) is at `pos`."""
+    if ib == _AI_1:
+        return data[pos + 1], pos + 2
+    if ib == _AI_2:
+        return _U16.unpack_from(data, pos + 1)[0], pos + 3
+    if ib == _AI_4:
+        return _U32.unpack_from(data, pos + 1)[0], pos + 5
+    return _U64.unpack_from(data, pos + 1)[0], pos + 9
+
+
 def loads(data: bytes, tags: frozenset[int] = frozenset()) -> Any:
     """Decode exactly one item of `data`; raise CBORDecodeError on anything outside the subset."""
-    value, pos = _Decoder(data, tags).item(0, 0)
+    try:
+        value, pos = _Decoder(data, tags).item(0, 0)
+    except (IndexError, struct.error):
+        raise CBORDecodeError("truncated") from None
     if pos != len(data):
         raise CBORDecodeError(f"{len(data) - pos} trailing bytes after the item")
     return value
