@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import cli_journal, pki, usb, views
+from provisioning import cli_ceremony, cli_journal, pki, usb, views
 from provisioning.errors import ProvisioningError
 from provisioning.migrate import migrate
 from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only if the current CRL expires within DAYS")
 
     cli_journal.add_journal_parser(sub, _site_args)
+    cli_ceremony.add_ceremony_parser(sub, _site_args)
     return parser
 
 
@@ -170,6 +171,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"CRL re-issued, next update {next_update:%Y-%m-%d %H:%M} UTC; reload the broker", file=out)
     elif args.command == "journal":
         cli_journal.run_journal(args)
+    elif args.command == "ceremony":
+        cli_ceremony.run_ceremony_command(args)
 
 
 def _has_legacy_root(site_dir: Path) -> bool:

@@ -24,7 +24,8 @@ from provisioning.journal import JOURNAL_DIR, Journal, JournalTamperedError
 
 TECHNICIAN_ENV = "MCH_TECHNICIAN"
 READ_ONLY = frozenset({"list", "journal", "doctor", "inspect"})
-NOT_DETAILS = frozenset({"command", "site", "passphrase_file", "root_passphrase_file", "technician", "json", "yes"})
+NOT_DETAILS = frozenset({"command", "site", "passphrase_file", "root_passphrase_file", "technician", "json", "yes",
+                         "journal_details"})
 SUBJECT_ARGS = ("device_id", "hub_id", "site_id")
 
 
@@ -71,7 +72,7 @@ def details(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def record(args: argparse.Namespace, outcome: str, extra: dict[str, Any] | None = None) -> None:
+def record(args: argparse.Namespace, outcome: str) -> None:
     """One entry for the command just run (success or failure), if the site exists."""
     site = _site_dir(args)
     if not journaled(args) or site is None or not (site / registry.SITE_FILE).exists():
@@ -80,7 +81,7 @@ def record(args: argparse.Namespace, outcome: str, extra: dict[str, Any] | None 
     if not subject:
         subject = registry.load_site_info(site).site_id
     Journal(site).append(args.command, subject, technician=technician(args), outcome=outcome,
-                         details={**details(args), **(extra or {})})
+                         details={**details(args), **getattr(args, "journal_details", {})})
 
 
 def add_journal_parser(sub: Any, site_args: Any) -> None:
