@@ -235,10 +235,11 @@ def main(args: Any, db_url: str) -> int:
         writer.writerows(rows)
         text = buf.getvalue()
     else:
-        text = report.table(["indicator", "指标", "area", "numerator", "denominator", "value"],
-                            [[r["indicator"], r["name_zh"], r["area"], r["numerator"], r["denominator"],
-                              "-" if r["value"] is None else f"{r['value']}{'%' if r['unit'] == '%' else ''}"]
-                             for r in rows]) + "\n"
+        # the Chinese name last: the table pads by characters, and a CJK character is two columns wide
+        text = report.table(["indicator", "area", "numerator", "denominator", "value", "指标"],
+                            [[r["indicator"], r["area"], r["numerator"], r["denominator"],
+                              "-" if r["value"] is None else f"{r['value']}{'%' if r['unit'] == '%' else ''}",
+                              r["name_zh"]] for r in rows]) + "\n"
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     else:
