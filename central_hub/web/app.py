@@ -11,6 +11,7 @@ only the form posts and the event stream are coroutines.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from central_hub.web.i18n import LANGUAGES, fault_label, pick_language, translat
 from central_hub.web.services import Dashboard
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 SSE_KEEPALIVE_S = 15.0
 HTML = "text/html; charset=utf-8"
@@ -117,6 +119,14 @@ def create_app(dash: Dashboard) -> FastAPI:
         if request.method != "GET" or request.url.path.startswith("/fleet/events"):
             return PlainTextResponse("login required\n", status_code=401)
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(StoreError)
+    async def store_down(request: Request, exc: StoreError) -> Response:
+        """The database is away (PostgreSQL restarting, disk full): say so, keep serving."""
+        log.warning("%s %s: store error: %s", request.method, request.url.path, exc)
+        if request.url.path.startswith(("/fleet/events", "/metrics", "/healthz")):
+            return PlainTextResponse(f"store unavailable: {exc}\n", status_code=503)
+        return page(request, "error.html", None, status=503, message_key="error.store", code=503)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:

@@ -126,6 +126,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "error.csrf": ("表单已失效（缺少或错误的安全令牌），请刷新页面后重试。",
                    "The form has expired (missing or wrong security token); reload the page and try again."),
     "error.bad_request": ("请求无效。", "Bad request."),
+    "error.store": ("中心数据库暂时无法访问，请稍后刷新。数据不会丢失：设备会保留记录直到中心确认。",
+                    "The hub database cannot be reached just now; reload in a moment. Nothing is lost: devices "
+                    "keep their records until the hub acknowledges them."),
     "fault.paper-out": ("缺纸", "paper out"),
     "fault.pinpad-tamper": ("密码键盘防拆触发", "PIN pad tamper"),
     "fault.pinpad-lockout": ("密码键盘锁定", "PIN pad locked out"),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from central_hub.audit import AuditLog
-from central_hub.web.services import Dashboard
-from tests.central_hub.web.conftest import PASSWORD, Feeder, RecordingSender, csrf_of, login
+from central_hub.web.app import create_app
+from central_hub.web.services import Dashboard, WebConfig
+from provisioning.site import Site
+from tests.central_hub.web.conftest import FAST_ARGON2, PASSWORD, Feeder, RecordingSender, csrf_of, login
 
 PAGES = ["/fleet", "/devices/kiosk-001", "/quarantine", "/audit", "/feed", "/devices/kiosk-001/commands"]
 
@@ -237,3 +240,14 @@ def test_a_command_without_an_answer_times_out_on_the_page(client: TestClient, d
         time.sleep(0.1)
     assert dashboard.commands.get(cmd.id).state.value == "timeout"  # the dashboard's own housekeeping
     assert "超时" in client.get("/devices/kiosk-001/commands").text
+
+
+def test_a_database_that_is_away_gets_a_clear_503(dash_site: Site, tmp_path: Path) -> None:
+    dash = Dashboard(WebConfig(dash_site.path, f"sqlite:///{tmp_path / 'away.db'}"), password_hasher=FAST_ARGON2)
+    dash.users.create("alice", "operator", PASSWORD)
+    with TestClient(create_app(dash), base_url="https://testserver", follow_redirects=False) as client:
+        login(client, "alice")
+        dash.store.close()  # the database is gone from under the dashboard (SQLite: the file's connection)
+        page = client.get("/fleet")
+        assert page.status_code == 503 and "中心数据库暂时无法访问" in page.text
+        assert client.get("/healthz").status_code == 503
