@@ -10,7 +10,7 @@ on it, or on the raw FHR (which a deceleration interrupts), misses real episodes
 - `BaselineRateRule` times "baseline above (or below) a limit" on epoch levels: an epoch beyond the
   limit holds the condition; an epoch >= 15 bpm on the other side of the episode's own level is a
   deceleration (acceleration, for bradycardia) and is excluded (neither holds nor ends it) for up
-  to 3 min, longer ends it; otherwise the episode ends when half of the last minute's epochs are
+  to 3 min, longer ends it (the minute after it, its recovery, is neutral too); otherwise the episode ends when half of the last minute's epochs are
   back within the limit. The held time counts from the first epoch beyond the limit to the end of
   the last one beyond it, and the alarm fires only at an epoch beyond it.
 - The prolonged-deceleration rule asks `recent_baseline_near`: FHR back at a normal-range level
@@ -31,6 +31,7 @@ EPOCHS_PER_MIN = int(60 / EPOCH_S)
 MIN_EPOCH_VALID = EPOCH // 2
 EXCURSION_BPM = R.DECEL_MIN_FALL_BPM  # a deceleration/acceleration departs >= 15 bpm from the level
 MAX_EXCLUDED_S = R.FIGO_PROLONGED_DECEL_S  # a longer departure is not excluded: it ends the episode
+RECOVERY_S = 60.0  # station: epochs this soon after an excluded one are its recovery (neutral)
 REF_EPOCHS = 6  # the episode's own level: median of its last six held epochs
 END_WINDOW = EPOCHS_PER_MIN  # hysteresis: half of the last minute's judged epochs back within the limit
 BASELINE_MIN_MINUTES = 10  # FIGO: a new baseline after >= 10 min
@@ -109,7 +110,8 @@ class LevelTracker:
 class BaselineRateRule:
     """Timer for 'the baseline is beyond `limit`' (sign +1: above, tachycardia; -1: below, bradycardia)."""
 
-    __slots__ = ("_sign", "_limit", "since", "_last_held", "_refs", "_judged", "_excluded_since", "holding")
+    __slots__ = ("_sign", "_limit", "since", "_last_held", "_refs", "_judged", "_excluded_since", "_excluded_end",
+                 "holding")
 
     def __init__(self, sign: int, limit_bpm: float) -> None:
         self._sign = sign
@@ -119,6 +121,7 @@ class BaselineRateRule:
         self._refs: deque[float] = deque(maxlen=REF_EPOCHS)
         self._judged: deque[bool] = deque(maxlen=END_WINDOW)  # True = beyond the limit
         self._excluded_since: float | None = None
+        self._excluded_end: float | None = None  # end of the last excluded epoch
         self.holding = False  # the latest epoch held the condition (or was an excluded excursion)
 
     def held_for(self) -> float:
@@ -136,6 +139,7 @@ class BaselineRateRule:
                 self._refs.clear()
                 self._judged.clear()
                 self._excluded_since = None
+                self._excluded_end = None
                 self._hold(level, end_s)
             else:
                 self.holding = False
@@ -149,12 +153,15 @@ class BaselineRateRule:
             # baseline; it neither ends the episode nor counts as held, and no alarm fires during it
             if self._excluded_since is None:
                 self._excluded_since = start_s
+            self._excluded_end = end_s
             self.holding = False
             if end_s - self._excluded_since > MAX_EXCLUDED_S:
                 self._end()  # too long for a deceleration: the level has moved back
             return
         self._excluded_since = None
         self.holding = False
+        if self._excluded_end is not None and start_s - self._excluded_end < RECOVERY_S:
+            return  # the return from a deceleration: neither holds nor ends the episode
         self._judged.append(False)
         if 2 * sum(1 for j in self._judged if not j) >= END_WINDOW:
             self._end()

@@ -123,3 +123,47 @@ def test_recurrent_short_decelerations_do_not_add_up_to_a_prolonged_one() -> Non
     fhr -= dip(t, 2150.0, 2165.0, 2400.0, 40.0, hold_until_s=2380.0)
     _, changes, _ = run(Trace.from_arrays(fhr, toco=tr.toco))
     assert 2150.0 + 180.0 <= first_raise(changes, PROLONGED_DECELERATION) <= 2150.0 + 200.0
+
+
+def longest_run_s(mask: np.ndarray) -> tuple[float, float]:
+    """(start s, length s) of the longest True run."""
+    best, start, run_start = (0, 0), None, 0
+    for i, v in enumerate(np.append(mask, False)):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if i - start > best[1]:
+                best = (start, i - start)
+            start = None
+    run_start, length = best
+    return run_start / SAMPLE_HZ, length / SAMPLE_HZ
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [TACHYCARDIA, BRADYCARDIA])
+@pytest.mark.parametrize("level", [0, 1, 2])
+@pytest.mark.parametrize("minutes", [12.0, 20.0])
+@pytest.mark.parametrize("with_deceleration", [False, True])
+def test_every_brady_tachy_episode_is_alarmed_within_rule_time_plus_a_minute(
+        kind: str, level: int, minutes: float, with_deceleration: bool) -> None:
+    """The grid of 'what must be shown': episodes >= 10 min (true baseline beyond the limit) at
+    several levels, with a deceleration (an acceleration, for bradycardia) inside and without."""
+    bpm = (166.0, 175.0, 190.0)[level] if kind == TACHYCARDIA else (106.0, 97.0, 85.0)[level]
+    span = Span(900.0, 900.0 + minutes * 60.0, bpm)
+    spec = SyntheticSpec(duration_s=900.0 + minutes * 60.0 + 900.0, seed=200 + level + int(minutes),
+                         variability_bpm=10.0, accelerations_per_hour=0.0,
+                         **{kind: (span,)})  # type: ignore[arg-type]
+    trace, truth = generate(spec)
+    fhr = trace.fhr1_bpm.copy()
+    if with_deceleration:
+        t = np.arange(fhr.size) / SAMPLE_HZ
+        mid = (span.start_s + span.end_s) / 2
+        sign = -1.0 if kind == TACHYCARDIA else 1.0
+        fhr += sign * dip(t, mid, mid + 20.0, mid + 70.0, 30.0)
+    beyond = truth.baseline_bpm > 160.0 if kind == TACHYCARDIA else truth.baseline_bpm < 110.0
+    crossing, held = longest_run_s(beyond)
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=trace.toco))
+    if held >= 600.0 + 10.0:
+        assert crossing + 600.0 - 10.0 <= first_raise(changes, kind) <= crossing + 660.0
+    elif held < 600.0 - 10.0:
+        assert raises(changes, kind) == []
