@@ -21,6 +21,7 @@ from mch_link.strictcbor import CBORDecodeError
 
 COSE_ENCRYPT0_TAG = 16
 _ENVELOPE_TAGS = frozenset({COSE_ENCRYPT0_TAG})  # the only tag an envelope may carry
+_TAG16_HEAD, _ARRAY3_HEAD, _EMPTY_MAP_HEAD = 0xC0 | COSE_ENCRYPT0_TAG, 0x83, 0xA0
 ALG_AES_CCM_16_64_128 = 10
 KEY_LEN = 16
 NONCE_LEN = 13
@@ -103,22 +104,41 @@ def encrypt0(key: bytes, base_iv: bytes, protected: dict[int, Any], plaintext: b
     return cbor2.dumps(cbor2.CBORTag(COSE_ENCRYPT0_TAG, [protected_bytes, {}, ciphertext]))
 
 
+def _split_encrypt0(data: bytes) -> tuple[bytes, bytes] | None:
+    """The shape every sender of the link writes, read byte by byte (the per-message fast path):
+    tag 16, array(3), bstr protected, empty map, bstr ciphertext, nothing after. None otherwise."""
+    if len(data) < 4 or data[0] != _TAG16_HEAD or data[1] != _ARRAY3_HEAD:
+        return None
+    first = _bstr_at(data, 2)
+    if first is None or first[1] >= len(data) or data[first[1]] != _EMPTY_MAP_HEAD:
+        return None
+    second = _bstr_at(data, first[1] + 1)
+    if second is None or second[1] != len(data):
+        return None
+    return first[0], second[0]
+
+
+def _bstr_at(data: bytes, pos: int) -> tuple[bytes, int] | None:
+    if pos >= len(data) or data[pos] >> 5 != 2:
+        return None
+    ai, pos = data[pos] & 0x1F, pos + 1
+    if ai < 24:
+        n = ai
+    elif 24 <= ai <= 26:
+        width = 1 << (ai - 24)
+        n, pos = int.from_bytes(data[pos:pos + width], "big"), pos + width
+    else:
+        return None
+    return (data[pos:pos + n], pos + n) if pos + n <= len(data) else None
+
+
 def decode_encrypt0(data: bytes) -> tuple[bytes, dict[int, Any], bytes]:
     """Parse without decrypting: (protected bytes, protected map, ciphertext). Raises EnvelopeError."""
-    try:  # untrusted bytes before any key check: the strict decoder, linear work, no semantic tags
-        obj = strictcbor.loads(data, _ENVELOPE_TAGS)
-    except CBORDecodeError as exc:
-        raise EnvelopeError("malformed", f"not CBOR of the link: {exc}") from None
-    if not isinstance(obj, strictcbor.Tagged) or obj.tag != COSE_ENCRYPT0_TAG:
-        raise EnvelopeError("malformed", "not a tagged COSE_Encrypt0")
-    value = obj.value
-    if not isinstance(value, list) or len(value) != 3:
-        raise EnvelopeError("malformed", "COSE_Encrypt0 must be a 3-element array")
-    protected_bytes, unprotected, ciphertext = value
-    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, dict) or not isinstance(ciphertext, bytes):
-        raise EnvelopeError("malformed", "bad COSE_Encrypt0 member types")
-    if unprotected:
-        raise EnvelopeError("malformed", "unprotected header must be empty")
+    split = _split_encrypt0(data)
+    if split is None:  # say exactly what is wrong: the strict decoder, linear work, no semantic tags
+        _explain_bad_encrypt0(data)
+        raise EnvelopeError("malformed", "not a COSE_Encrypt0 as the link writes it")
+    protected_bytes, ciphertext = split
     try:
         protected = strictcbor.loads(protected_bytes)
     except CBORDecodeError as exc:
@@ -133,6 +153,24 @@ def decode_encrypt0(data: bytes) -> tuple[bytes, dict[int, Any], bytes]:
     if len(ciphertext) < TAG_LEN:
         raise EnvelopeError("malformed", "ciphertext shorter than the tag")
     return protected_bytes, protected, ciphertext
+
+
+def _explain_bad_encrypt0(data: bytes) -> None:
+    """Raise the EnvelopeError that names what is wrong with `data` (no return when it finds it)."""
+    try:
+        obj = strictcbor.loads(data, _ENVELOPE_TAGS)
+    except CBORDecodeError as exc:
+        raise EnvelopeError("malformed", f"not CBOR of the link: {exc}") from None
+    if not isinstance(obj, strictcbor.Tagged) or obj.tag != COSE_ENCRYPT0_TAG:
+        raise EnvelopeError("malformed", "not a tagged COSE_Encrypt0")
+    value = obj.value
+    if not isinstance(value, list) or len(value) != 3:
+        raise EnvelopeError("malformed", "COSE_Encrypt0 must be a 3-element array")
+    protected_bytes, unprotected, ciphertext = value
+    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, dict) or not isinstance(ciphertext, bytes):
+        raise EnvelopeError("malformed", "bad COSE_Encrypt0 member types")
+    if unprotected:
+        raise EnvelopeError("malformed", "unprotected header must be empty")
 
 
 def decrypt0(key: bytes, base_iv: bytes, protected_bytes: bytes, protected: dict[int, Any],
