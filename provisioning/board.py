@@ -1,0 +1,90 @@
+"""Provision a MicroPython bridge over its serial raw REPL: the bundle into its flash, checked.
+
+Each file is written to ``<name>.tmp`` in chunks of Python bytes literals, renamed into place
+(so a cable pulled mid-file leaves the previous file or none, never half of one), and its
+SHA-256 is computed on the board and compared with the laptop's. Then the board reads
+config.json back and must name the device. MicroPython has no elliptic-curve key generation,
+so a bridge's key is made at enrolment; `provision_board` is followed by removing the
+device's secrets from the site (`bundle.hand_over` semantics, done by the CLI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioning.bundle import CA_FILE, CERT_FILE, CONFIG_FILE, KEY_FILE, LINK_KEYS_FILE
+from provisioning.errors import ProvisioningError
+from provisioning.files import read_bytes
+from provisioning.rawrepl import RawRepl
+
+BOARD_FILES = (CONFIG_FILE, LINK_KEYS_FILE, CERT_FILE, KEY_FILE, CA_FILE)
+DEFAULT_REMOTE_DIR = "/bundle"  # where mchfw reads its bundle on the board
+CHUNK = 256
+
+_MKDIRS = """import os
+_p = ''
+for _x in {path!r}.strip('/').split('/'):
+    _p += '/' + _x
+    try:
+        os.mkdir(_p)
+    except OSError:
+        pass
+"""
+_SHA256 = """import hashlib, binascii
+_h = hashlib.sha256()
+with open({path!r}, 'rb') as _f:
+    while True:
+        _b = _f.read(512)
+        if not _b:
+            break
+        _h.update(_b)
+print(binascii.hexlify(_h.digest()).decode())
+"""
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    name: str
+    size: int
+    sha256: str
+
+
+def _write_file(repl: RawRepl, remote: str, data: bytes) -> None:
+    tmp = remote + ".tmp"
+    repl.exec(f"_f = open({tmp!r}, 'wb')")
+    for i in range(0, len(data), CHUNK):
+        repl.exec(f"_f.write({data[i:i + CHUNK]!r})")
+    repl.exec(f"_f.close()\nimport os\nos.rename({tmp!r}, {remote!r})")
+
+
+def provision_board(repl: RawRepl, bundle: Path, device_id: str,
+                    remote_dir: str = DEFAULT_REMOTE_DIR) -> list[WrittenFile]:
+    """Write the bundle's files into `remote_dir` on the board and check them there."""
+    if not remote_dir.startswith("/"):
+        raise ProvisioningError(f"the board directory must be absolute, got {remote_dir!r}")
+    files = {name: read_bytes(bundle / name, "bundle file") for name in BOARD_FILES}
+    if json.loads(files[CONFIG_FILE]).get("device_id") != device_id:
+        raise ProvisioningError(f"{bundle / CONFIG_FILE} is not the bundle of {device_id}")
+    repl.enter()
+    try:
+        repl.exec(_MKDIRS.format(path=remote_dir))
+        written = []
+        for name, data in files.items():
+            remote = f"{remote_dir.rstrip('/')}/{name}"
+            _write_file(repl, remote, data)
+            digest = hashlib.sha256(data).hexdigest()
+            on_board = repl.exec(_SHA256.format(path=remote)).decode().strip()
+            if on_board != digest:
+                raise ProvisioningError(f"{remote} on the board has SHA-256 {on_board}, written {digest}: "
+                                        "the line is noisy or the flash is failing; run the command again")
+            written.append(WrittenFile(name, len(data), digest))
+        config_path = f"{remote_dir.rstrip('/')}/{CONFIG_FILE}"
+        named = repl.exec(f"import json\nprint(json.load(open({config_path!r}))['device_id'])").decode().strip()
+        if named != device_id:
+            raise ProvisioningError(f"the board reads device id {named!r} from its config, expected {device_id!r}")
+        return written
+    finally:
+        repl.leave()
