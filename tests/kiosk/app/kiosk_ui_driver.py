@@ -276,6 +276,7 @@ class Driver:
                                      "texts": ui_checks.texts(self.root),
                                      "missing": ui_checks.missing_glyphs(self.root),
                                      "layout": ui_checks.layout_problems(self.root, Window.size),
+                                     "min_font": ui_checks.min_font_size(self.root),
                                      **ui_checks.size_problems(self.root)})
         return True
 

@@ -53,3 +53,19 @@ def test_every_screen_renders_cleanly(run_kiosk: Runner, lang: str) -> None:
         if lang == "zh":
             assert any("\u4e00" <= ch <= "\u9fff" for ch in joined), screen
     assert report["hospital"]["charged_fen"] == 2500 and report["hospital"]["records"] == 1
+
+
+def test_elder_mode_enlarges_text_without_breaking_layouts(run_kiosk: Runner) -> None:
+    steps: list[dict[str, Any]] = [
+        {"do": "place_id", "card": "valid", "known": True}, {"do": "wait_screen", "screen": "menu"},
+        {"do": "shot", "name": "menu_standard", "screen": "menu"}, {"do": "tap", "label": "elder_on"},
+        {"do": "shot", "name": "menu_elder", "screen": "menu"}, {"do": "tap", "label": "book"},
+        {"do": "wait_screen", "screen": "slots"}, {"do": "shot", "name": "slots_elder", "screen": "slots"},
+        {"do": "tap", "label": "back"}, {"do": "wait_screen", "screen": "menu"}, {"do": "tap", "label": "register"},
+        {"do": "wait_screen", "screen": "register"}, {"do": "shot", "name": "register_elder", "screen": "register"}]
+    report = run_kiosk("screens-elder", steps)
+    shots = {s["name"]: s for s in report["shots"]}
+    for name, shot in shots.items():
+        assert shot["missing"] == [] and shot["small_targets"] == [] and shot["layout"] == [], name
+    assert "标准字号" in shots["menu_elder"]["texts"] and "长辈大字模式" in shots["menu_standard"]["texts"]
+    assert shots["menu_elder"]["min_font"] >= 1.25 * shots["menu_standard"]["min_font"]

@@ -97,6 +97,10 @@ def layout_problems(root: Widget, window_size: tuple[float, float], slack_px: fl
     return problems
 
 
+def min_font_size(root: Widget) -> float:
+    return min((w.font_size for w in visible(root) if isinstance(w, Label) and w.text), default=0.0)
+
+
 def find_button(root: Widget, text: str) -> Button | None:
     """The visible, enabled button whose text is `text` (or starts with it)."""
     candidates = [w for w in visible(root) if isinstance(w, Button) and not w.disabled and w.text]
