@@ -32,6 +32,7 @@ from mch_link.envelope import Record
 from mch_link.errors import LinkError
 from mch_link.keys import KEYS_FILE, LinkKeys
 from mch_link.outbox import Outbox, Pending
+from mch_link.rpc import set_no_delay
 from mch_link.topics import Kind, topic
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class DeviceLink:
                  monotonic: Callable[[], float] = time.monotonic,
                  on_acked: Callable[[set[int]], None] | None = None,
                  faults: Callable[[], list[dict[str, Any]]] | None = None,
+                 alarm_summary: Callable[[], dict[str, Any]] | None = None,
                  on_command: CommandHandler | None = None) -> None:
         if keys.device_id != config.device_id:
             raise LinkError(f"link keys are for {keys.device_id!r}, bundle is {config.device_id!r}")
@@ -113,6 +115,7 @@ class DeviceLink:
         # mch_link.rpc.RpcClient sets this: (payload, correlation data) of each message on our rsp topic
         self.on_response: Callable[[bytes, bytes | None], None] | None = None
         self.faults = faults  # the application's active faults, reported in every birth and heartbeat
+        self.alarm_summary = alarm_summary  # a station's {"beds_in_alarm": n, "highest": "none|low|medium|high"}
         self.on_command = on_command  # hub commands other than rebirth (see CommandHandler)
         self._state_lock = threading.Lock()  # state messages leave in seq order, whichever thread sends them
         self._command_results: list[dict[str, Any]] = []  # reported in the next state message
@@ -247,6 +250,10 @@ class DeviceLink:
             body["command_results"], self._command_results = self._command_results[:16], self._command_results[16:]
             if self.faults is not None:
                 body["faults"] = self._reported_faults(body)
+            if self.alarm_summary is not None:
+                summary = self._reported_alarms(body)
+                if summary is not None:
+                    body["alarms"] = summary
             self._seq += 1
         return self._seal(Kind.STATE, STATE_SCHEMA, [Record(STATE_RECORD_ID, body, int(self.clock() * 1000))])
 
@@ -259,6 +266,7 @@ class DeviceLink:
         if reason_code.is_failure:
             log.warning("%s: broker refused connection: %s", self.config.device_id, reason_code)
             return
+        set_no_delay(client)
         client.subscribe([(topic(self.config.device_id, Kind.ACK), 1), (topic(self.config.device_id, Kind.CMD), 1),
                           (topic(self.config.device_id, Kind.RESPONSE), 1)])
         with self._lock:
@@ -307,6 +315,16 @@ class DeviceLink:
         except Exception as exc:  # the application's callable failed or reported something malformed
             log.error("%s: fault report refused: %s", self.config.device_id, exc)
             return [{"code": "fault-report-invalid", "severity": "warning", "detail": str(exc)[:200]}]
+
+    def _reported_alarms(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The station's alarm summary if it fits state/1; otherwise left out (and logged), never the message."""
+        try:
+            summary = dict(self.alarm_summary()) if self.alarm_summary is not None else None
+            schemas.validate(STATE_SCHEMA, {**body, "alarms": summary})
+            return summary
+        except Exception as exc:  # the application's callable failed or reported something malformed
+            log.error("%s: alarm summary refused: %s", self.config.device_id, exc)
+            return None
 
     def _on_command(self, client: mqtt.Client, body: dict[str, Any]) -> None:
         """Carry out a command once; its result rides on the next state message (sent at once)."""

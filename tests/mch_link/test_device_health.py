@@ -92,3 +92,15 @@ def test_without_a_handler_only_rebirth_is_done(tmp_path: Path) -> None:
     reboot, rebirth = state_bodies(link, client)
     assert reboot["command_results"][0]["status"] == "refused"
     assert rebirth["event"] == "birth" and rebirth["command_results"] == [{"id": 2, "status": "done", "detail": ""}]
+
+
+def test_a_station_reports_its_alarm_summary(tmp_path: Path) -> None:
+    link = make(tmp_path, alarm_summary=lambda: {"beds_in_alarm": 2, "highest": "high"})
+    client = Client()
+    link._publish_state(client, "heartbeat")  # type: ignore[arg-type]
+    assert state_bodies(link, client)[0]["alarms"] == {"beds_in_alarm": 2, "highest": "high"}
+    bad = make(tmp_path / "bad", alarm_summary=lambda: {"beds_in_alarm": -1, "highest": "urgent"})
+    other = Client()
+    bad._publish_state(other, "heartbeat")  # type: ignore[arg-type]
+    [body] = state_bodies(bad, other)
+    assert body["event"] == "heartbeat" and "alarms" not in body
