@@ -162,10 +162,18 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
     from mch_link.rpc import RpcClient
 
     with contextlib.ExitStack() as stack:
+        pad_sim = None
         if simulate:
+            from dataclasses import replace
+
+            from kiosk.config import SerialDeviceConfig
+            from kiosk.epp.simulator import start_on_pty
             from kiosk.simulation import simulated
 
             config = stack.enter_context(simulated(config)).config
+            pad_sim = start_on_pty()  # our own, so the keyboard can stand for its keys
+            stack.callback(pad_sim.stop)
+            config = replace(config, epp=SerialDeviceConfig(port=pad_sim.port_url))
         opened = stack.enter_context(open_devices(config, load_demo_keys=simulate))
         health = DeviceHealth(opened.devices)
         for name, reason in opened.faults.items():
@@ -192,5 +200,24 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
             TechnicianGate(settings.technicians), selftest=selftest, paper=paper, pad=devices.pinpad,  # type: ignore[arg-type]
             log_files=lambda: sorted(settings.log_dir.glob(LOG_FILE + "*")), export_dir=settings.export_dir,
             run_async=worker, master_slot=demo_keys.MASTER_SLOT)
+        if pad_sim is not None:
+            _keyboard_is_pin_pad(pad_sim)
         KioskApp(presenter, maintenance, worker).run()
     return 0
+
+
+SIM_KEYS = {13: "ENTER", 271: "ENTER", 8: "CLEAR", 27: "CANCEL"}  # Return, keypad Enter, Backspace, Esc
+
+
+def _keyboard_is_pin_pad(pad_sim: Any) -> None:
+    """Simulation only: digits, Enter, Backspace (clear) and Esc (cancel) typed on the computer's
+    keyboard are the customer's keys on the simulated PIN pad (the PIN never reaches the app)."""
+    from kivy.core.window import Window
+
+    def on_key(_window: Any, key: int, *_: Any) -> bool:
+        name = chr(key) if 48 <= key <= 57 else str(key - 256) if 256 <= key <= 265 else SIM_KEYS.get(key)
+        if name is None:
+            return False
+        pad_sim.press(name)
+        return True
+    Window.bind(on_key_down=on_key)
