@@ -56,14 +56,15 @@ class OverviewScreen(Screen):
         self.layout_text = t("layout", layout=app.controller.overview.layout)
         grid = self.ids.grid
         wanted = {tile.bed_id for tile in page.tiles}
-        for bed_id in [b for b in self._tiles if b not in wanted]:
-            grid.remove_widget(self._tiles.pop(bed_id))
+        for w in [w for w in grid.children if w.bed_id not in wanted]:
+            grid.remove_widget(w)  # kept in self._tiles: one tile per bed for the life of the screen
         now = app.controller_clock()
         for tile in page.tiles:
             w = self._tiles.get(tile.bed_id)
             if w is None:
                 w = self._tiles[tile.bed_id] = BedTile(screen=self)
                 w.bind(on_touch_up=self._tapped)
+            if w.parent is None:
                 grid.add_widget(w)
             self._fill(w, tile, t)
             w.ids.trace.now_s = now

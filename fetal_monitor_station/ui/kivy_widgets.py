@@ -158,7 +158,7 @@ class MiniTrace(Widget):
                     for t, v in decimate(run, step):
                         pts += (self.x + (t - start) * sx, base + scale(v))
                     if len(pts) >= 4:
-                        Line(points=pts, width=1.1)
+                        Line(points=pts, width=1.0)  # 1 px: Kivy's GL line strip, no triangulation
 
 
 class BedTile(BoxLayout):
