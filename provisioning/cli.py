@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import cli_board, cli_ceremony, cli_journal, pki, usb, views
+from provisioning import cli_board, cli_ceremony, cli_doctor, cli_journal, pki, usb, views
 from provisioning.errors import ProvisioningError
 from provisioning.migrate import migrate
 from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_journal.add_journal_parser(sub, _site_args)
     cli_ceremony.add_ceremony_parser(sub, _site_args)
     cli_board.add_board_parser(sub, _site_args)
+    cli_doctor.add_doctor_parser(sub, _site_args)
     return parser
 
 
@@ -176,6 +177,8 @@ def run(args: argparse.Namespace) -> None:
         cli_ceremony.run_ceremony_command(args)
     elif args.command == "board":
         cli_board.run_board_command(args)
+    elif args.command == "doctor":
+        cli_doctor.run_doctor(args)
 
 
 def _has_legacy_root(site_dir: Path) -> bool:
