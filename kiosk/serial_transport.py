@@ -125,12 +125,13 @@ class PtyServer:
     """Device side of a pseudo-terminal, served by a thread.
 
     ``on_bytes`` is called with every chunk the host writes; ``on_tick`` (optional) is called
-    about every 10 ms for time-driven behaviour.  ``port_url`` is the slave path a driver opens
+    about every 10 ms for time-driven behaviour, from the moment the thread starts.  ``port_url`` is the slave path a driver opens
     with :func:`open_port`.  ``stop()`` ends the thread and closes both ends.
     """
 
     def __init__(self, on_bytes: Callable[[bytes], None], *, name: str,
-                 on_tick: Callable[[], None] | None = None, baudrate: int | None = None) -> None:
+                 on_tick: Callable[[], None] | None = None, baudrate: int | None = None,
+                 autostart: bool = True) -> None:
         self._on_bytes = on_bytes
         self._on_tick = on_tick
         self.baudrate = baudrate  # pace writes at this wire speed when set
@@ -140,6 +141,12 @@ class PtyServer:
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"{name}-sim", daemon=True)
+        if autostart:
+            self._thread.start()
+
+    def start(self) -> None:
+        """Start serving (with ``autostart=False``: once the owner that ``on_tick`` calls back into
+        holds this server; a tick before that would lose what the device had to say)."""
         self._thread.start()
 
     def write(self, data: bytes) -> None:

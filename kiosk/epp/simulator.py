@@ -247,8 +247,9 @@ class EppHandle:
     def __init__(self, device: EppDevice) -> None:
         self.device = device
         self._decoder = StreamDecoder()
-        self._server = PtyServer(self._on_bytes, name="epp", on_tick=self._on_tick)
+        self._server = PtyServer(self._on_bytes, name="epp", on_tick=self._on_tick, autostart=False)
         self.port_url = self._server.port_url
+        self._server.start()  # only now may a tick write through self._server
 
     def press(self, *keys: str) -> None:
         for key in keys:

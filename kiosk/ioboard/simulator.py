@@ -234,8 +234,9 @@ class BoardHandle:
 
     def __init__(self, board: BoardSimulator) -> None:
         self.board = board
-        self._server = PtyServer(self._on_bytes, name="ioboard", on_tick=self._on_tick)
+        self._server = PtyServer(self._on_bytes, name="ioboard", on_tick=self._on_tick, autostart=False)
         self.port_url = self._server.port_url
+        self._server.start()  # only now may a tick write through self._server
 
     def _on_bytes(self, data: bytes) -> None:
         self.board.feed(data)
