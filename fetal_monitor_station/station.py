@@ -71,7 +71,6 @@ class BedView:
     classification: str
     alarms: tuple[str, ...]
     quality: LinkQuality
-    active: tuple[AlarmChange, ...] = ()  # latest change of each active alarm (id, kind, severity, ack)
 
 
 @dataclass
@@ -336,7 +335,7 @@ class Station:
             q = self.readers[bed_id].quality()
             out.append(BedView(bed_id, q.connected, self.book.current(bed_id), st.last, st.classification,
                                tuple(f"{a.kind}{'' if a.event != 'acknowledged' else ' (ack)'}"
-                                     for a in st.alarms.values()), q, tuple(st.alarms.values())))
+                                     for a in st.alarms.values()), q))
         return out
 
     def overflow(self) -> int:
