@@ -19,7 +19,7 @@ venv: system $(STAMP)
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy mch_link fleet_simulator central_hub provisioning mqtt_broker_config kiosk fetal_monitor_station county_simulator bench
+	$(VENV)/bin/mypy mch_link fleet_simulator central_hub provisioning mqtt_broker_config kiosk fetal_monitor_station county_simulator acquirer_simulator bench
 
 test: venv
 	bash scripts/start-test-services.sh
