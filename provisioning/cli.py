@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import cli_board, cli_ceremony, cli_doctor, cli_journal, pki, usb, views
+from provisioning import cli_board, cli_ceremony, cli_doctor, cli_inspect, cli_journal, pki, usb, views
 from provisioning.errors import ProvisioningError
 from provisioning.migrate import migrate
 from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "or a hub identity (hub-<n>)")
     _site_args(p)
     p.add_argument("device_id", help="a device id, or a hub identity")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
 
     p = sub.add_parser("handover", allow_abbrev=False,
                        help="copy a bundle made in the site to the device's medium, then delete its keys here")
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ceremony.add_ceremony_parser(sub, _site_args)
     cli_board.add_board_parser(sub, _site_args)
     cli_doctor.add_doctor_parser(sub, _site_args)
+    cli_inspect.add_inspect_parser(sub, _site_args)
     return parser
 
 
@@ -144,10 +146,14 @@ def run(args: argparse.Namespace) -> None:
         ident = _open(args).issue_hub_identity(args.hub_id)
         print(f"hub identity {ident.hub_id}: {ident.cert}; reload the broker (mch-broker reload) to give it its ACL", file=out)
     elif args.command == "revoke" and HUB_ID_RE.match(args.device_id):
+        cli_inspect.confirm_destructive(args, f"Revoke hub identity {args.device_id}?")
         _open(args).revoke_hub_identity(args.device_id)
         print(f"revoked hub identity {args.device_id}; reload the broker (mch-broker reload) so it reads "
               "the new CRL and ACL", file=out)
     elif args.command == "revoke":
+        Site.open(args.site).device(args.device_id)
+        cli_inspect.confirm_destructive(args, f"Revoke {args.device_id}? The broker refuses it after reload and "
+                                              "its id is never enrolled again.")
         entry = _open(args).revoke(args.device_id)
         print(f"revoked {entry.device_id} (serial {entry.cert_serial}); reload the broker "
               "(mch-broker reload) so it reads the new CRL", file=out)
@@ -179,6 +185,8 @@ def run(args: argparse.Namespace) -> None:
         cli_board.run_board_command(args)
     elif args.command == "doctor":
         cli_doctor.run_doctor(args)
+    elif args.command == "inspect":
+        cli_inspect.run_inspect(args)
 
 
 def _has_legacy_root(site_dir: Path) -> bool:
