@@ -69,6 +69,7 @@ def simulated(base: KioskConfig | None = None) -> Iterator[Simulation]:
     from kiosk.bankcard.virtual_card import VirtualPbocCard
     from kiosk.bankcard.vpcd import VpcdCardLink
     from kiosk.epp.simulator import start_on_pty as start_epp
+    from kiosk.idcard.identity import parse_text_block
     from kiosk.idcard.simulator import start_on_pty as start_idcard
     from kiosk.idcard.simulator import valid_card
     from kiosk.ioboard.simulator import start_on_pty as start_ioboard
@@ -78,7 +79,8 @@ def simulated(base: KioskConfig | None = None) -> Iterator[Simulation]:
     faults: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mch-kiosk-sim-")))
-        idcard = _serial(stack, start_idcard([valid_card()]), base.idcard)
+        id_card = valid_card()
+        idcard = _serial(stack, start_idcard([id_card]), base.idcard)
         epp = _serial(stack, start_epp(), base.epp)
         ioboard = _serial(stack, start_ioboard(), base.ioboard)
         receipt_handle = start_receipt()
@@ -86,7 +88,10 @@ def simulated(base: KioskConfig | None = None) -> Iterator[Simulation]:
         receipt = replace(base.receipt or ReceiptConfig(), kind="serial", url=receipt_handle.port_url)
 
         bankcard = replace(base.bankcard or BankCardConfig(), reader=VIRTUAL_READER)
-        link = VpcdCardLink(VirtualPbocCard(PROFILES["pse"]), port=bankcard.vpcd_port).insert()
+        # her own bank card: the chip's cardholder ID (9F61) is the ID card's number, so signing succeeds
+        holder = parse_text_block(id_card.text).id_number
+        card = VirtualPbocCard(replace(PROFILES["pse"], id_number=holder))
+        link = VpcdCardLink(card, port=bankcard.vpcd_port).insert()
         stack.callback(link.remove)
         if not link.wait_connected(CARD_CONNECT_S):
             faults["bankcard"] = f"virtual card could not reach vpcd on port {bankcard.vpcd_port} (is pcscd running?)"
