@@ -7,6 +7,7 @@ The site passphrase comes from --passphrase-file, $MCH_CA_PASSPHRASE or a prompt
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", allow_abbrev=False,
                        help="devices, status and certificate expiry")
     _site_args(p, passphrase=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("renew-crl", allow_abbrev=False,
                        help="re-issue the CRL before its nextUpdate (run it from cron)")
@@ -168,6 +170,12 @@ def run(args: argparse.Namespace) -> None:
         root = get_root_passphrase(args.root_passphrase_file, confirm=True) if _has_legacy_root(args.site) else None
         done = migrate(args.site, get_passphrase(args.passphrase_file), root)
         print("\n".join(done) if done else f"{args.site} is current", file=out)
+    elif args.command == "list" and args.json:
+        site = Site.open(args.site)
+        print(json.dumps({"site_id": site.info.site_id, "crl_next_update": site.crl_next_update().isoformat(),
+                          "devices": [{"device_id": e.device_id, "kind": e.kind.value, "status": e.status.value,
+                                       "cert_expires": e.not_after.isoformat(), "cert_serial": e.cert_serial}
+                                      for e in site.devices()]}), file=out)
     elif args.command == "list":
         _list(Site.open(args.site))
     elif args.command == "renew-crl":

@@ -31,6 +31,8 @@ def test_inspect_follows_a_device_from_enrolment_to_revocation(tmp_path: Path) -
     assert (info["status"], info["on_crl"]) == ("revoked", True) and info["revoked_at"]
     table = run("inspect", "--site", site, "kiosk-001")
     assert table.returncode == EXIT_OK and "revoked" in table.stdout and "enroll" in table.stdout
+    listed = json.loads(run("list", "--site", site, "--json").stdout)
+    assert [(d["device_id"], d["status"]) for d in listed["devices"]] == [("kiosk-001", "revoked")]
     missing = run("inspect", "--site", site, "kiosk-404")
     assert missing.returncode == EXIT_ERROR and "kiosk-404 is not enrolled" in missing.stderr
 
