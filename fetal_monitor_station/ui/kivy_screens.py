@@ -150,7 +150,6 @@ class DetailScreen(Screen):
         self.viewing = t("viewing", min=frame.offset_min) if frame.offset_min else ""
         self.speed_text = t("speed", s=p.paper.speed_cm_min)
         self.scale_text = t("scale", scale=f"{p.paper.fhr.low_bpm}-{p.paper.fhr.high_bpm}")
-        self._labels(paper_w.labels)
         try:
             v = _app().controller.view_of(p.episode.bed_id)
         except EpisodeError:
@@ -160,17 +159,6 @@ class DetailScreen(Screen):
                                             f"{t('toco')} {_v(None if s.toco is None else int(s.toco))}")
         kinds = sorted({t(sp.kind) + (f"({t(sp.type)})" if sp.type else "") for sp in frame.spans})
         self.summary = "  ".join(filter(None, [v.classification, " ".join(kinds)]))
-
-    def _labels(self, labels: list[tuple[float, float, str]]) -> None:
-        box = self.ids.time_labels
-        box.clear_widgets()
-        last = box.x
-        for x, _, text in labels:
-            if x - last < dp(10):
-                continue
-            box.add_widget(Label(size_hint_x=None, width=max(0.0, x - last - dp(22)), text=""))
-            box.add_widget(Label(size_hint_x=None, width=dp(44), text=text, color=(0, 0, 0, 1), font_size="14sp"))
-            last = x + dp(22)
 
     def on_touch_down(self, touch: Any) -> bool:
         if self.ids.paper.collide_point(*touch.pos):

@@ -6,6 +6,7 @@ No rules here: geometry comes from `report.paper` / `DetailFrame`, values from `
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Line, Rectangle
@@ -41,7 +42,7 @@ class CtgPaper(Widget):
 
     frame = ObjectProperty(None, allownone=True)
     px_per_mm = NumericProperty(3.0)
-    labels = ListProperty([])  # (x px, y px, text) of the time labels, laid out by the screen
+    _textures: dict[str, object] = {}  # "hh:mm" and note texts -> rendered texture (shared, bounded)
 
     def on_frame(self, *_: object) -> None:
         self.redraw()
@@ -97,11 +98,27 @@ class CtgPaper(Widget):
             for x_mm, text in f.notes:  # nurses' notes and marks: a blue line and the note's first words
                 Color(0.1, 0.3, 0.8, 1)
                 Line(points=[x0 + x_mm * k, y_toco, x0 + x_mm * k, top], width=1.3)
-                label = CoreLabel(text=text[:24], font_size=14, color=(0.1, 0.3, 0.8, 1))
-                label.refresh()
-                Rectangle(texture=label.texture, pos=(x0 + x_mm * k + 3, top - label.texture.size[1] - 2),
-                          size=label.texture.size)
-        self.labels = [(x0 + xm * k, self.y, text) for xm, text in f.minute_labels]
+                tex = _texture(text[:24])
+                Rectangle(texture=tex, pos=(x0 + x_mm * k + 3, top - tex.size[1] - 2), size=tex.size)
+            Color(0.1, 0.1, 0.1, 1)
+            for x_mm, text in f.minute_labels:  # clock time under each heavy minute line
+                tex = _texture(text)
+                Rectangle(texture=tex, pos=(x0 + x_mm * k - tex.size[0] / 2, self.y + 1), size=tex.size)
+
+
+TEXTURE_CACHE_MAX = 512
+
+
+def _texture(text: str) -> Any:
+    cache = CtgPaper._textures
+    tex = cache.get(text)
+    if tex is None:
+        if len(cache) >= TEXTURE_CACHE_MAX:
+            cache.clear()
+        label = CoreLabel(text=text, font_size=14)
+        label.refresh()
+        tex = cache[text] = label.texture
+    return tex
 
 
 def _draw_runs(runs: Sequence[Sequence[tuple[float, float]]], x0: float, y0: float, k: float, width: float) -> None:

@@ -94,7 +94,7 @@ def main() -> None:
             Clock.schedule_once(run_step, STEP_S)
 
     def finish() -> None:
-        texts = [t for s in report["shots"] for t in s["texts"]]
+        texts = [t for s in report["shots"] for t in s["texts"]] + report.get("detail_notes", [])  # notes: canvas
         missing, sane = missing_glyphs(texts, str(font))
         report["missing"] = missing
         report["check_sane"] = sane
