@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,20 +53,29 @@ class WrittenFile:
     sha256: str
 
 
-def _write_file(repl: RawRepl, remote: str, data: bytes) -> None:
+Progress = Callable[[int], None]  # called with the number of bytes just written
+
+
+def _write_file(repl: RawRepl, remote: str, data: bytes, progress: Progress | None) -> None:
     tmp = remote + ".tmp"
     repl.exec(f"_f = open({tmp!r}, 'wb')")
     for i in range(0, len(data), CHUNK):
         repl.exec(f"_f.write({data[i:i + CHUNK]!r})")
+        if progress:
+            progress(len(data[i:i + CHUNK]))
     repl.exec(f"_f.close()\nimport os\nos.rename({tmp!r}, {remote!r})")
 
 
-def provision_board(repl: RawRepl, bundle: Path, device_id: str,
-                    remote_dir: str = DEFAULT_REMOTE_DIR) -> list[WrittenFile]:
+def bundle_files(bundle: Path) -> dict[str, bytes]:
+    return {name: read_bytes(bundle / name, "bundle file") for name in BOARD_FILES}
+
+
+def provision_board(repl: RawRepl, bundle: Path, device_id: str, remote_dir: str = DEFAULT_REMOTE_DIR,
+                    progress: Progress | None = None) -> list[WrittenFile]:
     """Write the bundle's files into `remote_dir` on the board and check them there."""
     if not remote_dir.startswith("/"):
         raise ProvisioningError(f"the board directory must be absolute, got {remote_dir!r}")
-    files = {name: read_bytes(bundle / name, "bundle file") for name in BOARD_FILES}
+    files = bundle_files(bundle)
     if json.loads(files[CONFIG_FILE]).get("device_id") != device_id:
         raise ProvisioningError(f"{bundle / CONFIG_FILE} is not the bundle of {device_id}")
     repl.enter()
@@ -74,7 +84,7 @@ def provision_board(repl: RawRepl, bundle: Path, device_id: str,
         written = []
         for name, data in files.items():
             remote = f"{remote_dir.rstrip('/')}/{name}"
-            _write_file(repl, remote, data)
+            _write_file(repl, remote, data, progress)
             digest = hashlib.sha256(data).hexdigest()
             on_board = repl.exec(_SHA256.format(path=remote)).decode().strip()
             if on_board != digest:

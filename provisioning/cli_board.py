@@ -10,9 +10,10 @@ from typing import Any
 
 import serial
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-from provisioning.board import DEFAULT_REMOTE_DIR, provision_board
+from provisioning.board import DEFAULT_REMOTE_DIR, bundle_files, provision_board
 from provisioning.bundle import SECRET_FILES
 from provisioning.errors import ProvisioningError
 from provisioning.rawrepl import RawRepl
@@ -48,8 +49,12 @@ def run_board_command(args: argparse.Namespace) -> None:
     except (serial.SerialException, ValueError) as exc:
         raise ProvisioningError(f"cannot open {args.port}: {exc}; check the cable and that no other program "
                                 "(mpremote, a terminal) holds the port") from None
+    total = sum(len(d) for d in bundle_files(bundle).values())
     try:
-        written = provision_board(RawRepl(port, name=args.port), bundle, args.device_id, args.remote_dir)
+        with Progress(console=Console(stderr=True), disable=args.json, transient=True) as bar:
+            task = bar.add_task(f"{args.device_id} -> {args.port}", total=total)
+            written = provision_board(RawRepl(port, name=args.port), bundle, args.device_id, args.remote_dir,
+                                      progress=lambda n: bar.advance(task, n))
     finally:
         port.close()
     removed = [] if args.keep_in_site else [n for n in SECRET_FILES if (bundle / n).exists()]

@@ -81,8 +81,10 @@ def test_bundle_written_checked_and_read_by_the_firmware(site: Site, board: Boar
     flash = tmp_path / "flash" / "bundle"  # the unix port's filesystem is the host's
     repl, port = _repl(board)
     try:
-        written = provision_board(repl, bundle, "bridge-ctg-001", str(flash))
+        sent: list[int] = []
+        written = provision_board(repl, bundle, "bridge-ctg-001", str(flash), progress=sent.append)
         assert [w.name for w in written] == list(BOARD_FILES)
+        assert sum(sent) == sum(w.size for w in written) == sum((bundle / n).stat().st_size for n in BOARD_FILES)
         for name in BOARD_FILES:
             assert (flash / name).read_bytes() == (bundle / name).read_bytes(), name
         assert not list(flash.glob("*.tmp"))
