@@ -7,8 +7,8 @@
 2. The technician: `mch-provision enroll <id> --csr <that file> --usb <stick>` writes the bundle
    without a key to ``<stick>/mch/bundles/<device_id>/``.
 3. `enroll-install` (`install_bundle`): the device checks that bundle (its certificate's key is
-   the device's own key, CN and config name this device, SHA-256 manifest matches) and copies
-   it next to its key.
+   the device's own key, CN and config name this device, SHA-256 manifest matches), copies
+   it next to its key, reads the copies back, and removes the link keys from the stick.
 
 Shared by the kiosk and the station (they meet only in mch_link).
 """
@@ -92,6 +92,8 @@ def install_bundle(source: Path, bundle: Path) -> list[str]:
     """Copy a bundle issued for this device's CSR from `source` into `bundle` (where the key is).
     Checks everything before writing anything; returns the names installed."""
     key_path = bundle / KEY_FILE
+    if source.resolve() == bundle.resolve():
+        raise EnrolmentError(f"{source} is the device's own bundle directory; give the issued bundle (--from/--usb)")
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         cert = x509.load_pem_x509_certificate((source / CERT_FILE).read_bytes())
@@ -117,6 +119,18 @@ def install_bundle(source: Path, bundle: Path) -> list[str]:
     try:
         for name, secret in INSTALLED_FILES:
             write_atomic(bundle / name, data[name], PRIVATE_FILE_MODE if secret else PUBLIC_MODE)
+            if (bundle / name).read_bytes() != data[name]:
+                raise EnrolmentError(f"{bundle / name} reads back different from what was written; nothing removed")
     except OSError as exc:
         raise EnrolmentError(f"cannot write {exc.filename or bundle}: {exc.strerror}") from None
+    _remove_secrets(source)
     return [name for name, _ in INSTALLED_FILES]
+
+
+def _remove_secrets(source: Path) -> None:
+    """The link keys leave the stick once they are on the device."""
+    try:
+        (source / LINK_KEYS_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise EnrolmentError(f"installed, but {source / LINK_KEYS_FILE} could not be removed ({exc.strerror}): "
+                             "wipe it from the medium by hand") from None

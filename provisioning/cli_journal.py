@@ -25,7 +25,7 @@ from provisioning.journal import JOURNAL_DIR, Journal, JournalTamperedError
 TECHNICIAN_ENV = "MCH_TECHNICIAN"
 READ_ONLY = frozenset({"list", "journal", "doctor", "inspect"})
 NOT_DETAILS = frozenset({"command", "site", "passphrase_file", "root_passphrase_file", "technician", "json", "yes",
-                         "journal_details"})
+                         "journal_details", "hub_passphrase_file"})
 SUBJECT_ARGS = ("device_id", "hub_id", "site_id")
 
 

@@ -59,6 +59,9 @@ def test_install_refuses_a_bundle_for_another_key_or_a_damaged_copy(site: Site, 
     other = site.enroll("kiosk-010", "kiosk").bundle
     with pytest.raises(EnrolmentError, match="not issued for this device's key"):
         install_bundle(other, device)
+    with pytest.raises(EnrolmentError, match="the device's own bundle directory"):
+        install_bundle(device, device)
+    assert (device / "device.key.pem").exists()
     assert not (device / "device.crt.pem").exists()
     # a damaged copy on the stick is named
     site2 = Site.open(site.path, DEV_PASSPHRASE)
@@ -93,6 +96,8 @@ def test_device_made_key_to_broker_and_hub_then_revoked(site: Site, broker: Brok
                            "--device-id", "kiosk-021")
     assert installed.returncode == EXIT_OK, installed.stderr
     assert stat.S_IMODE(os.stat(device_dir / "link-keys.json").st_mode) == 0o600
+    assert not (on_stick / "link-keys.json").exists()  # the envelope keys left the stick
+    assert not list(stick.rglob("*.key.pem")) and not list(stick.rglob("link-keys.json"))
 
     # a station does the same through mch-station
     station_dir = tmp_path / "station-etc-mch"
