@@ -14,7 +14,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from mch_link.registry import HUB_ID_RE, DeviceKind
-from provisioning import cli_board, cli_ceremony, cli_doctor, cli_inspect, cli_journal, pki, usb, views
+from provisioning import (
+    cli_board,
+    cli_ceremony,
+    cli_doctor,
+    cli_inspect,
+    cli_journal,
+    cli_renew,
+    pki,
+    usb,
+    views,
+)
 from provisioning.errors import ProvisioningError
 from provisioning.migrate import migrate
 from provisioning.passphrase import ENV_VAR, ROOT_ENV_VAR, get_passphrase, get_root_passphrase
@@ -109,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_board.add_board_parser(sub, _site_args)
     cli_doctor.add_doctor_parser(sub, _site_args)
     cli_inspect.add_inspect_parser(sub, _site_args)
+    cli_renew.add_renew_parser(sub, _site_args)
     return parser
 
 
@@ -195,6 +206,8 @@ def run(args: argparse.Namespace) -> None:
         cli_doctor.run_doctor(args)
     elif args.command == "inspect":
         cli_inspect.run_inspect(args)
+    elif args.command == "renew":
+        print(cli_renew.run_renew(args, _open(args)), file=out)
 
 
 def _has_legacy_root(site_dir: Path) -> bool:
