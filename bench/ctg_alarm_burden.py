@@ -46,6 +46,7 @@ def main() -> int:
     t0 = time.perf_counter()
     by_priority: Counter[str] = Counter()
     by_rule: Counter[tuple[str, str]] = Counter()
+    normal_by_rule: Counter[str] = Counter()
     hours = 0.0
     normal_hours, normal_clinical, normal_high_last_hour, n_normal = 0.0, 0, 0, 0
     files = recordings(root)
@@ -62,12 +63,15 @@ def main() -> int:
             n_normal += 1
             normal_hours += h
             normal_clinical += sum(1 for a in raised if a["kind"] not in NOT_CLINICAL)
+            normal_by_rule.update(a["kind"] for a in raised if a["kind"] not in NOT_CLINICAL)
             last = trace.duration_s - 3600.0
             normal_high_last_hour += any(a["priority"] == "high" and a["at_s"] >= last for a in raised)
     print(f"{len(files)} recordings, {hours:.1f} bed-hours ({root})")
     print("rule                           priority  raised  per bed-hour")
     for (kind, prio), n in sorted(by_rule.items(), key=lambda kv: -kv[1]):
         print(f"{kind:30s} {prio:8s} {n:7d} {n / hours:13.3f}")
+    print("normal-outcome CTU-UHB records, clinical alarms by rule: "
+          + (", ".join(f"{k}={n}" for k, n in normal_by_rule.most_common()) or "none"))
     per12 = 12.0 * normal_clinical / normal_hours if normal_hours else float("nan")
     print(f"normal-outcome CTU-UHB records: {n_normal}, {normal_hours:.1f} h, {normal_clinical} clinical alarms "
           f"({per12:.2f} per bed per 12 h), {normal_high_last_hour} with a high-priority alarm in the last hour")

@@ -6,15 +6,17 @@ on it, or on the raw FHR (which a deceleration interrupts), misses real episodes
 
 - `LevelTracker` turns samples into 10-s epoch levels (median of the valid samples) and, once a
   minute, into minute levels; a *recent baseline* is a level the FHR held for >= 10 min (FIGO: a
-  new baseline after >= 10 min) within the last 30 min.
+  new baseline after >= 10 min) within the last 60 min.
 - `BaselineRateRule` times "baseline above (or below) a limit" on epoch levels: an epoch beyond the
   limit holds the condition; an epoch >= 15 bpm on the other side of the episode's own level is a
   deceleration (acceleration, for bradycardia) and is excluded (neither holds nor ends it) for up
-  to 3 min, longer ends it (the minute after it, its recovery, is neutral too); otherwise the episode ends when half of the last minute's epochs are
+  to 3 min, longer ends it (the minute after it, its recovery, is neutral too), and so do
+  excursions that make up > 40 % of the episode's last 10 min (a normal baseline with recurrent
+  decelerations is not a bradycardia); otherwise the episode ends when half of the last minute's epochs are
   back within the limit. The held time counts from the first epoch beyond the limit to the end of
   the last one beyond it, and the alarm fires only at an epoch beyond it.
 - The prolonged-deceleration rule asks `recent_baseline_near`: FHR back at a normal-range level
-  that was a baseline in the last 30 min is a return from a shift, not a deceleration against the
+  that was a baseline in the last 60 min is a return from a shift, not a deceleration against the
   lagging live baseline.
 """
 
@@ -31,11 +33,14 @@ EPOCHS_PER_MIN = int(60 / EPOCH_S)
 MIN_EPOCH_VALID = EPOCH // 2
 EXCURSION_BPM = R.DECEL_MIN_FALL_BPM  # a deceleration/acceleration departs >= 15 bpm from the level
 MAX_EXCLUDED_S = R.FIGO_PROLONGED_DECEL_S  # a longer departure is not excluded: it ends the episode
+EXCLUDED_MAX_SHARE = 0.4  # station: excluded excursions may be at most this share of the episode's...
+SHARE_WINDOW = 6 * EPOCHS_PER_MIN  # ...last 10 min of held + excluded epochs (recurrent decelerations
+SHARE_MIN_EPOCHS = 3 * EPOCHS_PER_MIN  # from a normal baseline are not a bradycardia), judged after 3 min
 RECOVERY_S = 60.0  # station: epochs this soon after an excluded one are its recovery (neutral)
 REF_EPOCHS = 6  # the episode's own level: median of its last six held epochs
 END_WINDOW = EPOCHS_PER_MIN  # hysteresis: half of the last minute's judged epochs back within the limit
 BASELINE_MIN_MINUTES = 10  # FIGO: a new baseline after >= 10 min
-BASELINE_MEMORY_MIN = 30  # recent baselines are remembered this long
+BASELINE_MEMORY_MIN = 60  # recent baselines are remembered this long (a tachycardia may last longer than 30 min)
 BASELINE_BAND_BPM = 8.0  # minute levels this close to their median...
 BASELINE_SHARE = 0.7  # ...in this share of the 10 minutes make that median a baseline
 RETURN_BAND_BPM = 8.0  # a level this close to a recent baseline is a return to it
@@ -48,7 +53,7 @@ def _median(xs: list[float]) -> float:
 
 
 class LevelTracker:
-    """Epoch levels (10 s) and recent baselines (>= 10 min stable in the last 30 min) of one bed."""
+    """Epoch levels (10 s) and recent baselines (>= 10 min stable in the last 60 min) of one bed."""
 
     __slots__ = ("_buf", "_count", "_epoch_start", "level", "_minute", "_epochs", "_minutes", "baselines")
 
@@ -110,22 +115,23 @@ class LevelTracker:
 class BaselineRateRule:
     """Timer for 'the baseline is beyond `limit`' (sign +1: above, tachycardia; -1: below, bradycardia)."""
 
-    __slots__ = ("_sign", "_limit", "since", "_last_held", "_refs", "_judged", "_excluded_since", "_excluded_end",
-                 "holding")
+    __slots__ = ("_sign", "_limit", "since", "last_held_s", "_refs", "_judged", "_excluded_since", "_excluded_end",
+                 "holding", "_kinds")
 
     def __init__(self, sign: int, limit_bpm: float) -> None:
         self._sign = sign
         self._limit = limit_bpm
         self.since: float | None = None  # start of the first epoch beyond the limit
-        self._last_held = 0.0
+        self.last_held_s = 0.0  # end of the last epoch beyond the limit (kept after the episode ends)
         self._refs: deque[float] = deque(maxlen=REF_EPOCHS)
         self._judged: deque[bool] = deque(maxlen=END_WINDOW)  # True = beyond the limit
         self._excluded_since: float | None = None
         self._excluded_end: float | None = None  # end of the last excluded epoch
         self.holding = False  # the latest epoch held the condition (or was an excluded excursion)
+        self._kinds: deque[bool] = deque(maxlen=SHARE_WINDOW)  # True = excluded, False = held
 
     def held_for(self) -> float:
-        return 0.0 if self.since is None else self._last_held - self.since
+        return 0.0 if self.since is None else self.last_held_s - self.since
 
     def epoch(self, start_s: float, level: float | None, levels: LevelTracker) -> None:
         """Judge one closed epoch (`level` None = too little signal: neither feeds nor ends)."""
@@ -140,6 +146,7 @@ class BaselineRateRule:
                 self._judged.clear()
                 self._excluded_since = None
                 self._excluded_end = None
+                self._kinds.clear()
                 self._hold(level, end_s)
             else:
                 self.holding = False
@@ -155,8 +162,11 @@ class BaselineRateRule:
                 self._excluded_since = start_s
             self._excluded_end = end_s
             self.holding = False
-            if end_s - self._excluded_since > MAX_EXCLUDED_S:
-                self._end()  # too long for a deceleration: the level has moved back
+            self._kinds.append(True)
+            n = len(self._kinds)
+            if end_s - self._excluded_since > MAX_EXCLUDED_S or \
+                    (n >= SHARE_MIN_EPOCHS and sum(self._kinds) > EXCLUDED_MAX_SHARE * n):
+                self._end()  # too long, or too often, for a deceleration: the level is back
             return
         self._excluded_since = None
         self.holding = False
@@ -168,9 +178,10 @@ class BaselineRateRule:
 
     def _hold(self, level: float, end_s: float) -> None:
         self._refs.append(level)
+        self._kinds.append(False)
         self._judged.append(True)
         self._excluded_since = None
-        self._last_held = end_s
+        self.last_held_s = end_s
         self.holding = True
 
     def _end(self) -> None:

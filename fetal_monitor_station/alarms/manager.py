@@ -115,7 +115,8 @@ class AlarmManager:
                     out += self._raise(bed_id, kind, now, rule.since or t,
                                        f"baseline {side} {limit:.0f} bpm for {rule.held_for():.0f} s")
                 elif rule.since is None and (bed_id, kind) in self._active:
-                    out += self._clear(bed_id, kind, now)
+                    if t - rule.last_held_s >= th.rate_clear_after_s:  # a brief lapse neither clears nor re-raises
+                        out += self._clear(bed_id, kind, now)
         tm[FHR_HIGH_LIMIT].update(t, None if f is None else f > th.fhr_high_limit_bpm)
         tm[FHR_LOW_LIMIT].update(t, None if f is None else f < th.fhr_low_limit_bpm)
         decel = None

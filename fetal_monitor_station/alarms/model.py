@@ -56,6 +56,10 @@ class AlarmThresholds:
     bradycardia_s: float = R.TACHY_BRADY_DURATION_S  # for 10 min (decelerations/accelerations excluded)
     tachycardia_bpm: float = R.NORMAL_BASELINE_MAX_BPM  # baseline > 160 bpm
     tachycardia_s: float = R.TACHY_BRADY_DURATION_S
+    # station: a brady/tachycardia alarm clears once its episode has ended and its last epoch beyond
+    # the limit is this old (a lapse of a few epochs in a persistent episode neither clears it nor
+    # raises it again)
+    rate_clear_after_s: float = 120.0
     fhr_high_limit_bpm: float = 180.0  # station: fast limit alarm, raw FHR above this...
     fhr_low_limit_bpm: float = 80.0  # ...or below this (FIGO: < 80 bpm is serious)...
     fhr_limit_delay_s: float = 120.0  # ...for this long
@@ -78,7 +82,7 @@ class AlarmThresholds:
     priorities: dict[str, Priority] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
 
     def __post_init__(self) -> None:
-        for name in ("bradycardia_s", "tachycardia_s", "fhr_limit_delay_s", "prolonged_decel_s", "signal_loss_s", "disconnect_s",
+        for name in ("bradycardia_s", "tachycardia_s", "rate_clear_after_s", "fhr_limit_delay_s", "prolonged_decel_s", "signal_loss_s", "disconnect_s",
                      "coincidence_s", "escalate_after_s", "episode_window_s", "reduced_variability_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"alarm threshold {name} must be positive")

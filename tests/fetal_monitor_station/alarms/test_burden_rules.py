@@ -1,0 +1,59 @@
+"""Causes of false or repeated alarms found on the real recordings (bench.ctg_alarm_burden), each
+reproduced on a generated trace: a normal baseline with recurrent decelerations was timed as a
+bradycardia (the returns to the baseline were excluded as 'accelerations'), and a persistent
+tachycardia was raised again after a lapse of a few epochs (FHRMA train06)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fetal_monitor_station.alarms import AlarmThresholds
+from fetal_monitor_station.alarms.model import (
+    BRADYCARDIA,
+    CHANGE_CLEARED,
+    PROLONGED_DECELERATION,
+    TACHYCARDIA,
+)
+from fetal_monitor_station.sources.synthetic import Span, SyntheticSpec, generate
+from fetal_monitor_station.sources.synthetic_shapes import dip
+from fetal_monitor_station.trace import SAMPLE_HZ, Trace
+
+from .test_alarms import run
+from .test_clinical_rules import raises
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 11])
+def test_recurrent_decelerations_from_a_normal_baseline_are_not_a_bradycardia(seed: int) -> None:
+    trace, _ = generate(SyntheticSpec(duration_s=2400.0, seed=seed, baseline_bpm=135.0, variability_bpm=10.0,
+                                      accelerations_per_hour=0.0))
+    t = np.arange(trace.fhr1_bpm.size) / SAMPLE_HZ
+    fhr = trace.fhr1_bpm.copy()
+    starts = np.arange(300.0, 2000.0, 150.0)  # every 2.5 min for 28 min: 100 s below 110, 50 s at 135
+    for s in starts:
+        fhr -= dip(t, s, s + 20.0, s + 110.0, 50.0, hold_until_s=s + 90.0)
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=trace.toco))
+    assert raises(changes, BRADYCARDIA) == []
+
+
+@pytest.mark.slow
+def test_a_persistent_tachycardia_with_a_brief_lapse_is_one_alarm() -> None:
+    trace, truth = generate(SyntheticSpec(duration_s=3300.0, seed=6, variability_bpm=8.0,
+                                          accelerations_per_hour=0.0, tachycardia=(Span(720.0, 2700.0, 172.0),)))
+    t = np.arange(trace.fhr1_bpm.size) / SAMPLE_HZ
+    fhr = trace.fhr1_bpm.copy()
+    lapse = (t >= 1800.0) & (t < 1860.0)
+    fhr[lapse] = 158.0  # one minute just within the limit: the rule's episode ends, then restarts
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=trace.toco))
+    fired = raises(changes, TACHYCARDIA)
+    assert len(fired) == 1 and fired[0].at < 1800.0
+    cleared = [c.at for c in changes if c.change == CHANGE_CLEARED and c.alarm.kind == TACHYCARDIA]
+    back = float(np.flatnonzero(truth.baseline_bpm > 160.0)[-1]) / SAMPLE_HZ
+    assert len(cleared) == 1 and back < cleared[0] <= back + 240.0
+    assert raises(changes, PROLONGED_DECELERATION) == []
+
+
+def test_clear_delay_is_configurable_and_positive() -> None:
+    with pytest.raises(ValueError, match="rate_clear_after_s"):
+        AlarmThresholds(rate_clear_after_s=0.0)
