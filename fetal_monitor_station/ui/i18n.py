@@ -66,6 +66,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error": ("错误：{msg}", "Error: {msg}"),
     "bradycardia": ("胎心过缓", "Bradycardia"),
     "tachycardia": ("胎心过速", "Tachycardia"),
+    "fhr_high_limit": ("胎心率超上限", "FHR above limit"),
+    "fhr_low_limit": ("胎心率低于下限", "FHR below limit"),
     "prolonged_deceleration": ("延长减速", "Prolonged deceleration"),
     "pathological_classification": ("病理型图形", "Pathological CTG"),
     "reduced_variability": ("变异减小", "Reduced variability"),
