@@ -74,3 +74,13 @@ def test_sync_to_the_hub_view_then_again_after_more_work(tmp_path: Path) -> None
     assert [e.action for e in read_entries(copy / JOURNAL_FILE)] == ["enroll", "journal", "revoke"]
     against = run("journal", "verify", "--site", site, "--against", copy, "--json")
     assert against.returncode == EXIT_OK and json.loads(against.stdout)["entries"] == 4
+
+
+def test_the_site_journal_starts_with_init_site(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    made = run("init-site", "--site", site, "--site-id", "ward-9", "--technician", "tech-li",
+               env_passphrase="a long site passphrase", env_root="a long root passphrase")
+    assert made.returncode == EXIT_OK, made.stderr
+    first = Journal(site).verify()[0]
+    assert (first.seq, first.action, first.subject, first.technician) == (1, "init-site", "ward-9", "tech-li")
+    assert "a long" not in Journal(site).path.read_text()
