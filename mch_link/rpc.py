@@ -104,15 +104,18 @@ class Response:
     result: Any
     error_code: str | None = None
     error_message: str | None = None
+    epoch: bytes = b""  # the hub responder's boot epoch: counters are unique per (epoch, counter)
 
 
 # -- pure build / open -------------------------------------------------------------------
 def seal_request(key: DirectionKey, device_id: str, counter: int, method: str, corr: bytes, args: dict[str, Any],
-                 idem: str | None, now_ms: int) -> bytes:
+                 idem: str | None, now_ms: int, epoch: bytes = b"") -> bytes:
+    """`epoch`: the device's boot epoch (DeviceLink.epoch), so a restored outbox, whose counters
+    start again, never repeats a nonce under the request key."""
     body = {"method": method, "corr": corr.hex(), "idem": idem, "args": args}
     schemas.validate(REQUEST_SCHEMA, body)
     return envelope.seal(key, device_id, topic(device_id, Kind.REQUEST), counter, REQUEST_SCHEMA,
-                         [Record(RPC_RECORD_ID, body, now_ms)], now_ms)
+                         [Record(RPC_RECORD_ID, body, now_ms)], now_ms, epoch)
 
 
 def open_request(key: DirectionKey, where: str, payload: bytes) -> Request:
@@ -127,12 +130,14 @@ def open_request(key: DirectionKey, where: str, payload: bytes) -> Request:
 
 
 def seal_response(key: DirectionKey, device_id: str, counter: int, corr: str, *, result: Any = None,
-                  error: tuple[str, str] | None = None, now_ms: int) -> bytes:
+                  error: tuple[str, str] | None = None, now_ms: int, epoch: bytes = b"") -> bytes:
+    """`epoch`: the responder's boot epoch, so a recreated services database, whose response
+    counters start again, never repeats a nonce under the response key."""
     body: dict[str, Any] = {"corr": corr, "ok": error is None, "result": result if error is None else None,
                             "error": None if error is None else {"code": error[0], "message": error[1]}}
     schemas.validate(RESPONSE_SCHEMA, body)
     return envelope.seal(key, device_id, topic(device_id, Kind.RESPONSE), counter, RESPONSE_SCHEMA,
-                         [Record(RPC_RECORD_ID, body, now_ms)], now_ms)
+                         [Record(RPC_RECORD_ID, body, now_ms)], now_ms, epoch)
 
 
 def open_response(key: DirectionKey, device_id: str, payload: bytes) -> Response:
@@ -142,7 +147,8 @@ def open_response(key: DirectionKey, device_id: str, payload: bytes) -> Response
     body = msg.records[0].body
     schemas.validate(RESPONSE_SCHEMA, body)
     err = body["error"] or {}
-    return Response(msg.counter, body["corr"], body["ok"], body["result"], err.get("code"), err.get("message"))
+    return Response(msg.counter, body["corr"], body["ok"], body["result"], err.get("code"), err.get("message"),
+                    msg.epoch)
 
 
 class ResponseGuard:
@@ -150,13 +156,14 @@ class ResponseGuard:
     counter only once (a replayed answer to an earlier request is refused)."""
 
     def __init__(self, remember: int = SEEN_RESPONSES) -> None:
-        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._seen: collections.OrderedDict[tuple[bytes, int], None] = collections.OrderedDict()
         self._remember = remember
 
     def admit(self, response: Response, waiting: set[str]) -> bool:
-        if response.corr not in waiting or response.counter in self._seen:
+        nonce = (response.epoch, response.counter)
+        if response.corr not in waiting or nonce in self._seen:
             return False
-        self._seen[response.counter] = None
+        self._seen[nonce] = None
         while len(self._seen) > self._remember:
             self._seen.popitem(last=False)
         return True
@@ -179,6 +186,7 @@ class RequestTransport(Protocol):
     """What the client needs from the device's MQTT session (mch_link.device.DeviceLink has it)."""
 
     on_response: Callable[[bytes, bytes | None], None] | None
+    epoch: bytes  # the session's boot epoch, bound into every nonce
 
     def next_counter(self) -> int: ...
     def publish_request(self, payload: bytes, correlation: bytes) -> bool: ...
@@ -216,7 +224,7 @@ class RpcClient:
         waiter = _Waiter()
         try:
             payload = seal_request(self._keys.request, self._device_id, self._transport.next_counter(), method, corr,
-                                   args, idempotency_key, int(self._clock() * 1000))
+                                   args, idempotency_key, int(self._clock() * 1000), self._transport.epoch)
         except SchemaError as exc:
             raise RpcError(f"{method}: request does not match {REQUEST_SCHEMA}: {exc}") from None
         with self._lock:

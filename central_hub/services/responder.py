@@ -10,6 +10,7 @@ counted, never answered: an answer to a forgery would be an oracle.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from central_hub.replay import ReplayWindow, Verdict
 from central_hub.services.db import ServicesDb
 from central_hub.services.dispatcher import Dispatcher
 from central_hub.stats import IngestStats
-from mch_link import envelope, rpc
+from mch_link import cose, envelope, rpc
 from mch_link.errors import LinkError
 from mch_link.topics import Kind, Topic, topic
 
@@ -72,6 +73,8 @@ class Responder:
                  clock: Callable[[], float] = time.time) -> None:
         self.directory, self.db, self.dispatcher, self.stats, self.clock = directory, db, dispatcher, stats, clock
         self.counters = ResponseCounters(db)
+        # in every response nonce: counters restart with a recreated services database, the epoch never repeats
+        self.epoch = os.urandom(cose.EPOCH_LEN)
 
     def answer(self, msg: Inbound) -> Outbound | None:
         try:
@@ -112,10 +115,11 @@ class Responder:
         now_ms = int(self.clock() * 1000)
         counter = self.counters.next(device_id)
         if ok:
-            payload = rpc.seal_response(keys.response, device_id, counter, request.corr, result=result, now_ms=now_ms)
+            payload = rpc.seal_response(keys.response, device_id, counter, request.corr, result=result, now_ms=now_ms,
+                                        epoch=self.epoch)
         else:
             payload = rpc.seal_response(keys.response, device_id, counter, request.corr,
-                                        error=(result["code"], result["message"]), now_ms=now_ms)
+                                        error=(result["code"], result["message"]), now_ms=now_ms, epoch=self.epoch)
         return Outbound(topic(device_id, Kind.RESPONSE), payload, msg.correlation)
 
     def _fresh(self, device_id: str, counter: int) -> bool:

@@ -62,6 +62,7 @@ class FakeHub:
         self.counter = 0
         self.sent: list[bytes] = []
         self.hub_counter = 100
+        self.epoch = bytes(range(1, 9))
 
     def next_counter(self) -> int:
         self.counter += 1
@@ -137,3 +138,24 @@ def test_refusal_carries_the_code() -> None:
     with pytest.raises(rpc.RpcRefused) as exc:
         rpc.RpcClient(Refusing(), DEVICE, KEYS).call("booking.hold", {}, idempotency_key="a" * 32)
     assert exc.value.code == "slot-full"
+
+
+def test_a_restored_outbox_or_services_database_never_repeats_a_nonce() -> None:
+    """Counters start again after a restore; the boot epoch in the Partial IV keeps nonces apart."""
+    from mch_link import cose, envelope
+
+    k = rpc.rpc_keys(KEYS)
+    where = topic(DEVICE, Kind.REQUEST)
+    before, after = bytes(8), bytes([9]) * 8
+    a = rpc.seal_request(k.request, DEVICE, 7, "patient.find", b"c" * 16, {}, None, 0, before)
+    b = rpc.seal_request(k.request, DEVICE, 7, "patient.find", b"c" * 16, {}, None, 0, after)
+    ivs = {envelope.peek(x).protected[cose.H_PARTIAL_IV] for x in (a, b)}
+    assert len(ivs) == 2
+    assert rpc.open_request(k.request, where, b).counter == 7  # the hub still opens it
+
+    guard = rpc.ResponseGuard()
+    x, y = "0a" * 16, "0b" * 16
+    old = rpc.open_response(k.response, DEVICE, rpc.seal_response(k.response, DEVICE, 1, x, now_ms=0, epoch=before))
+    new = rpc.open_response(k.response, DEVICE, rpc.seal_response(k.response, DEVICE, 1, y, now_ms=0, epoch=after))
+    assert guard.admit(old, {x, y}) and guard.admit(new, {x, y})  # counter 1 again, new epoch
+    assert not guard.admit(new, {x, y})  # the same (epoch, counter) twice is a replay
