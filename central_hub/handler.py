@@ -33,7 +33,7 @@ from central_hub.store.model import (
 from mch_link import envelope, schemas
 from mch_link.envelope import Message, Record
 from mch_link.errors import EnvelopeError, SchemaError, TopicError
-from mch_link.topics import UPLINK_KINDS, Kind, Topic
+from mch_link.topics import INGEST_KINDS, Kind, Topic
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ class Handler:
         except TopicError as exc:
             return self._reject(state, msg, Reason.BAD_TOPIC, str(exc))
         device_id = where.device_id
-        if where.kind not in UPLINK_KINDS:
-            return self._reject(state, msg, Reason.BAD_TOPIC, f"{where.kind.value} is not an uplink kind", device_id)
+        if where.kind not in INGEST_KINDS:  # requests have their own lane (central_hub/services), never stored here
+            return self._reject(state, msg, Reason.BAD_TOPIC, f"{where.kind.value} is not a record kind", device_id)
         try:
             header = envelope.peek(msg.payload)
         except EnvelopeError as exc:

@@ -175,6 +175,7 @@ def test_bad_topic_is_quarantined(rig: Rig, dev: FakeDevice) -> None:
     _, payload = dev.seal(dev.records(1, 1))
     assert rig.one("mch/v1/sim-001/rec/extra", payload).reason == Reason.BAD_TOPIC
     assert rig.one("mch/v1/sim-001/ack", payload).reason == Reason.BAD_TOPIC
+    assert rig.one("mch/v1/sim-001/req", payload).reason == Reason.BAD_TOPIC  # a request is never a record
 
 
 def test_oversized_payload_is_quarantined(rig: Rig) -> None:
