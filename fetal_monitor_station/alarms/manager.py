@@ -45,6 +45,8 @@ Clock = Callable[[], float]
 HISTORY_LENGTH = 2000
 TIMED_KINDS = (FHR_HIGH_LIMIT, FHR_LOW_LIMIT, PROLONGED_DECELERATION, SIGNAL_LOSS, MATERNAL_COINCIDENCE,
                REDUCED_VARIABILITY)
+# a limit alarm is not raised while the clinical alarm it would repeat is active (one alarm per condition)
+COVERED_BY = {FHR_HIGH_LIMIT: (TACHYCARDIA,), FHR_LOW_LIMIT: (BRADYCARDIA, PROLONGED_DECELERATION)}
 RETURN_MIN_BELOW_LIVE_BPM = 10.0  # a recent baseline this far below the live one means the live one lags
 
 
@@ -133,9 +135,13 @@ class AlarmManager:
         for kind in TIMED_KINDS:
             timer = tm[kind]
             if timer.holding and timer.held_for() >= bed.rule_s[kind]:
+                if any((bed_id, k) in self._active for k in COVERED_BY.get(kind, ())):
+                    continue
                 out += self._raise(bed_id, kind, now, timer.since or t,
                                    f"{kind.replace('_', ' ')} for {timer.held_for():.0f} s")
             elif timer.since is None and (bed_id, kind) in self._active:
+                if kind in COVERED_BY and t - (timer.last_true or t) < th.rate_clear_after_s:
+                    continue  # a limit alarm hovering at its limit does not clear and re-raise
                 out += self._clear(bed_id, kind, now)
         cl = snapshot.classification
         bad = cl is not None and (cl.nichd == NICHD_III if th.lead == "nichd" else cl.figo == FIGO_PATHOLOGICAL)

@@ -56,9 +56,9 @@ class AlarmThresholds:
     bradycardia_s: float = R.TACHY_BRADY_DURATION_S  # for 10 min (decelerations/accelerations excluded)
     tachycardia_bpm: float = R.NORMAL_BASELINE_MAX_BPM  # baseline > 160 bpm
     tachycardia_s: float = R.TACHY_BRADY_DURATION_S
-    # station: a brady/tachycardia alarm clears once its episode has ended and its last epoch beyond
-    # the limit is this old (a lapse of a few epochs in a persistent episode neither clears it nor
-    # raises it again)
+    # station: a brady/tachycardia (or FHR-limit) alarm clears once its episode has ended and its
+    # last epoch (sample) beyond the limit is this old (a lapse in a persistent episode neither
+    # clears it nor raises it again)
     rate_clear_after_s: float = 120.0
     fhr_high_limit_bpm: float = 180.0  # station: fast limit alarm, raw FHR above this...
     fhr_low_limit_bpm: float = 80.0  # ...or below this (FIGO: < 80 bpm is serious)...

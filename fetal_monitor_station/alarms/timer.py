@@ -17,15 +17,16 @@ MIN_SAMPLES_TO_END = 8  # 2 s at 4 Hz before an episode can be judged
 
 class ConditionTimer:
     """`since`: start of the current episode (None when there is none); `holding`: the latest judged
-    sample met the condition and an episode is alive (plain attributes: read at 4 Hz per bed)."""
+    sample met the condition and an episode is alive; `last_true`: the last sample that met it (kept
+    after the episode ends); plain attributes: read at 4 Hz per bed."""
 
-    __slots__ = ("_window", "_hold", "since", "_last_true", "holding", "_flags", "_true")
+    __slots__ = ("_window", "_hold", "since", "last_true", "holding", "_flags", "_true")
 
     def __init__(self, window_samples: int, hold_fraction: float) -> None:
         self._window = max(1, window_samples)
         self._hold = hold_fraction
         self.since: float | None = None
-        self._last_true: float | None = None
+        self.last_true: float | None = None
         self.holding = False
         self._flags: deque[bool] = deque()
         self._true = 0
@@ -42,7 +43,7 @@ class ConditionTimer:
             self._true = 0
         self.holding = condition
         if condition:
-            self._last_true = t
+            self.last_true = t
         self._flags.append(condition)
         self._true += condition
         if len(self._flags) > self._window:
@@ -53,9 +54,9 @@ class ConditionTimer:
 
     def held_for(self) -> float:
         """Seconds from the episode's start to the last sample meeting the condition."""
-        if self.since is None or self._last_true is None:
+        if self.since is None or self.last_true is None:
             return 0.0
-        return self._last_true - self.since
+        return self.last_true - self.since
 
     def reset(self) -> None:
         self.since = None

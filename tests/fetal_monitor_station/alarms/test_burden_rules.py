@@ -12,6 +12,7 @@ from fetal_monitor_station.alarms import AlarmThresholds
 from fetal_monitor_station.alarms.model import (
     BRADYCARDIA,
     CHANGE_CLEARED,
+    FHR_HIGH_LIMIT,
     PROLONGED_DECELERATION,
     TACHYCARDIA,
 )
@@ -57,3 +58,14 @@ def test_a_persistent_tachycardia_with_a_brief_lapse_is_one_alarm() -> None:
 def test_clear_delay_is_configurable_and_positive() -> None:
     with pytest.raises(ValueError, match="rate_clear_after_s"):
         AlarmThresholds(rate_clear_after_s=0.0)
+
+
+@pytest.mark.slow
+def test_fhr_hovering_at_the_high_limit_in_a_tachycardia_is_not_a_string_of_limit_alarms() -> None:
+    """FHRMA train33: FHR 180-190 for an hour raised the 180-bpm limit alarm 12 times."""
+    trace, _ = generate(SyntheticSpec(duration_s=3600.0, seed=4, variability_bpm=12.0,
+                                      accelerations_per_hour=0.0, tachycardia=(Span(300.0, 3300.0, 181.0),)))
+    _, changes, _ = run(trace)
+    assert len(raises(changes, FHR_HIGH_LIMIT)) == 1
+    assert len(raises(changes, TACHYCARDIA)) == 1
+    assert raises(changes, FHR_HIGH_LIMIT)[0].at < raises(changes, TACHYCARDIA)[0].at
