@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.xvfb import xvfb
 
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "build" / "screenshots" / "station-ui"
@@ -15,18 +16,8 @@ SCREENSHOTS = REPO / "build" / "screenshots" / "station-ui"
 
 @pytest.fixture(scope="module")
 def xvfb_display() -> Iterator[str]:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd) as pipe:
-            number = pipe.readline().strip()
-        assert number.isdigit(), "Xvfb did not report its display"
-        yield f":{number}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with xvfb() as display:
+        yield display
 
 
 def kivy_env(display: str, tmp_path: Path) -> dict[str, str]:

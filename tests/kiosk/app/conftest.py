@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.xvfb import xvfb
+
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "build" / "screenshots" / "kiosk"
 RUN_TIMEOUT_S = 240
@@ -19,18 +21,8 @@ RUN_TIMEOUT_S = 240
 
 @pytest.fixture(scope="session")
 def xvfb_display() -> Iterator[str]:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd) as pipe:
-            number = pipe.readline().strip()
-        assert number.isdigit(), "Xvfb did not report its display"
-        yield f":{number}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with xvfb() as display:
+        yield display
 
 
 @pytest.fixture(scope="session")

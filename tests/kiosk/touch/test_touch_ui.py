@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.xvfb import xvfb
+
 pytestmark = pytest.mark.ui
 REPO = Path(__file__).resolve().parents[3]
 XVFB_START_S = 15
@@ -22,18 +24,8 @@ SDL2_WINDOW_PROVIDER = "SDL2MotionEventProvider"
 @pytest.fixture(scope="module")
 def xvfb_display() -> Iterator[str]:
     """Xvfb on a free display number (``-displayfd`` lets the server pick it)."""
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd) as pipe:
-            number = pipe.readline().strip()
-        assert number.isdigit(), "Xvfb did not report its display"
-        yield f":{number}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with xvfb() as display:
+        yield display
 
 
 def run_probe(display: str, tmp_path: Path, config: dict) -> dict:
