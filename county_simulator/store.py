@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE TABLE IF NOT EXISTS identifiers (
     type TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL,
     PRIMARY KEY (type, system, value, id));
+CREATE INDEX IF NOT EXISTS identifiers_of_resource ON identifiers (type, id);
 CREATE TABLE IF NOT EXISTS transactions (
     n INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, entries INTEGER NOT NULL,
     created INTEGER NOT NULL, matched INTEGER NOT NULL);
