@@ -11,8 +11,9 @@ on it, or on the raw FHR (which a deceleration interrupts), misses real episodes
   limit holds the condition; an epoch >= 15 bpm on the other side of the episode's own level is a
   deceleration (acceleration, for bradycardia) and is excluded (neither holds nor ends it) for up
   to 3 min, longer ends it (the minute after it, its recovery, is neutral too), and so do
-  excursions that make up > 40 % of the episode's last 10 min (a normal baseline with recurrent
-  decelerations is not a bradycardia); otherwise the episode ends when half of the last minute's epochs are
+  excursions that make up > 40 % of a bradycardia episode's last 10 min (a normal baseline with
+  recurrent decelerations is not a bradycardia; a tachycardia with recurrent decelerations stays a
+  tachycardia); otherwise the episode ends when half of the last minute's epochs are
   back within the limit. The held time counts from the first epoch beyond the limit to the end of
   the last one beyond it, and the alarm fires only at an epoch beyond it.
 - The prolonged-deceleration rule asks `recent_baseline_near`: FHR back at a normal-range level
@@ -165,7 +166,7 @@ class BaselineRateRule:
             self._kinds.append(True)
             n = len(self._kinds)
             if end_s - self._excluded_since > MAX_EXCLUDED_S or \
-                    (n >= SHARE_MIN_EPOCHS and sum(self._kinds) > EXCLUDED_MAX_SHARE * n):
+                    (self._sign < 0 and n >= SHARE_MIN_EPOCHS and sum(self._kinds) > EXCLUDED_MAX_SHARE * n):
                 self._end()  # too long, or too often, for a deceleration: the level is back
             return
         self._excluded_since = None

@@ -69,3 +69,19 @@ def test_fhr_hovering_at_the_high_limit_in_a_tachycardia_is_not_a_string_of_limi
     assert len(raises(changes, FHR_HIGH_LIMIT)) == 1
     assert len(raises(changes, TACHYCARDIA)) == 1
     assert raises(changes, FHR_HIGH_LIMIT)[0].at < raises(changes, TACHYCARDIA)[0].at
+
+
+@pytest.mark.slow
+def test_a_tachycardia_with_recurrent_decelerations_is_still_alarmed() -> None:
+    """The share rule above is for bradycardia only: decelerations half of the time inside a
+    tachycardia (the infection/hypoxia pattern) must not end the tachycardia episode."""
+    trace, truth = generate(SyntheticSpec(duration_s=2700.0, seed=9, variability_bpm=8.0,
+                                          accelerations_per_hour=0.0, tachycardia=(Span(300.0, 2400.0, 172.0),)))
+    t = np.arange(trace.fhr1_bpm.size) / SAMPLE_HZ
+    fhr = trace.fhr1_bpm.copy()
+    for s in np.arange(600.0, 2200.0, 150.0):  # 75 s of every 150 s below the tachycardic level
+        fhr -= dip(t, s, s + 25.0, s + 75.0, 35.0, hold_until_s=s + 45.0)
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=trace.toco))
+    crossing = float(np.flatnonzero(truth.baseline_bpm > 160.0)[0]) / SAMPLE_HZ
+    fired = raises(changes, TACHYCARDIA)
+    assert fired and fired[0].at <= crossing + 20 * 60.0
