@@ -27,6 +27,7 @@ from fetal_monitor_station.ui.overview import (
     STATE_OFFLINE,
     STATE_UNIDENTIFIED,
     Tile,
+    classification_text,
 )
 
 ALARM_FRAME_WIDTH = 6.0
@@ -78,7 +79,7 @@ class OverviewScreen(Screen):
         w.bed_id = tile.bed_id
         w.enlarged = 1 if tile.enlarged else 0
         w.title = f"{tile.bed_id}  {tile.patient}" + (f"  {t('ga', ga=tile.ga)}" if tile.ga else "")
-        w.classification = tile.classification
+        w.classification = classification_text(tile.classification, t)
         w.class_colour = list(tile.class_colour)
         if tile.state == STATE_OFFLINE:
             w.status = t("offline_since", since=tile.offline_since)
@@ -158,7 +159,7 @@ class DetailScreen(Screen):
         self.values = "" if s is None else (f"{t('fhr1')} {_v(None if s.fhr1_bpm is None else int(s.fhr1_bpm))}  "
                                             f"{t('toco')} {_v(None if s.toco is None else int(s.toco))}")
         kinds = sorted({t(sp.kind) + (f"({t(sp.type)})" if sp.type else "") for sp in frame.spans})
-        self.summary = "  ".join(filter(None, [v.classification, " ".join(kinds)]))
+        self.summary = "  ".join(filter(None, [classification_text(v.classification, t), " ".join(kinds)]))
 
     def on_touch_down(self, touch: Any) -> bool:
         if self.ids.paper.collide_point(*touch.pos):

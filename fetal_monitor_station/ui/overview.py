@@ -98,6 +98,16 @@ def classification_colour(label: str) -> tuple[float, float, float, float]:
     return CLASS_COLOURS[""]
 
 
+# words of the engine's label "FIGO <class> / NICHD <category>" -> screen text keys (ui/i18n.py)
+CLASS_WORD_KEYS = {"normal": "figo_normal", "suspicious": "figo_suspicious", "pathological": "figo_pathological",
+                   "indeterminate": "class_indeterminate", "I": "nichd_1", "II": "nichd_2", "III": "nichd_3"}
+
+
+def classification_text(label: str, t: Callable[[str], str]) -> str:
+    """The engine's classification label in the screen's language (standards' names kept)."""
+    return " ".join(t(CLASS_WORD_KEYS[w]) if w in CLASS_WORD_KEYS else w for w in label.split(" "))
+
+
 def place(rows: int, cols: int, n: int, enlarge_first: bool) -> list[tuple[Rect, bool]]:
     """Cell rectangles for n tiles in reading order; the first takes 2x2 cells if enlarged."""
     cw, ch = 1.0 / cols, 1.0 / rows

@@ -15,3 +15,13 @@ def test_every_alarm_kind_has_a_chinese_and_an_english_label() -> None:
     for kind in kinds:
         zh, en = STRINGS[kind]
         assert zh != kind and en != kind
+
+
+def test_the_classification_label_reads_in_the_screen_language() -> None:
+    from fetal_monitor_station.ui.i18n import Texts
+    from fetal_monitor_station.ui.overview import classification_text
+
+    label = "FIGO pathological / NICHD II"  # as fetal_monitor_station.station builds it
+    assert classification_text(label, Texts("zh")) == "FIGO 病理型 / NICHD II类"
+    assert classification_text(label, Texts("en")) == label
+    assert classification_text("", Texts("zh")) == ""
