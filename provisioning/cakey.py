@@ -42,11 +42,20 @@ class ScryptCost:
     r: int = 8
     p: int = 1
 
+    @classmethod
+    def from_header(cls, header: dict[str, Any]) -> ScryptCost:
+        """The cost a sealed file names, refused (ValueError) when it is out of range."""
+        cost = cls(int(header["n"]), int(header["r"]), int(header["p"]))
+        if not 2 <= cost.n <= MAX_N or cost.n & (cost.n - 1) or not 1 <= cost.r <= 32 or not 1 <= cost.p <= 16:
+            raise ValueError(f"scrypt parameters out of range: {cost}")
+        return cost
+
 
 PRODUCTION_COST = ScryptCost()
 
 
-def _derive(passphrase: bytes, salt: bytes, cost: ScryptCost) -> bytes:
+def derive_key(passphrase: bytes, salt: bytes, cost: ScryptCost) -> bytes:
+    """The AES-256 key of a passphrase-sealed file (CA keys, the ceremony's hub copy)."""
     return Scrypt(salt=salt, length=KEY_BYTES, n=cost.n, r=cost.r, p=cost.p).derive(passphrase)
 
 
@@ -55,7 +64,8 @@ def _header(cost: ScryptCost, salt: bytes, nonce: bytes) -> dict[str, Any]:
             "salt": base64.b64encode(salt).decode(), "cipher": CIPHER, "nonce": base64.b64encode(nonce).decode()}
 
 
-def _aad(header: dict[str, Any]) -> bytes:
+def header_aad(header: dict[str, Any]) -> bytes:
+    """A sealed file's header, bound to its ciphertext as AES-GCM associated data."""
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -64,7 +74,7 @@ def protect(key: ec.EllipticCurvePrivateKey, passphrase: bytes, cost: ScryptCost
     header = _header(cost, salt, nonce)
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    sealed = AESGCM(_derive(passphrase, salt, cost)).encrypt(nonce, der, _aad(header))
+    sealed = AESGCM(derive_key(passphrase, salt, cost)).encrypt(nonce, der, header_aad(header))
     return (json.dumps({**header, "ciphertext": base64.b64encode(sealed).decode()}, indent=2) + "\n").encode()
 
 
@@ -74,15 +84,13 @@ def unprotect(data: bytes, source: str, passphrase: bytes) -> ec.EllipticCurvePr
         header = {k: doc[k] for k in ("format", "kdf", "n", "r", "p", "salt", "cipher", "nonce")}
         if (header["format"], header["kdf"], header["cipher"]) != (FORMAT, KDF, CIPHER):
             raise ValueError(f"want {FORMAT} with {KDF} and {CIPHER}")
-        cost = ScryptCost(int(header["n"]), int(header["r"]), int(header["p"]))
-        if not 2 <= cost.n <= MAX_N or cost.n & (cost.n - 1) or not 1 <= cost.r <= 32 or not 1 <= cost.p <= 16:
-            raise ValueError(f"scrypt parameters out of range: {cost}")
+        cost = ScryptCost.from_header(header)
         salt, nonce = base64.b64decode(header["salt"]), base64.b64decode(header["nonce"])
         sealed = base64.b64decode(doc["ciphertext"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ProvisioningError(f"{source}: not an mch CA key file ({exc})") from None
     try:
-        der = AESGCM(_derive(passphrase, salt, cost)).decrypt(nonce, sealed, _aad(header))
+        der = AESGCM(derive_key(passphrase, salt, cost)).decrypt(nonce, sealed, header_aad(header))
     except InvalidTag:
         raise PassphraseError(f"{source}: wrong passphrase (the key did not decrypt)") from None
     key = serialization.load_der_private_key(der, password=None)

@@ -34,9 +34,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from provisioning.cakey import MAX_N, PRODUCTION_COST, ScryptCost
+from provisioning.cakey import PRODUCTION_COST, ScryptCost, derive_key, header_aad
 from provisioning.errors import PassphraseError, ProvisioningError
 from provisioning.files import write_secret
 
@@ -44,7 +43,7 @@ FORMAT = "mch-pinpad-key/1"
 KCV_BYTES = 3
 MIN_CUSTODIANS, MAX_CUSTODIANS = 2, 3
 MASTER_SLOTS = range(0x01, 0x20)  # ZT598-class pads: master keys in slots 01..1F
-SALT_BYTES, NONCE_BYTES, AES_KEY_BYTES = 16, 12, 32
+SALT_BYTES, NONCE_BYTES = 16, 12
 
 
 class Algorithm(enum.Enum):
@@ -103,21 +102,13 @@ ShowComponent = Callable[[Custodian, str], None]
 WriteSlip = Callable[[CeremonyRecord, Custodian, Path], Path]
 
 
-def _derive(passphrase: bytes, salt: bytes, cost: ScryptCost) -> bytes:
-    return Scrypt(salt=salt, length=AES_KEY_BYTES, n=cost.n, r=cost.r, p=cost.p).derive(passphrase)
-
-
-def _aad(header: dict[str, Any]) -> bytes:
-    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-
-
 def seal_master_key(key: bytes, header_fields: dict[str, Any], passphrase: bytes,
                     cost: ScryptCost = PRODUCTION_COST) -> bytes:
     salt, nonce = os.urandom(SALT_BYTES), os.urandom(NONCE_BYTES)
     header = {**header_fields, "format": FORMAT, "kdf": "scrypt", "n": cost.n, "r": cost.r, "p": cost.p,
               "salt": base64.b64encode(salt).decode(), "cipher": "AES-256-GCM",
               "nonce": base64.b64encode(nonce).decode()}
-    sealed = AESGCM(_derive(passphrase, salt, cost)).encrypt(nonce, key, _aad(header))
+    sealed = AESGCM(derive_key(passphrase, salt, cost)).encrypt(nonce, key, header_aad(header))
     return (json.dumps({"header": header, "ciphertext": base64.b64encode(sealed).decode()}, indent=2) + "\n").encode()
 
 
@@ -128,16 +119,14 @@ def open_master_key(data: bytes, source: str, passphrase: bytes) -> tuple[bytes,
         header = dict(doc["header"])
         if header["format"] != FORMAT:
             raise ValueError(f"want {FORMAT}")
-        cost = ScryptCost(int(header["n"]), int(header["r"]), int(header["p"]))
-        if not 2 <= cost.n <= MAX_N or cost.n & (cost.n - 1) or not 1 <= cost.r <= 32 or not 1 <= cost.p <= 16:
-            raise ValueError(f"scrypt parameters out of range: {cost}")
+        cost = ScryptCost.from_header(header)
         salt, nonce = base64.b64decode(header["salt"]), base64.b64decode(header["nonce"])
         sealed = base64.b64decode(doc["ciphertext"])
         algorithm = Algorithm(header["algorithm"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CeremonyError(f"{source}: not a PIN-pad master key file ({exc})") from None
     try:
-        key = AESGCM(_derive(passphrase, salt, cost)).decrypt(nonce, sealed, _aad(header))
+        key = AESGCM(derive_key(passphrase, salt, cost)).decrypt(nonce, sealed, header_aad(header))
     except InvalidTag:
         raise PassphraseError(f"{source}: wrong hub key passphrase, or the file was altered") from None
     if kcv(algorithm, key) != header["combined_kcv"]:
