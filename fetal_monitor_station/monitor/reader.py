@@ -118,8 +118,6 @@ class BedReader:
             if ever_connected:
                 self.reconnects += 1
             ever_connected = True
-            self.connected = True
-            log.info("bed %s: connected to %s", self.bed_id, self.url)
             try:
                 self._pump(self._port)
             except (serial.SerialException, OSError) as exc:
@@ -137,6 +135,9 @@ class BedReader:
         hello = self.decoder.hello()
         if hello:
             port.write(hello)
+        # connected only now: a byte the monitor sends from here on is read, none is flushed away
+        self.connected = True
+        log.info("bed %s: connected to %s", self.bed_id, self.url)
         while not self._stop.is_set():
             data = port.read(READ_CHUNK_BYTES)
             now_s = self._clock()
