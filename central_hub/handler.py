@@ -205,7 +205,7 @@ class Handler:
             state.hub_fault(DEVICE_RESET_FAULTS, device_id, "device reset detected: record ids used again with other"
                             " content (kept in quarantine as id-reused)", msg.received_at_ms)
             floor = state.highest_id(device_id)
-        if held and not self._hold(state, msg, device_id, held):
+        if held and not self._hold(state, msg, device_id, schema_id, held):
             held = []  # over the device's quarantine quota: not acknowledged, so they stay on the device
         row, no_birth = fleet.seen_data(state.fleet(device_id), device_id, msg.received_at_ms, len(rows))
         rebirth = False
@@ -246,7 +246,7 @@ class Handler:
                 row, claimed = fleet.claim_rebirth(row, msg.received_at_ms)
                 rebirth = rebirth or claimed
         if held:
-            self._hold(state, msg, device_id, held)  # state is never acknowledged: over quota it is only counted
+            self._hold(state, msg, device_id, opened.schema, held)  # state is never acknowledged: over quota it is only counted
         if row is not None:
             state.put_fleet(row)
         return Outcome(Status.STATE, device_id, held=tuple(r.msg_id for r, _, _ in held),
@@ -267,9 +267,11 @@ class Handler:
                                         _text(msg.topic), device_id, None, msg.received_at_ms, key_id, nonce, sealed))
         return Outcome(Status.QUARANTINED, device_id, str(reason))
 
-    def _hold(self, state: IngestState, msg: Inbound, device_id: str, held: list[tuple[Record, str, str]]) -> bool:
+    def _hold(self, state: IngestState, msg: Inbound, device_id: str, schema_id: str,
+              held: list[tuple[Record, str, str]]) -> bool:
         """Keep the held records of one envelope in one quarantine row (the first record's reason; the
-        payload is the CBOR array of the held records). False if the device's quota is spent."""
+        payload is the CBOR array of the held records, with their schema id beside it so that a release can
+        check them again). False if the device's quota is spent."""
         plain = cbor2.dumps([rec.to_cbor_obj() for rec, _, _ in held])
         first, reason, detail = held[0]
         others = sorted({r for _, r, _ in held[1:]} - {reason})
@@ -278,7 +280,7 @@ class Handler:
         fingerprint = hashlib.sha256(f"held\0{device_id}\0".encode() + plain).hexdigest()
         key_id, nonce, sealed = self.cipher.seal(quarantine_aad(fingerprint), plain)
         return state.quarantine(QuarantineItem(fingerprint, reason, _text(summary), _text(msg.topic), device_id,
-                                               first.msg_id, msg.received_at_ms, key_id, nonce, sealed))
+                                               first.msg_id, msg.received_at_ms, key_id, nonce, sealed, schema_id))
 
 
 def _whole_message_reason(schema_id: str, kind: Kind) -> tuple[str, str] | None:
@@ -301,6 +303,11 @@ def _check_record(schema_id: str, rec: Record) -> tuple[str, str] | None:
     return None
 
 
+def recheck(schema_id: str, kind: Kind, rec: Record) -> tuple[str, str] | None:
+    """(reason, detail) if `rec` would be held today on a `kind` topic, else None (a quarantine release)."""
+    return _whole_message_reason(schema_id, kind) or _check_record(schema_id, rec)
+
+
 def _only_deaths(opened: Message) -> bool:
     """A last will is sealed at CONNECT and may arrive long after: below the window is normal for it."""
     return opened.schema == STATE_SCHEMA and all(
@@ -313,4 +320,4 @@ def _text(value: Any) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
-__all__ = ["Handler", "Inbound", "IngestState", "Outcome", "Reason", "Status"]
+__all__ = ["Handler", "Inbound", "IngestState", "Outcome", "Reason", "Status", "recheck"]

@@ -45,7 +45,7 @@ _RETIRE_EPOCH = ("INSERT INTO device_epochs (device_id, epoch, retired_at_ms) VA
                  " ON CONFLICT (device_id, epoch) DO NOTHING")
 _UPSERT_QUARANTINE = (
     "INSERT INTO quarantine (fingerprint, reason, detail, topic, device_id, msg_id, first_at_ms, last_at_ms, seen,"
-    " key_id, nonce, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+    " key_id, nonce, payload, schema_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
     " ON CONFLICT (fingerprint) DO UPDATE SET seen = quarantine.seen + 1, last_at_ms = excluded.last_at_ms")
 _INSERT_ENVELOPE = ("INSERT INTO envelopes (device_id, counter, digest, received_at_ms) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (device_id, counter) DO NOTHING")
@@ -430,7 +430,7 @@ class Txn:
         if self._quarantine:
             s.executemany(_UPSERT_QUARANTINE, [
                 (q.fingerprint, q.reason, q.detail, q.topic, q.device_id, q.msg_id, q.received_at_ms,
-                 q.received_at_ms, q.key_id, q.nonce, q.payload) for q in self._quarantine])
+                 q.received_at_ms, q.key_id, q.nonce, q.payload, q.schema_id) for q in self._quarantine])
         if self._overflow:
             quarantine.count_overflow(s, self._overflow)
         rows = [self._fleet[d] for d in sorted(self._dirty_fleet)]

@@ -66,6 +66,7 @@ class QuarantineItem:
     key_id: int
     nonce: bytes
     payload: bytes  # sealed with the hub data key, AAD = quarantine_aad(fingerprint)
+    schema_id: str | None = None  # of held records (payload = their CBOR array): what a release re-checks
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class QuarantineRow:
     first_at_ms: int
     last_at_ms: int
     seen: int
+    schema_id: str | None = None  # set for held records (payload = their CBOR array), None for a whole message
 
 
 @dataclass(frozen=True)

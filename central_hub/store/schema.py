@@ -4,7 +4,8 @@ records     one row per (device_id, msg_id): exactly-once in the store; body sea
 envelopes   digest of each accepted envelope within the replay window, to recognise a broker redelivery
 windows     per-device replay window (highest counter + bitmap) of the device's current boot epoch
 device_epochs  the boot epochs a device has left behind: an envelope of one of them is a replay
-quarantine  everything rejected or held, with its reason; identical items are counted, not repeated
+quarantine  everything rejected or held, with its reason; identical items are counted, not repeated; held
+            records keep their schema id, so they can be re-checked and released (central_hub.quarantine_admin)
 quarantine_overflow  per device and reason, what went past the quarantine quota (counted, not kept)
 hub_faults  what the hub itself reports for the fleet view (bad registry files, low disk, device resets)
 fleet       per-device session state (birth/death/heartbeat) and counters for the operator
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     seen BIGINT NOT NULL,
     key_id INTEGER NOT NULL,
     nonce {blob} NOT NULL,
-    payload {blob} NOT NULL
+    payload {blob} NOT NULL,
+    schema_id TEXT
 );
 CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine (reason);
 CREATE INDEX IF NOT EXISTS quarantine_device ON quarantine (device_id);
@@ -165,7 +167,8 @@ CREATE TABLE IF NOT EXISTS web_sessions (
 ADDED_COLUMNS = (("records", "digest", "TEXT"), ("windows", "epoch", "TEXT"),
                  ("fleet", "state_at_ms", "BIGINT"), ("fleet", "heartbeat_s", "INTEGER"),
                  ("fleet", "oldest_record_age_s", "BIGINT"), ("fleet", "faults", "TEXT"),
-                 ("fleet", "alarm_beds", "INTEGER"), ("fleet", "alarm_highest", "TEXT"))
+                 ("fleet", "alarm_beds", "INTEGER"), ("fleet", "alarm_highest", "TEXT"),
+                 ("quarantine", "schema_id", "TEXT"))
 
 SQLITE_TYPES = {"autoid": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB"}
 POSTGRES_TYPES = {"autoid": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "blob": "BYTEA"}
