@@ -220,6 +220,13 @@ class NurseJournal:
                           (episode_id, start_ms, end_ms))
         return [AlarmEvent(*r) for r in rows]
 
+    def recent_alarm_events(self, per_bed: int) -> list[AlarmEvent]:
+        """The last `per_bed` alarm events of every bed, oldest first (a restarted screen's history)."""
+        rows = self._read("SELECT at_ms, bed_id, episode_id, alarm_id, kind, event, priority, nurse_id FROM "
+                          "(SELECT *, row_number() OVER (PARTITION BY bed_id ORDER BY event_id DESC) AS n "
+                          "FROM alarm_events) WHERE n <= ? ORDER BY event_id", (per_bed,))
+        return [AlarmEvent(*r) for r in rows]
+
     # -- reports ------------------------------------------------------------------------
     def add_report(self, episode_id: int, start_ms: int, end_ms: int, path: Path, sha256: str,
                    nurse_id: str) -> ReportEntry:

@@ -9,10 +9,12 @@ from typing import Any
 
 import serial
 
+from fetal_monitor_station.alarm_journal import AlarmJournaller, journal_path
 from fetal_monitor_station.archive.store import Archive
 from fetal_monitor_station.config import StationConfig
 from fetal_monitor_station.errors import ConfigError, StationError
 from fetal_monitor_station.monitor.reader import PortOpener
+from fetal_monitor_station.nurse_journal import NurseJournal
 from fetal_monitor_station.publisher import Publisher
 from fetal_monitor_station.station import AlarmPolicy, AnalyzerFactory, Station
 from mch_link import schemas
@@ -77,3 +79,10 @@ def build_station(config: StationConfig, *, opener: PortOpener = serial.serial_f
                       alarm_policy=alarms, classification_of=classification_of, opener=opener, clock=clock,
                       time_scale=config.clock_speed)
     return station, owned_link
+
+
+def open_journal(config: StationConfig, station: Station) -> NurseJournal:
+    """The nurse journal next to the archive, with every alarm change of the station written to it."""
+    journal = NurseJournal(journal_path(config.archive), station.clock)
+    station.listeners.append(AlarmJournaller(journal, station.clock))
+    return journal

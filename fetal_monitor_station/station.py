@@ -91,6 +91,7 @@ class Station:
         self.archive = archive
         self.book = EpisodeBook(archive, clock_ms=lambda: int(clock() * 1000))
         self.publisher = publisher
+        self.clock = clock  # the station's time (scaled in accelerated simulation runs)
         self._clock = clock
         self._analyzer_factory = analyzer_factory
         self._alarm_policy = alarm_policy

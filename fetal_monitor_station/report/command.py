@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from fetal_monitor_station.alarm_journal import journal_path
     from fetal_monitor_station.archive.store import ArchiveReader
     from fetal_monitor_station.config import load_config
     from fetal_monitor_station.nurse_journal import NurseJournal
@@ -30,7 +31,6 @@ def run_report(args: argparse.Namespace) -> int:
     from fetal_monitor_station.report.service import ReportService
     from fetal_monitor_station.runtime import build_station
     from fetal_monitor_station.ui.fonts import cjk_font
-    from fetal_monitor_station.ui.run import journal_path
 
     if not 0 < args.minutes <= 240:
         raise StationError(f"--minutes: want 0..240, got {args.minutes}")

@@ -11,8 +11,10 @@ what a central station must do on top:
 - Silence pauses the sound for `SILENCE_S` (never longer for high priority); an alarm raised
   or escalated afterwards sounds again.
 - Colours: high red, medium yellow, technical cyan. Clinical and technical kept apart.
-- Every change is also written to the nurse journal (the report's alarm section, and what
-  survives a restart of the screen).
+- The engine's own changes (raised, escalated, acknowledged, cleared) are written to the nurse
+  journal by the station (`alarm_journal.AlarmJournaller`, also when no screen runs); the board
+  writes what only it decides (latched, released, silenced), and starts with each bed's recent
+  history read back from the journal, so a restarted screen shows what happened before it.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from fetal_monitor_station.alarm_journal import PRIORITIES
 from fetal_monitor_station.errors import EpisodeError
 from fetal_monitor_station.nurse_journal import NurseJournal, check_nurse_id
 from fetal_monitor_station.ui.feed import FeedAlarm
 
-PRIORITIES = {"low": 1, "medium": 2, "high": 3}
+__all__ = ["PRIORITIES", "AlarmBoard", "BoardAlarm", "HistoryEntry"]
 TECHNICAL_KINDS = frozenset({"signal_loss", "monitor_disconnected", "maternal_fetal_coincidence"})
 SILENCE_S = 120.0
 HISTORY_PER_BED = 500
+BOARD_EVENTS = frozenset({"latched", "released", "silenced"})  # journalled here; the rest by the station
 COLOUR_HIGH = (0.86, 0.1, 0.1, 1.0)  # red
 COLOUR_MEDIUM = (0.98, 0.78, 0.05, 1.0)  # yellow
 COLOUR_TECHNICAL = (0.1, 0.8, 0.9, 1.0)  # cyan
@@ -88,6 +92,9 @@ class AlarmBoard:
         self._history: dict[str, deque[HistoryEntry]] = {}
         self._silenced_until = 0.0
         self._silenced_ids: frozenset[str] = frozenset()
+        for e in journal.recent_alarm_events(HISTORY_PER_BED):
+            self._history.setdefault(e.bed_id, deque(maxlen=HISTORY_PER_BED)).append(
+                HistoryEntry(e.at_ms / 1000, e.alarm_id, e.kind, e.event, e.priority, e.nurse_id))
 
     # -- input from the engine ----------------------------------------------------------
     def apply(self, changes: Iterable[FeedAlarm]) -> None:
@@ -95,6 +102,7 @@ class AlarmBoard:
             ch = fa.change
             prio = PRIORITIES.get(ch.severity, 2)
             cur = self._alarms.get(ch.alarm_id)
+            seen = cur is not None
             if ch.event == "raised" or cur is None:
                 if ch.event == "cleared":
                     continue  # never saw it raised (board started later): nothing to show
@@ -106,6 +114,8 @@ class AlarmBoard:
                     continue
             if ch.event == "escalated":
                 cur = replace(cur, priority=max(prio, cur.priority), escalated_at_s=fa.at_s)
+            elif ch.event == "acknowledged" and seen and cur.acked_by is not None and cur.acked_by == ch.nurse_id:
+                continue  # the engine confirming this board's own acknowledgement: already in the history
             elif ch.event == "acknowledged":
                 cur = replace(cur, acked_by=ch.nurse_id or cur.acked_by, acked_at_s=cur.acked_at_s or fa.at_s)
             elif ch.event == "cleared":
@@ -120,8 +130,9 @@ class AlarmBoard:
 
     def _log(self, bed_id: str, episode_id: int, entry: HistoryEntry) -> None:
         self._history.setdefault(bed_id, deque(maxlen=HISTORY_PER_BED)).append(entry)
-        self._journal.add_alarm_event(bed_id, episode_id, entry.alarm_id, entry.kind, entry.event, entry.priority,
-                                      entry.nurse_id, int(entry.at_s * 1000))
+        if entry.event in BOARD_EVENTS:
+            self._journal.add_alarm_event(bed_id, episode_id, entry.alarm_id, entry.kind, entry.event,
+                                          entry.priority, entry.nurse_id, int(entry.at_s * 1000))
 
     # -- nurse actions ------------------------------------------------------------------
     def acknowledge(self, alarm_id: str, nurse_id: str) -> BoardAlarm:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fetal_monitor_station.alarm_journal import journal_path
 from fetal_monitor_station.errors import StationError
 
-
-def journal_path(archive: Path) -> Path:
-    """The nurse journal (audit, notes, reports) lives next to the archive."""
-    return archive.with_name(archive.stem + "-nurse.sqlite3")
+__all__ = ["add_arguments", "journal_path", "run_ui"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,9 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_ui(args: argparse.Namespace) -> int:
     from fetal_monitor_station.config import load_config
-    from fetal_monitor_station.nurse_journal import NurseJournal
     from fetal_monitor_station.report.printing import CupsPrinter
-    from fetal_monitor_station.runtime import build_station
+    from fetal_monitor_station.runtime import build_station, open_journal
     from fetal_monitor_station.ui.app import build_app, configure_kivy
     from fetal_monitor_station.ui.controller import NurseStation
     from fetal_monitor_station.ui.fonts import cjk_font
@@ -47,7 +44,7 @@ def run_ui(args: argparse.Namespace) -> int:
     font = cjk_font(args.font)
     config = load_config(args.config)
     station, link = build_station(config)
-    journal = NurseJournal(journal_path(config.archive))
+    journal = open_journal(config, station)
     printer = CupsPrinter(args.printer, args.cups_server) if args.printer else None
     nurse = NurseStation(station, journal, link=link, layout=args.layout, mask_names=not args.no_mask,
                          station_id=config.station_id, font=font, printer=printer)
