@@ -1,12 +1,16 @@
-"""The acquirer's decisions (no I/O): authorise 0200s, apply 0400 reversals, keep a journal.
+"""The acquirer's decisions (no I/O): authorise 0200s, verify cardholders (0100 with processing
+code 33, amount 0: nothing is charged), apply 0400 reversals, keep a journal.
 
 The journal names cards by masked PAN only. A reversal restores a charge once; a second
 0200 with the same terminal and trace number is answered 94 (duplicate), never charged again.
+Wrong PINs count per card across 0100 and 0200 (as the issuer counts them); at the book's
+`max_pin_tries` the card is locked and every later request is answered 75, right PIN or not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import secrets
 import threading
 from dataclasses import dataclass
@@ -42,6 +46,8 @@ class AcquirerHost:
         with self._lock:
             if doc.get("t") == wire.REVERSAL_REQUEST:
                 return self._reverse(doc), ANSWER
+            if doc.get("t") == wire.VERIFY_REQUEST:
+                return self._verify(doc)
             if doc.get("t") != wire.FINANCIAL_REQUEST:
                 return self._answer(doc, wire.FINANCIAL_ANSWER, "96"), ANSWER
             return self._authorise(doc)
@@ -73,19 +79,46 @@ class AcquirerHost:
         self._log("charge" if auth else "decline", doc, code)
         return self._answer(doc, wire.FINANCIAL_ANSWER, code, auth), how
 
-    def _decide(self, doc: dict[str, str]) -> tuple[str, str]:
+    def _verify(self, doc: dict[str, str]) -> tuple[dict[str, str], str]:
+        if doc.get("3") != wire.ACCOUNT_VERIFICATION or int(doc.get("4", "0") or "0") != 0:
+            code = "12"  # invalid transaction: a verification never carries an amount
+        else:
+            code = self._check_card(doc) or wire.APPROVED
+        self._log("verify", doc, code)
+        return self._answer(doc, wire.VERIFY_ANSWER, code), ANSWER
+
+    def _check_card(self, doc: dict[str, str]) -> str | None:
+        """The checks a 0100 and a 0200 share: the decline code, or None when card and PIN are good."""
         account = self.book.accounts.get(doc.get("2", ""))
         terminal = self.book.terminals.get(doc.get("41", ""))
         if account is None:
-            return "14", ANSWER
+            return "14"
         if terminal is None:
-            return "96", ANSWER
+            return "96"
+        if terminal.mac_key is not None:
+            want = wire.retail_mac(terminal.mac_key, wire.terminal_mab(doc)).hex().upper()
+            if not hmac.compare_digest(doc.get(wire.TERMINAL_MAC_FIELD, "").upper(), want):
+                return "A0"
+        if account.pin_failures >= self.book.max_pin_tries:
+            return "75"
         expiry = doc.get("14", "0000")
         if f"{self.today():%y%m}" > expiry:
-            return "54", ANSWER
-        block = bytes.fromhex(doc.get("52", ""))
+            return "54"
+        try:
+            block = bytes.fromhex(doc.get("52", ""))
+        except ValueError:
+            block = b""
         if not pin_matches(terminal.algorithm, terminal.pin_key, block, doc["2"], account.pin):
-            return "55", ANSWER
+            account.pin_failures += 1
+            return "75" if account.pin_failures >= self.book.max_pin_tries else "55"
+        account.pin_failures = 0
+        return None
+
+    def _decide(self, doc: dict[str, str]) -> tuple[str, str]:
+        problem = self._check_card(doc)
+        if problem is not None:
+            return problem, ANSWER
+        account = self.book.accounts[doc["2"]]
         if account.behaviour.startswith("decline:"):
             return account.behaviour.split(":", 1)[1], ANSWER
         if account.balance_fen < int(doc["4"]):

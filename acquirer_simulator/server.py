@@ -56,7 +56,8 @@ class _Handler(socketserver.BaseRequestHandler):
         """Answer a message that failed its MAC (A0) or format (30); False if it cannot even be parsed."""
         try:
             plain = wire.unpack(raw, None)
-            mti = wire.REVERSAL_ANSWER if plain.get("t") == wire.REVERSAL_REQUEST else wire.FINANCIAL_ANSWER
+            mti = {wire.REVERSAL_REQUEST: wire.REVERSAL_ANSWER, wire.VERIFY_REQUEST: wire.VERIFY_ANSWER}.get(
+                str(plain.get("t")), wire.FINANCIAL_ANSWER)
             wire.send(sock, wire.pack({"t": mti, "11": plain.get("11", "000000"), "39": code},
                                       self.server.host.book.mac_key))
             return True

@@ -1,7 +1,9 @@
 """The acquirer's side of the interface in docs/hospital-services.md, written from that document
 and independent of the hub's code (a shared codec would hide a bug both ends had):
 2-byte big-endian length framing; pyiso8583's ASCII spec with field 52 as LLVAR of up to 32
-hex digits; field 64 = ANSI X9.19 MAC over the message encoded without field 64."""
+hex digits; field 64 = ANSI X9.19 MAC over the message encoded without field 64 (the hub link's
+key); field 63 = the terminal MAC made in the kiosk's PIN pad under the terminal's own MAC key over
+the terminal MAC block (`terminal_mab`)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ from iso8583.specs import default_ascii
 
 FINANCIAL_REQUEST, FINANCIAL_ANSWER = "0200", "0210"
 REVERSAL_REQUEST, REVERSAL_ANSWER = "0400", "0410"
+VERIFY_REQUEST, VERIFY_ANSWER = "0100", "0110"
+PURCHASE, ACCOUNT_VERIFICATION = "000000", "330000"
+TERMINAL_MAC_FIELD = "63"
+MAB_PREFIX = "MCH1"
 APPROVED = "00"
 MAC_FIELD = "64"
 FRAME = struct.Struct(">H")
@@ -48,6 +54,13 @@ def retail_mac(key: bytes, data: bytes) -> bytes:
         chain = _single_des(k1).encryptor().update(block)
     chain = _single_des(k2).decryptor().update(chain)
     return _single_des(k1).encryptor().update(chain)
+
+
+def terminal_mab(doc: dict[str, str]) -> bytes:
+    """The bytes the terminal MACs, as the interface document defines them: "MCH1", processing code,
+    amount (12), PAN, "=", expiry YYMM, PIN block (hex, capitals), terminal id; ASCII."""
+    return (MAB_PREFIX + doc.get("3", "") + doc.get("4", "") + doc.get("2", "") + "=" + doc.get("14", "")
+            + doc.get("52", "").upper() + doc.get("41", "")).encode("ascii")
 
 
 def _fields(doc: dict[str, str]) -> dict[str, str]:

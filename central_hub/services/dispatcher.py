@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from central_hub.services.bindings import CardBindings
+from central_hub.services.cardholder import CardholderCheck
 from central_hub.services.db import ServicesDb
 from central_hub.services.errors import ServiceError
 from central_hub.services.gateway import AcquirerGateway
@@ -48,7 +49,8 @@ class Dispatcher:
         self.db, self.privacy, self.clock = db, privacy, clock
         self.patients = PatientIndex(db, privacy, clock)
         self.records = PregnancyRecords(db, privacy, self.patients, today, clock)
-        self.bindings = CardBindings(db, clock)
+        self.cardholder = CardholderCheck(db, privacy, gateway, clock)
+        self.bindings = CardBindings(db, clock, self.cardholder.require)
         self.schedule = Schedule(db, timetable, clock)
         self.payments = Payments(db, self.schedule, gateway, clock)
         self._locks: dict[tuple[str, str], threading.Lock] = {}
@@ -58,7 +60,9 @@ class Dispatcher:
             "patient.register": Method(self.patients.register, True),
             "pregnancy.create": Method(self.records.create, True),
             "card.bind": Method(lambda a: self.bindings.bind(self._patient(a), a), True),
-            "card.unbind": Method(lambda a: self.bindings.unbind(self._patient(a), str(a.get("binding_id"))), True),
+            "card.verify_pin": Method(self._verify_pin, True),
+            "card.unbind": Method(lambda a: self.bindings.unbind(self._patient(a), str(a.get("binding_id")),
+                                                                 a.get("verification")), True),
             "card.list": Method(lambda a: self.bindings.list(self._patient(a)), False),
             "schedule.recommended": Method(self._recommended, False),
             "schedule.free_slots": Method(self.schedule.free_slots, False),
@@ -72,6 +76,12 @@ class Dispatcher:
         if not isinstance(patient_id, str) or not self.patients.exists(patient_id):
             raise ServiceError("unknown-patient", "no such patient")
         return patient_id
+
+    def _verify_pin(self, args: dict[str, Any]) -> dict[str, Any]:
+        patient_id = self._patient(args)
+        if args.get("binding_id") is not None:  # unbinding: only the card of that binding
+            self.bindings.check_card(patient_id, str(args["binding_id"]), args.get("card_token"))
+        return self.cardholder.verify(patient_id, args)
 
     def _recommended(self, args: dict[str, Any]) -> str | None:
         ga = self.records.gestational_age_days(self._patient(args))

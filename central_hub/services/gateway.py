@@ -1,8 +1,11 @@
 """Payment gateway to the acquirer host: one 0200 per authorisation, a 0400 reversal whenever the
-answer is not known (timeout, dropped line, an answer that fails its MAC).
+answer is not known (timeout, dropped line, an answer that fails its MAC); one 0100 account
+verification (amount 0) per cardholder PIN check at signing and unbinding.
 
 The outcome is never ambiguous: "approved" (0210 with 00), "declined" (0210 with another code),
-or "not-charged" (never sent, or reversed). The PAN is only ever in the outgoing message.
+or "not-charged" (never sent, or reversed). A verification is "verified", "declined" (with the
+code: 55 wrong PIN, 75 locked) or "unavailable"; it moves no money, so an unanswered one needs no
+reversal. The PAN is only ever in the outgoing message.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from central_hub.services.iso8583 import Iso8583Error
 log = logging.getLogger(__name__)
 
 APPROVED, DECLINED, NOT_CHARGED = "approved", "declined", "not-charged"
+VERIFIED, UNAVAILABLE = "verified", "unavailable"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Authorisation:
     terminal_id: str
     stan: str  # 6 digits
     transmitted_at: dt.datetime
+    terminal_mac_hex: str | None = None  # the PIN pad's MAC over the terminal MAC block (field 63)
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,35 @@ class GatewayResult:
     reversal_pending: bool = False  # not-charged, but the acquirer has not yet confirmed the reversal
 
 
+@dataclass(frozen=True)
+class VerifyResult:
+    outcome: str  # VERIFIED, DECLINED or UNAVAILABLE
+    response_code: str | None
+    reason: str
+
+
 class AcquirerGateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
+
+    def verify(self, check: Authorisation) -> VerifyResult:
+        """0100 account verification of card + PIN (`check.amount_fen` must be 0)."""
+        request = {**self._financial(check), "t": iso8583.VERIFY_REQUEST, "3": iso8583.ACCOUNT_VERIFICATION,
+                   "4": f"{0:012d}"}
+        try:
+            with socket.create_connection((self.config.host, self.config.port), self.config.connect_timeout_s) as sock:
+                sock.settimeout(self.config.answer_timeout_s)
+                iso8583.send_frame(sock, iso8583.encode(request, self.config.mac_key))
+                answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
+            if answer.get("t") != iso8583.VERIFY_ANSWER or answer.get("11") != check.stan:
+                raise Iso8583Error(f"unexpected answer {answer.get('t')} for trace {answer.get('11')}")
+        except (OSError, ConnectionError, Iso8583Error) as exc:
+            log.warning("acquirer: no usable answer to verification %s (%s)", check.stan, exc.__class__.__name__)
+            return VerifyResult(UNAVAILABLE, None, "the bank did not answer; the card could not be checked")
+        code = answer.get("39")
+        if code == iso8583.APPROVED:
+            return VerifyResult(VERIFIED, code, "cardholder verified")
+        return VerifyResult(DECLINED, code, iso8583.reason_text(code))
 
     def authorise(self, auth: Authorisation) -> GatewayResult:
         request = self._financial(auth)
@@ -89,6 +120,8 @@ class AcquirerGateway:
                "42": self.config.merchant_id, "49": iso8583.CURRENCY_CNY, "52": auth.pin_block_hex}
         if auth.pan_sequence is not None:
             doc["23"] = f"{int(auth.pan_sequence):03d}"
+        if auth.terminal_mac_hex is not None:
+            doc[iso8583.TERMINAL_MAC_FIELD] = auth.terminal_mac_hex
         return doc
 
     def reverse_unsettled(self, stan: str, terminal_id: str, amount_fen: int, transmitted_at: dt.datetime) -> bool:
@@ -110,7 +143,7 @@ class AcquirerGateway:
                              " returned", reversal_pending=True)
 
     def _send_reversal(self, stan: str, original: dict[str, str]) -> bool:
-        reversal = {k: v for k, v in original.items() if k not in ("52", "t")}
+        reversal = {k: v for k, v in original.items() if k not in ("52", iso8583.TERMINAL_MAC_FIELD, "t")}
         reversal["t"] = iso8583.REVERSAL_REQUEST
         reversal["90"] = (iso8583.FINANCIAL_REQUEST + stan + original["7"]).ljust(42, "0")
         for attempt in range(1, self.config.reversal_attempts + 1):

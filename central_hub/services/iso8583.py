@@ -4,8 +4,12 @@ The acquirer simulator (acquirer_simulator/wire.py) implements the other end on 
 the interface as documented in docs/hospital-services.md.
 
 - Framing: a 2-byte big-endian length, then the message.
-- Messages: 0200 financial request / 0210 answer; 0400 reversal / 0410 answer.
+- Messages: 0200 financial request / 0210 answer; 0400 reversal / 0410 answer; 0100 account
+  verification (processing code 330000, amount 0: the cardholder's PIN checked, nothing charged) / 0110.
 - Field 52 (PIN block) is the PIN pad's block in hex, 16 (3DES) or 32 (SM4) digits, LLVAR.
+- Field 63: the terminal MAC, made in the kiosk's PIN pad under the terminal's MAC key (the acquirer
+  holds it from the key ceremony, like the PIN key) over the terminal MAC block (docs/hospital-services.md);
+  passed through untouched, so the hub cannot change what the terminal signed.
 - Field 64 (MAC): ANSI X9.19 retail MAC under the link MAC key (16 bytes), over the message
   encoded without field 64 (pyiso8583 encodes deterministically, so the receiver can rebuild it).
 """
@@ -26,7 +30,10 @@ from central_hub.errors import HubError
 
 FINANCIAL_REQUEST, FINANCIAL_ANSWER = "0200", "0210"
 REVERSAL_REQUEST, REVERSAL_ANSWER = "0400", "0410"
+VERIFY_REQUEST, VERIFY_ANSWER = "0100", "0110"
 PURCHASE = "000000"
+ACCOUNT_VERIFICATION = "330000"
+TERMINAL_MAC_FIELD = "63"
 CURRENCY_CNY = "156"
 POS_ENTRY_CHIP_WITH_PIN = "051"
 APPROVED = "00"
@@ -41,6 +48,7 @@ SPEC["52"] = {**SPEC["52"], "len_type": 2, "max_len": 32}
 RESPONSE_REASONS = {
     "00": "approved",
     "05": "do not honour",
+    "12": "invalid transaction",
     "14": "invalid card number",
     "51": "insufficient funds",
     "54": "expired card",

@@ -1,4 +1,5 @@
 """Paying a held booking: check it, record the attempt (masked PAN only), authorise, record the outcome.
+The terminal MAC (`terminal_mac`, from the kiosk's PIN pad) goes to the acquirer as it came.
 
 The PAN arrives sealed in the request, goes into the 0200 and nowhere else: not the database,
 not the logs, not the idempotency record (which keeps the answer and a keyed MAC of the request).
@@ -11,6 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from central_hub.services.db import ServicesDb
@@ -21,6 +23,7 @@ from central_hub.services.schedule import Schedule
 PAN_RE = re.compile(r"^[0-9]{12,19}$")
 PIN_BLOCK_RE = re.compile(r"^(?:[0-9A-F]{16}|[0-9A-F]{32})$")
 TERMINAL_RE = re.compile(r"^[0-9A-Z]{8}$")
+MAC_RE = re.compile(r"^[0-9A-F]{16}$")
 PENDING, REVERSAL_PENDING = "pending", "reversal-pending"
 STAN_MODULUS = 1_000_000
 UNSETTLED_AFTER_S = 60.0  # longer than any payment request takes (answer wait + reversal attempts)
@@ -30,29 +33,54 @@ def mask_pan(pan: str) -> str:
     return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
 
 
+@dataclass(frozen=True)
+class CardFields:
+    """What a payment and a cardholder verification carry from the chip and the PIN pad."""
+
+    pan: str
+    pan_sequence: str | None
+    expiry: dt.date
+    pin_block_hex: str
+    terminal_id: str
+    terminal_mac_hex: str | None
+
+    def authorisation(self, amount_fen: int, stan: str, at: dt.datetime) -> Authorisation:
+        return Authorisation(self.pan, self.pan_sequence, f"{self.expiry:%y%m}", amount_fen, self.pin_block_hex,
+                             self.terminal_id, stan, at, self.terminal_mac_hex)
+
+
+def card_fields(args: dict[str, Any]) -> CardFields:
+    """Check the card and PIN-pad arguments of a request (ServiceError bad-request naming the field)."""
+    pan, block, terminal = args.get("pan"), str(args.get("pin_block", "")).upper(), args.get("terminal_id")
+    if not isinstance(pan, str) or not PAN_RE.match(pan):
+        raise bad_request("pan: want 12..19 digits")
+    if not PIN_BLOCK_RE.match(block):
+        raise bad_request("pin_block: want 16 or 32 hex digits")
+    if not isinstance(terminal, str) or not TERMINAL_RE.match(terminal):
+        raise bad_request("terminal_id: want 8 digits or capital letters")
+    try:
+        expiry = dt.date.fromisoformat(str(args.get("card_expiry")))
+    except ValueError:
+        raise bad_request("card_expiry: want YYYY-MM-DD") from None
+    seq = args.get("pan_sequence")
+    if seq is not None and (not isinstance(seq, str) or not seq.isdigit() or len(seq) > 3):
+        raise bad_request("pan_sequence: want up to 3 digits")
+    mac = args.get("terminal_mac")
+    if mac is not None and (not isinstance(mac, str) or not MAC_RE.match(mac.upper())):
+        raise bad_request("terminal_mac: want 16 hex digits")
+    return CardFields(pan, seq, expiry, block, terminal, None if mac is None else mac.upper())
+
+
 class Payments:
     def __init__(self, db: ServicesDb, schedule: Schedule, gateway: AcquirerGateway | None,
                  clock: Callable[[], float] = time.time) -> None:
         self.db, self.schedule, self.gateway, self.clock = db, schedule, gateway, clock
 
     def pay(self, args: dict[str, Any]) -> dict[str, Any]:
-        pan, block, terminal = args.get("pan"), str(args.get("pin_block", "")).upper(), args.get("terminal_id")
+        card = card_fields(args)
         booking_id, amount = args.get("booking_id"), args.get("amount_fen")
-        if not isinstance(pan, str) or not PAN_RE.match(pan):
-            raise bad_request("pan: want 12..19 digits")
-        if not PIN_BLOCK_RE.match(block):
-            raise bad_request("pin_block: want 16 or 32 hex digits")
-        if not isinstance(terminal, str) or not TERMINAL_RE.match(terminal):
-            raise bad_request("terminal_id: want 8 digits or capital letters")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise bad_request("amount_fen: want a positive whole number")
-        try:
-            expiry = dt.date.fromisoformat(str(args.get("card_expiry")))
-        except ValueError:
-            raise bad_request("card_expiry: want YYYY-MM-DD") from None
-        seq = args.get("pan_sequence")
-        if seq is not None and (not isinstance(seq, str) or not seq.isdigit() or len(seq) > 3):
-            raise bad_request("pan_sequence: want up to 3 digits")
         if self.gateway is None:
             raise ServiceError("payment-unavailable", "card payment is not available now; please pay at the desk")
         self.schedule.claim_for_payment(str(booking_id), amount)
@@ -69,10 +97,9 @@ class Payments:
             self.db.execute("INSERT INTO svc_payments (payment_id, booking_id, amount_fen, masked_pan, stan,"
                             " terminal_id, sent_ms, outcome, reason, created_ms, updated_ms)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (payment_id, booking_id, amount, mask_pan(pan), stan, terminal, now, PENDING,
-                             "sent to the acquirer", now, now))
-        result = self.gateway.authorise(Authorisation(pan, seq, f"{expiry:%y%m}", amount, block, terminal, stan,
-                                                      dt.datetime.fromtimestamp(now / 1000, dt.UTC)))
+                            (payment_id, booking_id, amount, mask_pan(card.pan), stan, card.terminal_id, now,
+                             PENDING, "sent to the acquirer", now, now))
+        result = self.gateway.authorise(card.authorisation(amount, stan, dt.datetime.fromtimestamp(now / 1000, dt.UTC)))
         self._record(payment_id, result)
         if result.outcome == APPROVED:
             self.schedule.mark_paid(str(booking_id))

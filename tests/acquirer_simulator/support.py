@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from acquirer_simulator.server import READY_LINE
-from kiosk.epp.crypto import Algorithm, encrypted_pin_block, pan_field
+from kiosk.epp.crypto import Algorithm, encrypted_pin_block, pan_field, x919_mac
 from tests.support.processes import terminate
 
 PIN_KEY = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # the terminal PIN key of the test ceremony
 MAC_KEY = bytes.fromhex("11223344556677889900AABBCCDDEEFF")  # the hub <-> acquirer link MAC key
+TAK = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")  # the terminal MAC key of the test ceremony
 TERMINAL = "KSK00001"
 PIN = "246810"
 START_S = 10.0
@@ -41,6 +42,7 @@ CARDS = {  # synthetic PANs (Luhn-valid, no real issuer range owner intended)
     "timeout": luhn_complete("621700000000003"),
     "drop": luhn_complete("621700000000004"),
     "refuse": luhn_complete("621700000000005"),
+    "lock": luhn_complete("621700000000006"),
 }
 
 
@@ -48,13 +50,22 @@ def pin_block(pan: str, pin: str = PIN) -> bytes:
     return encrypted_pin_block(pin, pan_field(pan), 0, Algorithm.TDES, PIN_KEY)
 
 
+def terminal_mac(processing_code: str, amount_fen: int, pan: str, expiry_yymm: str, pin_block_hex: str,
+                 terminal: str = TERMINAL, key: bytes = TAK) -> str:
+    """The terminal MAC as docs/hospital-services.md defines its block, with the kiosk's own X9.19."""
+    mab = f"MCH1{processing_code}{amount_fen:012d}{pan}={expiry_yymm}{pin_block_hex.upper()}{terminal}"
+    return x919_mac(key, mab.encode("ascii")).hex().upper()
+
+
 def accounts_doc() -> dict[str, Any]:
     accounts = {CARDS["approve"]: {"pin": PIN, "balance_fen": 1_000_000},
                 CARDS["poor"]: {"pin": PIN, "balance_fen": 100},
                 CARDS["timeout"]: {"pin": PIN, "balance_fen": 1_000_000, "behaviour": "timeout"},
                 CARDS["drop"]: {"pin": PIN, "balance_fen": 1_000_000, "behaviour": "drop"},
-                CARDS["refuse"]: {"pin": PIN, "balance_fen": 1_000_000, "behaviour": "decline:05"}}
-    return {"mac_key": MAC_KEY.hex(), "terminals": {TERMINAL: {"pin_key": PIN_KEY.hex(), "algorithm": "tdes"}},
+                CARDS["refuse"]: {"pin": PIN, "balance_fen": 1_000_000, "behaviour": "decline:05"},
+                CARDS["lock"]: {"pin": PIN, "balance_fen": 1_000_000}}
+    return {"mac_key": MAC_KEY.hex(), "max_pin_tries": 3,
+            "terminals": {TERMINAL: {"pin_key": PIN_KEY.hex(), "algorithm": "tdes", "mac_key": TAK.hex()}},
             "accounts": accounts}
 
 

@@ -14,7 +14,15 @@ from central_hub.services.dispatcher import Dispatcher
 from central_hub.services.gateway import AcquirerGateway, GatewayConfig
 from central_hub.services.iso8583 import MAC_KEY_BYTES
 from mqtt_broker_config.launcher import free_port
-from tests.acquirer_simulator.support import CARDS, MAC_KEY, TERMINAL, Acquirer, pin_block, run_acquirer
+from tests.acquirer_simulator.support import (
+    CARDS,
+    MAC_KEY,
+    TERMINAL,
+    Acquirer,
+    pin_block,
+    run_acquirer,
+    terminal_mac,
+)
 from tests.central_hub.services.conftest import Clock, call, make_dispatcher, refusal
 
 pytestmark = pytest.mark.integration
@@ -46,9 +54,10 @@ def _held_booking(d: Dispatcher, n: int = 0, reg_key: str = "idem-reg-0001") -> 
 
 
 def _pay_args(booking: dict, card: str, pin: str = "246810") -> dict:
+    block = pin_block(CARDS[card], pin).hex().upper()
     return {"booking_id": booking["booking_id"], "amount_fen": booking["fee_fen"], "pan": CARDS[card],
-            "pan_sequence": "1", "card_expiry": "2030-12-31", "pin_block": pin_block(CARDS[card], pin).hex().upper(),
-            "terminal_id": TERMINAL}
+            "pan_sequence": "1", "card_expiry": "2030-12-31", "pin_block": block, "terminal_id": TERMINAL,
+            "terminal_mac": terminal_mac("000000", booking["fee_fen"], CARDS[card], "3012", block)}
 
 
 def test_approved_marks_the_booking_paid_and_a_retry_never_charges_twice(paying: Dispatcher,
@@ -84,6 +93,19 @@ def test_no_answer_in_time_is_reversed_and_not_charged(paying: Dispatcher, acqui
     assert acquirer.balance(CARDS[card]) == 1_000_000
     assert paying.schedule.booking(booking["booking_id"])["status"] == "held"
     assert [o for _, _, o in paying.payments.outcomes()] == ["not-charged"]
+
+
+def test_the_terminal_mac_reaches_the_acquirer_untouched(paying: Dispatcher, acquirer: Acquirer) -> None:
+    """The PIN pad MACs amount, card and PIN block under the terminal's key; the acquirer checks it, so
+    an amount changed after the pad (at the hub or on the way) is refused and nothing is charged."""
+    booking = _held_booking(paying)
+    args = _pay_args(booking, "approve")
+    other = terminal_mac("000000", booking["fee_fen"] * 10, CARDS["approve"], "3012", args["pin_block"])
+    result = call(paying, "payment.pay", {**args, "terminal_mac": other}, "idem-pay-0101")
+    assert (result["outcome"], result["response_code"], result["reason"]) == ("declined", "A0", "MAC check failed")
+    assert refusal(paying, "payment.pay", {**args, "terminal_mac": "not hex"}, "idem-pay-0102") == "bad-request"
+    assert call(paying, "payment.pay", args, "idem-pay-0103")["outcome"] == "approved"
+    assert len(acquirer.events("charge")) == 1
 
 
 def test_acquirer_down_is_not_charged(services_db: ServicesDb, clock: Clock) -> None:
