@@ -12,6 +12,9 @@ import json
 from mchfw import fsutil
 
 KEYS_FORMAT = "mch-link-keys/1"
+FIRMWARE_KEYS_FILE = "firmware-keys.json"  # written by mch-provision firmware keygen / board
+FIRMWARE_KEYS_FORMAT = "mchfw-keys/1"
+SEC1_LEN = 65
 KEY_LEN = 16
 IV_LEN = 13
 PEM_DASHES = b"-----"
@@ -84,6 +87,29 @@ class Config:
         self.uplink_iv = _hex(up, "base_iv", IV_LEN, "uplink")
         self.downlink_key = _hex(down, "k", KEY_LEN, "downlink")
         self.downlink_iv = _hex(down, "base_iv", IV_LEN, "downlink")
+
+    def firmware_keys(self) -> dict:
+        """key_id -> SEC1 public key of the firmware signing keys this device trusts ({} without the file:
+        every update offer is then refused as unknown-key)."""
+        path = self.bundle + "/" + FIRMWARE_KEYS_FILE
+        if not fsutil.exists(path):
+            return {}
+        try:
+            doc = json.loads(fsutil.read_bytes(path))
+        except (OSError, ValueError):
+            raise ConfigError(FIRMWARE_KEYS_FILE + ": not JSON") from None
+        if not isinstance(doc, dict) or doc.get("format") != FIRMWARE_KEYS_FORMAT or not isinstance(doc.get("keys"), dict):
+            raise ConfigError(FIRMWARE_KEYS_FILE + ": format must be " + FIRMWARE_KEYS_FORMAT + " with keys")
+        out = {}
+        for key_id, pub in doc["keys"].items():
+            try:
+                raw = binascii.unhexlify(pub)
+            except (ValueError, TypeError):
+                raise ConfigError(FIRMWARE_KEYS_FILE + ": key " + str(key_id) + " is not hex") from None
+            if len(raw) != SEC1_LEN:
+                raise ConfigError(FIRMWARE_KEYS_FILE + ": key " + str(key_id) + " is not a 65-byte SEC1 point")
+            out[key_id] = raw
+        return out
 
     def tls_material(self) -> tuple:
         """(cert DER, key DER, CA DER) for hw.tls_context."""

@@ -28,6 +28,14 @@ class Counters:
         self.next_value[name] = value + 1
         return value
 
+    def raise_to(self, name: str, minimum: int) -> None:
+        """Never hand out a number below `minimum` again (the hub saw lower ones: ack/1 `floor`)."""
+        if self.next_value.get(name, self.store.data.get(name, 0)) < minimum:
+            self.next_value[name] = minimum
+            if self.store.data.get(name, 0) < minimum:
+                self.store.data[name] = minimum  # reserved mark: a reboot resumes at or above it
+                self.store.save()
+
     def bump(self, name: str) -> int:
         """A counter that moves by one per call and is saved every time (e.g. bdseq)."""
         value = self.store.data.get(name, -1) + 1

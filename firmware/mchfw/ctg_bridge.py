@@ -83,6 +83,7 @@ class CtgBridge:
         self.trace: object = None  # optional fn(text): one line per committed record (unix-port tests)
         self.cut_before_commit_at = 0  # fault injection: power cut while appending batch N
         self.on_healthy: object = None  # called once, when the hub first acknowledges (confirms an update)
+        self.on_step: object = None  # called every turn (app.py: update health window, pending reset)
 
     def step(self) -> None:
         data = self.uart.read(UART_READ_MAX, UART_POLL_MS)
@@ -103,6 +104,8 @@ class CtgBridge:
         if self.on_healthy is not None and self.link.stats["acked"]:
             healthy, self.on_healthy = self.on_healthy, None
             healthy()  # type: ignore[operator]
+        if self.on_step is not None:
+            self.on_step()  # type: ignore[operator]
         self.watchdog.feed()
 
     def flush(self) -> None:

@@ -11,7 +11,9 @@ Board interface (duck-typed, both implementations provide it):
     pin_in(name) / pin_out(name)-> object with value() / value(v)
     watchdog(timeout_ms)        -> object with feed()
     wifi()                      -> object with connect(ssid, psk), isconnected()
-    slots()                     -> update slots (see update.py): running, inactive, set_boot, ...
+    slots()                     -> update slots (see update.py): running, inactive, set_boot, boot, ...
+    secure_version()            -> hardware anti-rollback counter with get() -> int (ESP32: eFuse),
+                                   or None where there is none (host)
     tls_wrap(sock, tls, host)   -> a TLS stream with read/write/close (mTLS, CERT_REQUIRED)
     reset()                     -> reboot (host: raise SystemExit)
 """

@@ -14,6 +14,11 @@ DEFAULT_RX = 16
 UART_RXBUF = 1024
 BLOCK = 4096
 FLASH_ROOT = "/flash"
+# ESP-IDF's SECURE_VERSION eFuse field on the ESP32: BLK3 bits 128..159 (components/efuse/esp32/
+# esp_efuse_table.csv), i.e. the 5th read word of BLK3 (EFUSE_BLK3_RDATA4_REG = DR_REG_EFUSE_BASE
+# 0x3FF5A000 + 0x088 in the TRM's register map). Not read on hardware here.
+EFUSE_BLK3_RDATA4 = 0x3FF5A088
+WORD_MASK = 0xFFFFFFFF
 
 
 class Uart:
@@ -89,8 +94,32 @@ class Slots:
         self.ota.save()
         self._next.set_boot()
 
+    def boot(self) -> int:
+        """The bootloader has chosen already (and rolled back if it had to); nothing to do here."""
+        return self.running
+
     def mark_valid(self) -> None:
         esp32.Partition.mark_app_valid_cancel_rollback()
+
+
+class SecureVersion:
+    """The eFuse anti-rollback counter: a hardware monotonic store a flash rewrite cannot lower.
+
+    ESP-IDF keeps it unary (the number of bits burnt). With CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK the
+    bootloader refuses an app whose descriptor's secure_version is below it, and
+    `mark_app_valid_cancel_rollback()` (Slots.mark_valid, called when an image confirms itself)
+    burns it up to the running app's secure_version. Our releases carry the security epoch in
+    the version's MAJOR (mch-provision firmware sign checks the descriptor against it), so the
+    updater refuses, before writing, any image whose MAJOR is below this counter.
+    """
+
+    def get(self) -> int:
+        word = machine.mem32[EFUSE_BLK3_RDATA4] & WORD_MASK
+        count = 0
+        while word:
+            count += word & 1
+            word >>= 1
+        return count
 
 
 class Watchdog:
@@ -140,6 +169,9 @@ class Board:
         from mchfw.store import Store
 
         return Slots(Store(self.flash_root + "/otadata"))
+
+    def secure_version(self) -> SecureVersion:
+        return SecureVersion()
 
     def tls_wrap(self, sock, ctx, server_hostname: str):
         from mchfw import hw

@@ -126,6 +126,11 @@ class Board:
     def slots(self):
         return slots_host.FileSlots(self.state_dir + "/slots", self.slot_size)
 
+    def secure_version(self):
+        """No hardware monotonic store on a host: None. The file floor (fwfloor.py) still refuses older
+        images after a forced boot, but whoever rewrites this directory rewrites the floor too."""
+        return None
+
     def tls_wrap(self, sock, ctx, server_hostname: str):
         from mchfw import hw
 

@@ -4,18 +4,23 @@ Mirrors mch_link.device: records are packed (same kind and schema, up to batch_m
 envelopes sealed under a fresh counter each transmission; at most `window` envelopes await the
 hub's application acknowledgement; after a reconnect or ack_timeout everything unacknowledged
 is sealed again. Fleet state (state/1): birth after connect, death as the last will with the
-same bdseq, heartbeats with the queue depth. Downlink (ack, cmd) opens with the downlink key;
-anything that does not open is counted and ignored.
+same bdseq, heartbeats with the queue depth, the running firmware, faults and the answers to
+hub commands (commands.py). Downlink (ack, cmd, fw-chunk) opens with the downlink key; anything
+that does not open is counted and ignored. An ack's `floor` (the hub holds records up to that
+id: this flash was restored or re-flashed) moves new record ids above it.
 """
 
 import os
 
 from mchfw import cbor, envelope, mqtt
 from mchfw import clock as ticks
+from mchfw import commands as commands_mod
+from mchfw.store import Store
 
 PREFIX = "mch/v1/"
 ACK_SCHEMA = "ack/1"
 CMD_SCHEMA = "cmd/1"
+CHUNK_SCHEMA = "fw-chunk/1"  # a piece of a firmware image offered by update-offer (fwupdate.py)
 STATE_SCHEMA = "state/1"
 STATE_RECORD_ID = 0
 CTR_ENVELOPE = "ctr"
@@ -30,8 +35,14 @@ def topic(device_id: str, kind: str) -> str:
 
 class Link:
     def __init__(self, cfg, outbox, counters, robust, clock, window: int = 8, batch_max: int = 30,
-                 ack_timeout_ms: int = 30000, heartbeat_ms: int = 30000, epoch=None) -> None:
+                 ack_timeout_ms: int = 30000, heartbeat_ms: int = 30000, epoch=None, commands=None) -> None:
         self.cfg = cfg  # config.Config: device_id, kind, firmware, uplink/downlink keys
+        self.commands = commands or commands_mod.Commands(Store(outbox.dir + "-commands"))
+        self.commands.on("rebirth", lambda args, cid: (commands_mod.STATUS_DONE, ""))
+        self.commands.on("resend", self._resend_command)
+        self.firmware = None  # fn() -> running firmware "mchfw/X.Y.Z" (app: from the running slot)
+        self.faults = None  # fn() -> [{"code", "severity", "detail"}] reported in births and heartbeats
+        self.on_chunk = None  # fn(body) for fw-chunk/1 (fwupdate.Session.chunk)
         # a new random epoch per boot goes into every nonce: a re-flashed board or a lost counter file
         # never seals two messages under one nonce (docs/link-contract.md)
         self.epoch = epoch if epoch is not None else os.urandom(envelope.EPOCH_LEN)
@@ -60,10 +71,14 @@ class Link:
     def _state(self, event: str) -> bytes:
         body = {"event": event, "bdseq": self.bdseq, "seq": self.seq % SEQ_MODULO}
         if event != "death":
-            body["firmware"] = self.cfg.firmware
+            body["firmware"] = self.firmware() if self.firmware is not None else self.cfg.firmware
             body["kind"] = self.cfg.kind
             body["queue_depth"] = self.outbox.depth()
             body["uptime_s"] = self.clock.uptime_s()
+            body["heartbeat_s"] = max(1, min(3600, self.heartbeat_ms // 1000))
+            body["command_results"] = self.commands.take_results()
+            if self.faults is not None:
+                body["faults"] = self.faults()
             self.seq += 1
         return self._seal("state", STATE_SCHEMA, [(STATE_RECORD_ID, self.clock.now_ms(), body)])
 
@@ -95,16 +110,34 @@ class Link:
                 self._on_ack(records)
             elif hdr["schema"] == CMD_SCHEMA and t == topic(self.cfg.device_id, "cmd"):
                 for _, _, body in records:
+                    answered = self.commands.handle(body)
                     if body.get("command") == "rebirth":
                         self.robust.publish(topic(self.cfg.device_id, "state"), self._state("birth"))
+                    elif answered:
+                        self.publish_state()
+            elif hdr["schema"] == CHUNK_SCHEMA and t == topic(self.cfg.device_id, "cmd") and self.on_chunk:
+                for _, _, body in records:
+                    self.on_chunk(body)  # type: ignore[operator]
             else:
                 self.stats["bad_downlink"] += 1
         except (envelope.EnvelopeError, AttributeError, TypeError, ValueError):
             self.stats["bad_downlink"] += 1
 
+    def publish_state(self) -> None:
+        """A heartbeat now (it carries the answers to commands and the current faults)."""
+        if self.robust.connected:
+            self.robust.publish(topic(self.cfg.device_id, "state"), self._state("heartbeat"))
+
+    def _resend_command(self, args, command_id):
+        self._restart_sending()
+        return commands_mod.STATUS_DONE, "resending {} records".format(self.outbox.depth())
+
     def _on_ack(self, records: list) -> None:
         done: list = []
         for _, _, body in records:
+            floor = body.get("floor")
+            if isinstance(floor, int) and not isinstance(floor, bool) and floor > 0:
+                self.outbox.raise_ids_above(floor)  # our ids were used before: go above the hub's
             for key in ("ok", "held"):
                 ids = body.get(key)
                 if isinstance(ids, list):

@@ -98,6 +98,11 @@ class Outbox:
         self._store(msg_id, payload)
         return msg_id
 
+    def raise_ids_above(self, floor: int) -> None:
+        """New records get ids above `floor`: the hub already holds records up to it (this flash was
+        restored or re-flashed with the bundle, and old ids were handed out again)."""
+        self.counters.raise_to(ID_COUNTER, floor + 1)
+
     def _store(self, msg_id: int, payload: bytes) -> None:
         entry = encode_entry(payload)
         need = len(entry) + 1

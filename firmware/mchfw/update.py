@@ -55,6 +55,11 @@ def parse_manifest(raw: bytes) -> dict:
         m = json.loads(raw)
     except ValueError:
         raise UpdateError(REASON_MALFORMED, "manifest is not JSON") from None
+    return check_fields(m)
+
+
+def check_fields(m) -> dict:
+    """The manifest's fields are there and well formed (not yet that it is signed)."""
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise UpdateError(REASON_MALFORMED, "format must be " + FORMAT)
     for k in FIELDS + ("signature",):
@@ -83,46 +88,87 @@ def verify_manifest(m: dict, trusted: dict) -> None:
 
 
 class Updater:
-    def __init__(self, slots, trusted: dict, board: str, floor: VersionFloor) -> None:
+    def __init__(self, slots, trusted: dict, board: str, floor: VersionFloor, hw_floor=None) -> None:
         self.slots, self.trusted, self.board, self.floor = slots, trusted, board, floor
+        # a monotonic store the flash cannot roll back (ESP32: eFuse secure version), or None (hw.py)
+        self.hw_floor = hw_floor
 
     def running_version(self) -> tuple:
         m = self.slots.manifest(self.slots.running)
         return parse_version(m["version"]) if m else (0, 0, 0)
 
-    def check(self, manifest_raw: bytes) -> dict:
-        m = parse_manifest(manifest_raw)
+    def check(self, manifest_raw) -> dict:
+        """Refuse before writing anything; manifest_raw is the JSON bytes or the decoded dict."""
+        m = check_fields(manifest_raw) if isinstance(manifest_raw, dict) else parse_manifest(manifest_raw)
         verify_manifest(m, self.trusted)
         if m["board"] != self.board:
             raise UpdateError(REASON_WRONG_BOARD, "{}, this is {}".format(m["board"], self.board))
+        version = parse_version(m["version"])
         newest = max(self.running_version(), self.floor.get())
-        if parse_version(m["version"]) <= newest:
+        if version <= newest:
             raise UpdateError(REASON_DOWNGRADE, "{} is not newer than {}.{}.{} (running image or anti-rollback "
                               "floor)".format(m["version"], *newest))
+        if self.hw_floor is not None and version[0] < self.hw_floor.get():
+            raise UpdateError(REASON_DOWNGRADE, "{}: major below the hardware secure version {}".format(
+                m["version"], self.hw_floor.get()))
         if m["size"] > self.slots.size:
             raise UpdateError(REASON_TOO_BIG)
         return m
 
+    def begin(self, manifest_raw) -> "Install":
+        """Checked, then the inactive slot erased: write the image with Install.write, then finish()."""
+        m = self.check(manifest_raw)
+        return Install(self.slots, m)
+
     def install(self, manifest_raw: bytes, read_chunk) -> int:
         """read_chunk(n) -> bytes (b"" at the end). Returns the slot that will boot next."""
-        m = self.check(manifest_raw)
-        target = self.slots.inactive()
-        self.slots.erase(target)
-        h = hashlib.sha256()
-        done = 0
-        while done < m["size"]:
-            chunk = read_chunk(min(CHUNK, m["size"] - done))
+        job = self.begin(manifest_raw)
+        while job.done < job.manifest["size"]:
+            chunk = read_chunk(min(CHUNK, job.manifest["size"] - job.done))
             if not chunk:
                 break
-            self.slots.write(target, done, chunk)
-            h.update(chunk)
-            done += len(chunk)
-        want = binascii.unhexlify(m["sha256"])
-        if done != m["size"] or h.digest() != want or self.slots.sha256(target, m["size"]) != want:
-            self.slots.erase(target)
-            raise UpdateError(REASON_HASH, "image does not match the signed manifest")
-        self.slots.set_boot(target, m)
-        return target
+            job.write(chunk)
+        return job.finish()
 
     def confirm(self) -> None:
         confirm_healthy(self.slots, self.floor)
+
+
+class Install:
+    """One image being written into the inactive slot, in order, hashed as it goes."""
+
+    def __init__(self, slots, manifest: dict) -> None:
+        self.slots, self.manifest = slots, manifest
+        self.target = slots.inactive()
+        self.done = 0  # bytes received
+        self._written = 0  # bytes on flash: written in CHUNK-aligned blocks (ESP32 partitions want 4 KB)
+        self._buf = b""
+        self._h = hashlib.sha256()
+        slots.erase(self.target)
+
+    def write(self, chunk: bytes) -> None:
+        if self.done + len(chunk) > self.manifest["size"]:
+            raise UpdateError(REASON_HASH, "more bytes than the manifest's size")
+        self._h.update(chunk)
+        self.done += len(chunk)
+        self._buf += chunk
+        while len(self._buf) >= CHUNK:
+            self._flush(self._buf[:CHUNK])
+            self._buf = self._buf[CHUNK:]
+
+    def _flush(self, block: bytes) -> None:
+        self.slots.write(self.target, self._written, block)
+        self._written += len(block)
+
+    def finish(self) -> int:
+        """Hash checked as written and re-read from flash; only then the slot is marked to boot."""
+        m = self.manifest
+        if self._buf:
+            self._flush(self._buf)
+            self._buf = b""
+        want = binascii.unhexlify(m["sha256"])
+        if self.done != m["size"] or self._h.digest() != want or self.slots.sha256(self.target, m["size"]) != want:
+            self.slots.erase(self.target)
+            raise UpdateError(REASON_HASH, "image does not match the signed manifest")
+        self.slots.set_boot(self.target, m)
+        return self.target

@@ -197,3 +197,77 @@ def test_each_boot_seals_under_a_new_epoch(tmp):
         assert len(hdr["epoch"]) == envelope.EPOCH_LEN
         epochs.append((hdr["counter"], hdr["epoch"]))
     assert epochs[0][0] == epochs[1][0] and epochs[0][1] != epochs[1][1]  # same counter, new nonce
+
+
+def _ack_body(body, counter):
+    t = link.topic(DEV, "ack")
+    return t, envelope.seal(DOWN_K, DOWN_IV, "hub", t, counter, link.ACK_SCHEMA, [(0, None, body)])
+
+
+def test_ack_floor_moves_new_record_ids_above_it(tmp):
+    """Issue 10: a re-flashed bridge hands out ids 1, 2, 3 again; the hub holds up to 500 and says so
+    in the ack's floor. New records must get ids above it, also after a reboot (old code: 4, 5, ...)."""
+    lnk, box, clock, brokers = _setup(tmp)
+    ids = [box.add("ctg", "ctg/1", {"seq": n}) for n in range(3)]
+    lnk.service()
+    brokers[0].push(*_ack_body({"ok": [], "held": ids, "floor": 500}, 1))
+    lnk.service()
+    assert box.depth() == 0
+    assert box.add("ctg", "ctg/1", {"seq": 9}) == 501
+    rebooted = outbox.Outbox(tmp + "/q", counters.Counters(tmp + "/ctr"))
+    assert rebooted.add("ctg", "ctg/1", {"seq": 10}) > 501
+    brokers[0].push(*_ack_body({"ok": [], "held": [], "floor": 7}, 2))  # a lower floor never lowers ids
+    lnk.service()
+    assert box.add("ctg", "ctg/1", {"seq": 11}) == 502
+
+
+def _cmd(body, counter):
+    t = link.topic(DEV, "cmd")
+    return t, envelope.seal(DOWN_K, DOWN_IV, "hub", t, counter, "cmd/1", [(0, None, body)])
+
+
+def _states(broker):
+    return [_open(p[0], p[1])[1][0][2] for p in broker.published if p[0].endswith("/state")]
+
+
+def test_every_hub_command_is_answered_once(tmp):
+    """Issue 14: the bridge answered only rebirth. Each command with an id gets one answer in the next
+    state message; a redelivered one is not run again, not even after a reboot."""
+    from mchfw import commands
+    from mchfw.store import Store
+
+    lnk, box, clock, brokers = _setup(tmp)
+    resets = []
+    settings = Store(tmp + "/settings")
+    commands.bridge_handlers(lnk.commands, lnk, lambda: resets.append(1), settings)
+    lnk.service()
+    sent = [{"command": "rebirth", "id": 1}, {"command": "reboot", "id": 2},
+            {"command": "config-push", "id": 3, "args": {"bridge": {"heartbeat_ms": 7000}}},
+            {"command": "config-push", "id": 4, "args": {"bridge": {"colour": 1}}},
+            {"command": "crl-refresh", "id": 5}, {"command": "renew", "id": 6},
+            {"command": "update-offer", "id": 7, "args": {}}, {"command": "resend", "id": 8},
+            {"command": "reboot", "id": 2}]
+    for n, body in enumerate(sent):
+        brokers[0].push(*_cmd(body, 10 + n))
+    lnk.service()
+    results = {}
+    for st in _states(brokers[0]):
+        for r in st.get("command_results", []):
+            assert r["id"] not in results, r  # once each
+            results[r["id"]] = (r["status"], r["detail"])
+    assert results[1][0] == "done" and results[2] == ("done", "rebooting")
+    assert results[3] == ("done", "applied heartbeat_ms") and lnk.heartbeat_ms == 7000
+    assert results[4][0] == "refused" and "colour" in results[4][1]
+    assert results[5][0] == "refused" and "CRL" in results[5][1]
+    assert results[6][0] == "refused" and results[7][0] == "refused"  # no update session on a bare link
+    assert results[8][0] == "done"
+    assert len(resets) == 1  # the redelivered reboot (#2 again) did not run twice
+    assert _states(brokers[0])[-1]["heartbeat_s"] == 7
+    # after a reboot: the setting is still there, and #2 is still known
+    lnk2, _, _, brokers2 = _setup(tmp)
+    commands.bridge_handlers(lnk2.commands, lnk2, lambda: resets.append(2), Store(tmp + "/settings"))
+    assert lnk2.heartbeat_ms == 7000
+    lnk2.service()
+    brokers2[0].push(*_cmd({"command": "reboot", "id": 2}, 40))
+    lnk2.service()
+    assert len(resets) == 1 and not any(st.get("command_results") for st in _states(brokers2[0]))
