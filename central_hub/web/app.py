@@ -1,6 +1,6 @@
 """The operators' dashboard: an ASGI app (FastAPI), server-rendered with Jinja2, live over SSE.
 
-Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quarantine (purge),
+Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quarantine (release, purge),
 /audit, /feed; machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
 Every page needs a session; every POST needs the session's CSRF token; each action checks
 the role's permission (central_hub.users.GRANTS) and lands in the audit log. Pages are plain
@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from central_hub.commands import CommandError, CommandKind
 from central_hub.errors import HubError, StoreError
 from central_hub.fleet import Presence
+from central_hub.quarantine_admin import ReleaseRefused
 from central_hub.users import SESSION_MAX_MS, LoginRefused, Permission, Session
 from central_hub.web import metrics, security
 from central_hub.web.fleet_view import DeviceView, FleetFilter, fault_codes, summary
@@ -278,14 +279,31 @@ def create_app(dash: Dashboard) -> FastAPI:
                     device_id=device_id)
 
     # -- quarantine --------------------------------------------------------------------
-    @app.get("/quarantine", response_class=HTMLResponse)
-    def quarantine(request: Request) -> Response:
-        session = gate(request, Permission.VIEW)
+    def quarantine_page(request: Request, session: Session, status: int = 200, refusal: str | None = None,
+                        refused_id: int | None = None) -> Response:
         reason = request.query_params.get("reason") or None
         device_id = request.query_params.get("device") or None
-        return page(request, "quarantine.html", session, items=dash.quarantine.items(reason, device_id),
+        items = dash.quarantine.items(reason, device_id)
+        return page(request, "quarantine.html", session, status=status, items=items,
+                    releasable={q.id for q in items if dash.quarantine.releasable(q)},
                     counts=dash.store.quarantine_counts(), reason=reason or "", device=device_id or "",
-                    flash=request.query_params.get("flash"), flash_id=request.query_params.get("id", ""))
+                    flash=request.query_params.get("flash"), flash_id=request.query_params.get("id", ""),
+                    flash_n=request.query_params.get("n", ""), refusal=refusal, refused_id=refused_id)
+
+    @app.get("/quarantine", response_class=HTMLResponse)
+    def quarantine(request: Request) -> Response:
+        return quarantine_page(request, gate(request, Permission.VIEW))
+
+    @app.post("/quarantine/{item_id}/release")
+    async def release(request: Request, item_id: int) -> Response:
+        session = gate(request, Permission.RELEASE)
+        await form_of(request, session)
+        try:
+            done = await asyncio.to_thread(dash.quarantine.release, session.username, item_id)
+        except ReleaseRefused as exc:
+            return await asyncio.to_thread(quarantine_page, request, session, 409, exc.why, item_id)
+        return RedirectResponse(f"/quarantine?flash=quarantine.released&id={item_id}&n={len(done.stored)}",
+                                status_code=303)
 
     @app.post("/quarantine/{item_id}/purge")
     async def purge(request: Request, item_id: int) -> Response:

@@ -66,7 +66,7 @@ def serve(args: argparse.Namespace) -> int:
         sender = CommandLink(hub_identity(args.site, args.hub_id), _broker(args), Directory.from_site(args.site),
                              command_store)
         sender.start()
-    dash = Dashboard(WebConfig(args.site, db_url, args.hub_id), sender)
+    dash = Dashboard(WebConfig(args.site, db_url, args.hub_id, state_dir=state), sender)
     config = uvicorn.Config(create_app(dash), host=args.host, port=args.port, log_level=args.log_level.lower(),
                             ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
                             ssl_keyfile=str(args.tls_key) if args.tls_key else None,

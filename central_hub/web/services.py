@@ -13,8 +13,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from central_hub import datakey
 from central_hub.audit import AuditLog
 from central_hub.commands import Commands, CommandSender
+from central_hub.config import DEFAULT_STATE_SUBDIR
 from central_hub.directory import Directory
 from central_hub.errors import StoreError
 from central_hub.feed import outbox as feed_outbox
@@ -36,6 +38,11 @@ class WebConfig:
     db_url: str
     hub_id: str | None = None  # the identity commands are sent with (hub-<n>); None: commands off
     broker: tuple[str, int] | None = None  # instead of site.json's
+    state_dir: Path | None = None  # the hub's state (its data key, which a quarantine release needs)
+
+    @property
+    def data_key_path(self) -> Path:
+        return (self.state_dir or self.site_dir / DEFAULT_STATE_SUBDIR) / datakey.KEY_FILE
 
 
 class Dashboard:
@@ -50,12 +57,19 @@ class Dashboard:
         self.users = Users(self.store, clock, password_hasher)
         self.sender = sender
         self.commands = Commands(self.store, self.audit, sender, self._commandable, clock)
-        self.quarantine = QuarantineAdmin(self.store, self.audit)
+        self.quarantine = QuarantineAdmin(self.store, self.audit, self._data_key)
+        self._cipher: datakey.DataCipher | None = None
         self._live_store = open_store(config.db_url)  # its own connection: polling never waits on a page's query
         self.live = LiveFleet(self._live_store, self.directory, self.site_id, clock)
         self.feed = CountyFeed(self.store, self.audit)
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
+
+    def _data_key(self) -> datakey.DataCipher:
+        """The hub's data key, read on first use (never created here: a new key would open nothing)."""
+        if self._cipher is None:
+            self._cipher = datakey.load(self.config.data_key_path)
+        return self._cipher
 
     def _commandable(self, device_id: str) -> bool:
         entry = self.directory.get(device_id)

@@ -3,7 +3,8 @@
 - `dash_db` -> a fresh hub database, SQLite and PostgreSQL (`hub_db_url`).
 - `dash_site` -> Site with kiosk-001, kiosk-002, station-001 enrolled (and hub identity hub-2).
 - `feeder` -> Feeder: `.state(device_id, event, **body)` / `.records(device_id, n)` push sealed
-  messages through the real handler + store; `.quarantine_garbage()` lands one item in quarantine.
+  messages through the real handler + store (data key in the site's state directory, as the
+  dashboard reads it); `.quarantine_garbage()` lands one item in quarantine.
 - `dashboard` -> Dashboard over them with a recording command sender; users alice (operator),
   olga (auditor), adam (admin), all with PASSWORD.
 - `client` -> an HTTPS TestClient on the app (the session cookie is Secure); `login(client, user)`.
@@ -19,6 +20,8 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
+from central_hub.config import DEFAULT_STATE_SUBDIR
+from central_hub.datakey import load_or_create
 from central_hub.store import Store, open_store
 from central_hub.web.app import create_app
 from central_hub.web.services import Dashboard, WebConfig
@@ -40,6 +43,8 @@ DEVICES = {"kiosk-001": "kiosk", "kiosk-002": "kiosk", "station-001": "station"}
 class Feeder:
     def __init__(self, store: Store, site_dir: Path) -> None:
         self.rig = Rig(store, list(load_registry(site_dir).values()))
+        # the hub's data key in the site's state directory, where the dashboard reads it for a release
+        self.rig.cipher = self.rig.handler.cipher = load_or_create(site_dir / DEFAULT_STATE_SUBDIR)
         self.devices = {d: FakeDevice(e) for d, e in self.rig.registry.items()}
 
     def state(self, device_id: str, event: str, at_ms: int, **body: Any) -> None:
