@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from central_hub import backup, indicators, ops_cli, report
-from central_hub.config import WorkerConfig, default_db_url
+from central_hub.config import WorkerConfig, check_hub_site, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
 from central_hub.store import open_store
@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sp: argparse.ArgumentParser, site_required: bool) -> None:
-        sp.add_argument("--site", type=Path, required=site_required, help="site directory made by mch-provision")
+        sp.add_argument("--site", type=Path, required=site_required,
+                        help="the hub's view of the site, <site>/deploy/<hub_id> (never the whole site directory)")
         sp.add_argument("--db", help="sqlite:///<path> (default: <state-dir>/hub.db) or postgresql://...")
         sp.add_argument("--state-dir", type=Path, help="hub state: data key, default database (default <site>/hub/state)")
         if not site_required:
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "site", None) is not None:  # every subcommand: the hub's view, never the whole site
+            check_hub_site(args.site, getattr(args, "hub_id", None) or "hub")
         if args.command == "run":
             return _run(args)
         if args.command == "feed":

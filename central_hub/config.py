@@ -8,6 +8,7 @@ from pathlib import Path
 from central_hub.errors import HubConfigError
 from mch_link.errors import LinkError
 from mch_link.registry import HubIdentity, hub_identity, load_site_info
+from mch_link.sitefiles import ca_keys_in, hub_view
 
 DEFAULT_STATE_SUBDIR = "hub/state"  # under the site directory
 DEFAULT_DB_FILE = "hub.db"
@@ -45,7 +46,7 @@ class WorkerConfig:
     @classmethod
     def from_site(cls, site_dir: Path, db_url: str | None = None, state_dir: Path | None = None,
                   hub_id: str = "hub", share_group: str | None = None, broker: str | None = None) -> WorkerConfig:
-        site_dir = Path(site_dir)
+        site_dir = check_hub_site(site_dir, hub_id)
         try:
             info = load_site_info(site_dir)
             identity = hub_identity(site_dir, hub_id)
@@ -57,6 +58,18 @@ class WorkerConfig:
         state = Path(state_dir) if state_dir else site_dir / DEFAULT_STATE_SUBDIR
         url = db_url or f"sqlite:///{state / DEFAULT_DB_FILE}"
         return cls(site_dir, url, state, host, port, identity, share_group)
+
+
+def check_hub_site(site_dir: Path | str, hub_id: str = "hub") -> Path:
+    """`site_dir` if it may be given to a hub: its deploy view, never the technician's whole site
+    directory (CA keys, every device's TLS key), which the hub would otherwise read as it reads a view."""
+    site_dir = Path(site_dir)
+    found = ca_keys_in(site_dir)
+    if found:
+        raise HubConfigError(f"{site_dir} is a whole site directory (it holds {found[0].relative_to(site_dir)}, "
+                             f"which a hub must not be given): run the hub on its view {hub_view(site_dir, hub_id)} "
+                             "(`mch-provision export` writes it; copy it to the hub machine)")
+    return site_dir
 
 
 def default_db_url(site_dir: Path, state_dir: Path | None = None) -> str:

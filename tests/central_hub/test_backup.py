@@ -24,6 +24,7 @@ from mch_link.outbox import Outbox
 from mch_link.topics import Kind, topic
 from tests.central_hub.feed import records as fed
 from tests.central_hub.helpers import NOW_MS, FakeDevice, Rig, entry, sim_body
+from tests.support.hub import hub_site
 
 TABLE_KEYS = {"records": "device_id, msg_id", "envelopes": "device_id, counter", "windows": "device_id",
               "quarantine": "fingerprint", "fleet": "device_id", "downlink": "device_id",
@@ -139,7 +140,7 @@ def test_restore_refuses_what_would_lose_or_mix_data(tmp_path: Path) -> None:
 
 
 def test_cli_backup_and_restore(site: Any, tmp_path: Path) -> None:
-    state = site.path / "hub" / "state"
+    state = hub_site(site.path) / "hub" / "state"
     db = f"sqlite:///{state / 'hub.db'}"
     store = open_store(db)
     fed.commit(store, datakey.load_or_create(state), [("kiosk-001", 1, "delivery/1", fed.delivery(1))])
@@ -149,16 +150,16 @@ def test_cli_backup_and_restore(site: Any, tmp_path: Path) -> None:
         return subprocess.run([sys.executable, "-m", "central_hub.cli", *args], capture_output=True, text=True,
                               timeout=60)
 
-    r = hub("backup", "--site", str(site.path), "--out", str(tmp_path / "b"), "--key-out", str(tmp_path / "k"))
+    r = hub("backup", "--site", str(hub_site(site.path)), "--out", str(tmp_path / "b"), "--key-out", str(tmp_path / "k"))
     assert r.returncode == 0, r.stderr
     assert "keys copied to" in r.stdout and oct((tmp_path / "k" / datakey.KEY_FILE).stat().st_mode)[-3:] == "600"
-    r = hub("restore", "--site", str(site.path), "--from", str(tmp_path / "b"))
+    r = hub("restore", "--site", str(hub_site(site.path)), "--from", str(tmp_path / "b"))
     assert r.returncode == 1 and "exists" in r.stderr
-    r = hub("restore", "--site", str(site.path), "--from", str(tmp_path / "b"), "--state-dir", str(tmp_path / "s"),
+    r = hub("restore", "--site", str(hub_site(site.path)), "--from", str(tmp_path / "b"), "--state-dir", str(tmp_path / "s"),
             "--key", str(tmp_path / "k"), "--db", f"sqlite:///{tmp_path / 'r.db'}")
     assert r.returncode == 0, r.stderr
     assert "'records': 1" in r.stdout and "'feed_outbox': 1" in r.stdout
-    assert hub("backup", "--site", str(site.path)).returncode == 2
+    assert hub("backup", "--site", str(hub_site(site.path))).returncode == 2
 
 
 @pytest.mark.integration
@@ -181,14 +182,14 @@ def test_a_hub_restored_on_a_new_disk_takes_over_its_devices(site: Any, broker: 
         old = open_store(hub.db_url)
         (reserved_at_stop,) = [int(r[0]) for r in old._read("SELECT reserved FROM downlink")]
         old.close()
-        r = subprocess.run([sys.executable, "-m", "central_hub.cli", "backup", "--site", str(site.path), "--db",
+        r = subprocess.run([sys.executable, "-m", "central_hub.cli", "backup", "--site", str(hub_site(site.path)), "--db",
                             hub.db_url, "--state-dir", str(old_state), "--out", str(tmp_path / "backup"),
                             "--key-out", str(tmp_path / "keys")], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         link.submit_many(Kind.RECORDS, "sim/1", [sim_body(i) for i in range(100, 150)])  # hub down: queued
         shutil.rmtree(old_state)  # the disk is gone
         new_state, new_db = tmp_path / "new-state", f"sqlite:///{tmp_path / 'new-state' / 'hub.db'}"
-        r = subprocess.run([sys.executable, "-m", "central_hub.cli", "restore", "--site", str(site.path), "--db",
+        r = subprocess.run([sys.executable, "-m", "central_hub.cli", "restore", "--site", str(hub_site(site.path)), "--db",
                             new_db, "--state-dir", str(new_state), "--from", str(tmp_path / "backup"), "--key",
                             str(tmp_path / "keys")], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr

@@ -28,7 +28,7 @@ from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.central_hub.helpers import NOW_MS, sim_body
 from tests.central_hub.rawdevice import RawDevice
-from tests.support.hub import HubFactory, wait_for_records
+from tests.support.hub import HubFactory, hub_site, wait_for_records
 
 pytestmark = pytest.mark.integration
 
@@ -123,11 +123,12 @@ def test_a_bad_registry_file_costs_only_its_device_and_revocation_still_works(
     stayed active, and a cold-started hub knew no device at all."""
     bundles = {d: enroll_device(d) for d in ("sim-221", "sim-222", "sim-223")}
     hub = hub_factory(site.path, broker=broker, extra_args=("--batch-ms", "100"))
-    registry = site.path / "registry"
+    view = hub_site(site.path)  # the registry the hub reads
+    registry = view / "registry"
     (registry / "._sim-221.json").write_bytes(b"\x00\x05\x16\x07Mac OS X        ")  # AppleDouble litter
     half = registry / "sim-222.json"
     half.write_text(half.read_text()[:200])  # a half-copied file
-    write_entry(site.path, replace(load_entry(site.path, "sim-221"), status=DeviceStatus.REVOKED))
+    write_entry(view, replace(load_entry(view, "sim-221"), status=DeviceStatus.REVOKED))
     time.sleep(RELOAD_INTERVAL_S + 0.5)
     devices = {d: RawDevice(b, broker.host, broker.port) for d, b in bundles.items()}
     sealers = {d: Sealer(b) for d, b in bundles.items()}
@@ -148,7 +149,7 @@ def test_a_bad_registry_file_costs_only_its_device_and_revocation_still_works(
             store.close()
         assert set(faults) == {("registry", "._sim-221.json"), ("registry", "sim-222.json")}
         assert "malformed" in faults[("registry", "sim-222.json")]
-        status = subprocess.run([sys.executable, "-m", "central_hub.cli", "status", "--site", str(site.path),
+        status = subprocess.run([sys.executable, "-m", "central_hub.cli", "status", "--site", str(view),
                                  "--db", hub.db_url], capture_output=True, text=True, timeout=30)
         assert status.returncode == 0, status.stderr
         assert "._sim-221.json" in status.stdout and "sim-222.json" in status.stdout

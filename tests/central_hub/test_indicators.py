@@ -16,6 +16,7 @@ from central_hub import indicators
 from central_hub.datakey import DataCipher, load_or_create
 from central_hub.store import Store, open_store
 from tests.central_hub.feed import records
+from tests.support.hub import hub_site
 
 A, B = "110105", "440524"
 DELIVERED = dt.date(2026, 5, 1)
@@ -96,14 +97,14 @@ def test_an_empty_period_has_no_values() -> None:
 
 
 def test_report_cli_csv_json_and_sqlite(site: Any, tmp_path: Path) -> None:
-    state = site.path / "hub" / "state"
+    state = hub_site(site.path) / "hub" / "state"
     db = f"sqlite:///{state / 'hub.db'}"
     store = open_store(db)
     commit_population(store, load_or_create(state))
     store.close()
 
     def report(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "central_hub.cli", "report", "--site", str(site.path), *args],
+        return subprocess.run([sys.executable, "-m", "central_hub.cli", "report", "--site", str(hub_site(site.path)), *args],
                               capture_output=True, text=True, timeout=60)
 
     r = report("--year", "2026", "--by-area", "--format", "csv", "--out", str(tmp_path / "r.csv"),

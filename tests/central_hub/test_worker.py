@@ -23,7 +23,7 @@ from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.central_hub.helpers import NOW_MS, sim_body
 from tests.central_hub.rawdevice import RawDevice
-from tests.support.hub import HubFactory, wait_for_records
+from tests.support.hub import HubFactory, hub_site, wait_for_records
 from tests.support.processes import process_tree
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ def test_device_link_is_stored_acked_and_shown(site: Site, broker: BrokerProcess
     finally:
         link.stop()
     assert wait_for_records(hub.db_url, 300, WAIT_S) == 300
-    status = subprocess.run([sys.executable, "-m", "central_hub.cli", "status", "--site", str(site.path),
+    status = subprocess.run([sys.executable, "-m", "central_hub.cli", "status", "--site", str(hub_site(site.path)),
                              "--db", hub.db_url], capture_output=True, text=True, timeout=30)
     assert status.returncode == 0, status.stderr
     line = next(x for x in status.stdout.splitlines() if x.startswith("sim-001"))

@@ -9,7 +9,10 @@
   running `mch-hub run` subprocess, subscribed when returned (hubs of one test share a state
   directory, hence one data key; the default database is SQLite in it); `.stop()` (SIGTERM),
   `.kill()` (SIGKILL), `.restart()`, `.log_text()`, `.store()` (open its database).
-  Every hub started is stopped at teardown.
+  Every hub started is stopped at teardown. Given a whole site directory, the hub runs on its
+  view `<site>/deploy/<hub_id>` (the hub refuses the whole site, as a real deployment must).
+- `hub_site(site_dir, hub_id="hub") -> Path`: that view (or `site_dir` when it already is one),
+  for tests that run other `mch-hub` subcommands.
 - `count_records(db_url, device_id=None) -> int`, `wait_for_records(db_url, n, timeout_s)`.
 """
 
@@ -28,6 +31,7 @@ import pytest
 
 from central_hub.launcher import HubProcess
 from central_hub.store import open_store
+from mch_link.sitefiles import ca_keys_in, hub_view
 
 DROP_LOCK_TIMEOUT_S = 10
 
@@ -117,6 +121,12 @@ def wait_for_records(db_url: str, n: int, timeout_s: float, device_id: str | Non
 HubFactory = Callable[..., HubProcess]
 
 
+def hub_site(site_dir: Path, hub_id: str = "hub") -> Path:
+    """The directory a hub is given: the site's deploy view for `hub_id` (kept current by every
+    site change), or `site_dir` itself when it already is a view."""
+    return hub_view(site_dir, hub_id) if ca_keys_in(site_dir) else Path(site_dir)
+
+
 @pytest.fixture
 def hub_factory(tmp_path: Path, started_hubs: StartedHubs) -> Iterator[HubFactory]:
     def make(site_dir: Path, db_url: str | None = None, hub_id: str = "hub", share_group: str | None = None,
@@ -128,7 +138,7 @@ def hub_factory(tmp_path: Path, started_hubs: StartedHubs) -> Iterator[HubFactor
         if broker is not None:
             extra_args = ("--broker", f"{broker.host}:{broker.port}", *extra_args)
         url = db_url or f"sqlite:///{state / 'hub.db'}"
-        hub = HubProcess(Path(site_dir), url, state, hub_id, share_group, extra_args,
+        hub = HubProcess(hub_site(Path(site_dir), hub_id), url, state, hub_id, share_group, extra_args,
                          log_path=state / f"{hub_id}-{len(started_hubs.hubs)}.log")
         started_hubs.hubs.append(hub)
         return hub.start() if start else hub

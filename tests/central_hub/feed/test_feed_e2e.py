@@ -25,6 +25,7 @@ from central_hub.feed.sender import FeedSender
 from central_hub.store import Store, open_store
 from tests.central_hub.feed import records
 from tests.support.county import CountyProcess
+from tests.support.hub import hub_site
 from tests.support.processes import terminate
 
 pytestmark = pytest.mark.integration
@@ -192,14 +193,14 @@ def _feed_run(site: Path, db: str, county: CountyProcess) -> subprocess.Popen[An
 
 
 def test_sender_killed_mid_send_resumes_without_duplicates(site: Any, county: CountyProcess) -> None:
-    state = site.path / "hub" / "state"
+    state = hub_site(site.path) / "hub" / "state"
     cipher = load_or_create(state)
     blindindex.create(state)
     db = f"sqlite:///{state / 'hub.db'}"
     store = open_store(db)
     pregnancies(store, cipher, 20)
     county.faults("timeout", count=1, delay_s=30.0)  # the first transaction is stored, its answer held back
-    proc = _feed_run(site.path, db, county)
+    proc = _feed_run(hub_site(site.path), db, county)
     deadline = time.monotonic() + 20
     while county.stats()["transactions"] < 1:
         assert time.monotonic() < deadline and proc.poll() is None, "sender never sent"
@@ -207,7 +208,7 @@ def test_sender_killed_mid_send_resumes_without_duplicates(site: Any, county: Co
     proc.kill()  # SIGKILL mid-send: the county has the first Bundle, the hub never heard back
     proc.wait(5)
     assert outbox.feed_status(store)["pending"] == 20
-    proc = _feed_run(site.path, db, county)
+    proc = _feed_run(hub_site(site.path), db, county)
     try:
         deadline = time.monotonic() + 30
         while outbox.feed_status(store)["pending"]:
@@ -224,19 +225,19 @@ def test_sender_killed_mid_send_resumes_without_duplicates(site: Any, county: Co
 
 def test_a_second_sender_waits_and_takes_over_when_the_first_dies(site: Any, county: CountyProcess,
                                                                  tmp_path: Path) -> None:
-    state = site.path / "hub" / "state"
+    state = hub_site(site.path) / "hub" / "state"
     cipher = load_or_create(state)
     blindindex.create(state)
     db = f"sqlite:///{state / 'hub.db'}"
     store = open_store(db)
     pregnancies(store, cipher, 5)
-    first = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(site.path),
+    first = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(hub_site(site.path)),
                               "--db", db, "--county", "http://127.0.0.1:9/fhir"],  # nothing answers there
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert first.stderr is not None and "sending to" in first.stderr.readline()
     log = tmp_path / "second.log"
     with log.open("w") as err:
-        second = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(site.path),
+        second = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(hub_site(site.path)),
                                    "--db", db, "--county", county.url], stdout=subprocess.DEVNULL, stderr=err)
     try:
         deadline = time.monotonic() + 20

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright
 
+from tests.support.hub import hub_site
 from tests.support.processes import terminate
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,6 +66,8 @@ class WebProcess:
 
 
 def web_process(site_dir: Path, db_url: str, log_path: Path, *extra: str) -> WebProcess:
+    """Given a whole site, the dashboard runs on the view of its --hub-id (default hub)."""
+    site_dir = hub_site(site_dir, extra[extra.index("--hub-id") + 1] if "--hub-id" in extra else "hub")
     argv = [sys.executable, "-m", "central_hub.cli", "web", "--site", str(site_dir), "--db", db_url,
             "--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING", *extra]
     return WebProcess(argv, log_path)

@@ -27,7 +27,7 @@ from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.central_hub.web.browser import WebProcess, add_user, chromium, missing_glyphs, shot, web_process
 from tests.support.broker import device_tls, start_broker
-from tests.support.hub import HubFactory
+from tests.support.hub import HubFactory, hub_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -209,7 +209,7 @@ def crowd(site_dir: Path, db_url: str, n: int) -> None:
 def test_a_busy_fleet_page(system: dict[str, Any], site: Site) -> None:
     web: WebProcess = system["web"]
     db_url = system["db_url"]
-    crowd(site.path, db_url, 240)
+    crowd(hub_site(site.path, "hub-2"), db_url, 240)  # the registry the dashboard reads
     with sync_playwright() as p:
         browser = chromium(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
