@@ -6,6 +6,8 @@
     mch-hub user add --site DIR NAME --role operator|auditor|admin [--password-stdin] [--exist-ok]
     mch-hub user passwd --site DIR NAME [--password-stdin]
     mch-hub user list --site DIR
+    mch-hub quarantine-release ID --site DIR [--state-dir D]  re-check held records, store them (audited)
+    mch-hub quarantine-purge ID --site DIR                   delete one item (audited)
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from central_hub import report
+from central_hub import datakey, report
 from central_hub.audit import AuditLog
+from central_hub.config import DEFAULT_STATE_SUBDIR
+from central_hub.datakey import DataCipher
 from central_hub.errors import HubError
-from central_hub.store import open_store
+from central_hub.quarantine_admin import QuarantineAdmin
+from central_hub.store import Store, open_store
 from central_hub.users import Role, Users
 
-COMMANDS = ("web", "audit", "user")
+COMMANDS = ("web", "audit", "user", "quarantine-release", "quarantine-purge")
 CLI_ACTOR = "cli"  # who the audit log names for changes made on the hub machine's command line
 
 Common = Callable[[argparse.ArgumentParser, bool], None]
@@ -65,6 +70,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     passwd.add_argument("--password-stdin", action="store_true")
     common(user_sub.add_parser("list", help="accounts, roles, lockout"), False)
 
+    release = sub.add_parser("quarantine-release", help="check held records again and store them (audited; exit 1 and"
+                                                        " the reason when they still fail)")
+    common(release, False)
+    release.add_argument("item", type=int, help="quarantine item id (as `mch-hub quarantine` lists)")
+    purge = sub.add_parser("quarantine-purge", help="delete one quarantine item (audited)")
+    common(purge, False)
+    purge.add_argument("item", type=int, help="quarantine item id")
+
 
 def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) -> int:
     if args.command == "web":
@@ -75,6 +88,8 @@ def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) 
     try:
         if args.command == "audit":
             return _audit(args, AuditLog(store))
+        if args.command.startswith("quarantine-"):
+            return _quarantine(args, store)
         return _user(args, Users(store), AuditLog(store))
     finally:
         store.close()
@@ -94,6 +109,26 @@ def _audit(args: argparse.Namespace, log: AuditLog) -> int:
     print(f"audit log BROKEN at {where}: {result.problem}; {result.rows} rows verified before it "
           f"(last good seq {result.head_seq} hash {result.head_hash})")
     return 1
+
+
+def _quarantine(args: argparse.Namespace, store: Store) -> int:
+    """Refusals raise HubError: `mch-hub` prints the reason and exits 1."""
+    def data_key() -> DataCipher:
+        state = args.state_dir or (args.site / DEFAULT_STATE_SUBDIR if args.site else None)
+        if state is None:
+            raise HubError("give --state-dir or --site: a release needs the hub data key")
+        return datakey.load(Path(state) / datakey.KEY_FILE)
+
+    admin = QuarantineAdmin(store, AuditLog(store), data_key)
+    if args.command == "quarantine-purge":
+        row = admin.purge(CLI_ACTOR, args.item)
+        print(f"quarantine item #{row.id} purged ({row.reason}, {row.topic})")
+        return 0
+    done = admin.release(CLI_ACTOR, args.item)
+    print(f"quarantine item #{args.item} released: {len(done.stored)} record(s) stored"
+          + (f", {len(done.already)} were stored already" if done.already else "")
+          + f" (device {done.item.device_id}, {done.item.schema_id})")
+    return 0
 
 
 def _password(args: argparse.Namespace) -> str:

@@ -5,12 +5,15 @@ with a reason when they still fail or when the item is not held records, refused
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import cbor2
 import pytest
 
+from central_hub import cli
 from central_hub.audit import AuditLog
+from central_hub.datakey import load_or_create
 from central_hub.quarantine_admin import QuarantineAdmin, ReleaseRefused
 from central_hub.store import Store
 from central_hub.store.model import record_aad
@@ -154,3 +157,28 @@ def test_without_the_data_key_a_release_is_refused(rig: Rig, monkeypatch: pytest
     with pytest.raises(ReleaseRefused, match="no hub data key"):
         QuarantineAdmin(rig.store, AuditLog(rig.store)).release("alice", item)
     assert rig.store.record_count() == 0
+
+
+def test_the_cli_releases_once_then_exits_1_with_the_reason(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    rig.cipher = rig.handler.cipher = load_or_create(tmp_path / "state")  # the hub's key file, as a hub has it
+    item = hold_as_unknown_schema(rig, monkeypatch, [Record(61, booking(61), NOW_MS), Record(62, booking(62), NOW_MS)])
+    argv = ["quarantine-release", str(item), "--db", rig.store.url, "--state-dir", str(tmp_path / "state")]
+
+    assert cli.main(argv) == cli.EXIT_OK
+    assert f"quarantine item #{item} released: 2 record(s) stored" in capsys.readouterr().out
+    assert rig.store.record_ids("kiosk-001") == [61, 62]
+    assert cli.main(argv) == cli.EXIT_ERROR
+    assert "released or purged already" in capsys.readouterr().err
+    assert [e.actor for e in AuditLog(rig.store).entries()] == ["cli", "cli"]
+
+
+def test_the_cli_refuses_to_release_a_whole_message_and_purges_it(rig: Rig, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    rig.ingestor.process([inbound("mch/v1/kiosk-001/rec", b"\xa1not cose")])
+    (row,) = rig.store.quarantine_rows()
+    assert cli.main(["quarantine-release", str(row.id), "--db", rig.store.url,
+                     "--state-dir", str(tmp_path / "none")]) == cli.EXIT_ERROR
+    assert "it can only be purged" in capsys.readouterr().err
+    assert cli.main(["quarantine-purge", str(row.id), "--db", rig.store.url]) == cli.EXIT_OK
+    assert rig.store.quarantine_rows() == []
