@@ -46,7 +46,7 @@ from mch_link import envelope
 from mch_link.envelope import Record
 from mch_link.keys import LinkKeys
 from mch_link.registry import DeviceKind, DeviceStatus, RegistryEntry, write_entry
-from mch_link.sitefiles import broker_view
+from mch_link.sitefiles import broker_view, hub_view
 from mch_link.topics import Kind, topic
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.devsite import make_dev_site
@@ -248,12 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         site = make_dev_site(root / "site")
         bundles = [site.enroll(f"kiosk-live-{i:02d}", "kiosk").bundle for i in range(a.live)]
         db_url = f"sqlite:///{root / 'state' / 'hub.db'}"
-        populate(site.path, db_url, a.devices - a.live)
+        populate(hub_view(site.path, "hub"), db_url, a.devices - a.live)
         broker = BrokerProcess(broker_view(site.path), root / "broker", free_port())  # the broker's view of the site
         broker.start()
-        hub = HubProcess(site.path, db_url, root / "state", extra_args=("--broker", f"{broker.host}:{broker.port}"),
+        hub = HubProcess(hub_view(site.path, "hub"), db_url, root / "state", extra_args=("--broker", f"{broker.host}:{broker.port}"),
                          log_path=root / "hub.log").start()
-        web, url = start_web(site.path, db_url, root / "web.log")
+        web, url = start_web(hub_view(site.path, "hub"), db_url, root / "web.log")
         devices = [LiveDevice(b, broker) for b in bundles]
         for d in devices:
             d.state("birth")

@@ -42,6 +42,7 @@ from central_hub.feed.validate import validate_bundle
 from central_hub.store import Store, open_store
 from central_hub.store.model import RecordTuple, record_aad, record_digest
 from mch_link.registry import load_site_info
+from mch_link.sitefiles import hub_view
 from provisioning.devsite import make_dev_site
 
 SITE = "bench-site"
@@ -181,7 +182,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-feed-") as tmp:
         root = Path(tmp)
         site = make_dev_site(root / "site")
-        state = site.path / "hub" / "state"
+        state = hub_view(site.path, "hub") / "hub" / "state"
         cipher = load_or_create(state)
         blindindex.create(state)
         index = blindindex.load(state)
@@ -204,7 +205,7 @@ def main() -> int:
             print(f"feed (outbox -> map -> validate -> POST -> sent): {ours_rps:.0f} resources/s"
                   f" ({args.records} records), ratio {ours_rps / ceiling_rps:.2f};"
                   f" the sender's own CPU: {per_cpu_s:.0f} resources per CPU-second", flush=True)
-            lags, per_record = lag(site.path, db, url, store, cipher, rng, args.records + 1, args.rate, args.lag_s)
+            lags, per_record = lag(hub_view(site.path, "hub"), db, url, store, cipher, rng, args.records + 1, args.rate, args.lag_s)
         finally:
             store.close()
             county.terminate()

@@ -40,7 +40,7 @@ from mch_link.device import DeviceLink
 from mch_link.envelope import Record
 from mch_link.keys import LinkKeys
 from mch_link.registry import hub_identity
-from mch_link.sitefiles import broker_view
+from mch_link.sitefiles import broker_view, hub_view
 from mch_link.topics import Kind, topic
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.devsite import make_dev_site
@@ -157,7 +157,7 @@ def record_count(db_url: str) -> int:
 
 
 def start_hub(site: Site, broker: BrokerProcess, db_url: str, state: Path) -> HubProcess:
-    return HubProcess(site.path, db_url, state, extra_args=("--broker", f"{broker.host}:{broker.port}"),
+    return HubProcess(hub_view(site.path, "hub"), db_url, state, extra_args=("--broker", f"{broker.host}:{broker.port}"),
                       log_path=state / "hub.log").start()
 
 

@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="mch-bench-kiosk-"))
     os.chmod(root, 0o755)  # mosquitto drops to its own user and must reach its run dir
     from central_hub.launcher import HubProcess
-    from mch_link.sitefiles import broker_view
+    from mch_link.sitefiles import broker_view, hub_view
     from mqtt_broker_config.launcher import BrokerProcess, free_port
     from provisioning.devsite import make_dev_site
 
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bundle = site.enroll("kiosk-001", "kiosk").bundle
     broker = BrokerProcess(broker_view(site.path), root / "broker", free_port())
     broker.start()
-    hub = HubProcess(site.path, f"sqlite:///{root / 'hub' / 'hub.db'}", root / "hub",
+    hub = HubProcess(hub_view(site.path, "hub"), f"sqlite:///{root / 'hub' / 'hub.db'}", root / "hub",
                      extra_args=("--broker", f"{broker.host}:{broker.port}"))
     stack: list[Callable[[], Any]] = [broker.stop, lambda: shutil.rmtree(root, ignore_errors=True)]
     try:

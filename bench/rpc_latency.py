@@ -23,7 +23,7 @@ from central_hub.launcher import HubProcess
 from mch_link.device import DeviceLink
 from mch_link.keys import KEYS_FILE, LinkKeys
 from mch_link.rpc import RpcClient, RpcError
-from mch_link.sitefiles import broker_view
+from mch_link.sitefiles import broker_view, hub_view
 from mch_link.topics import Kind
 from mqtt_broker_config.launcher import BrokerProcess, free_port
 from provisioning.devsite import make_dev_site
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kiosk, flood = site.enroll("kiosk-001", "kiosk").bundle, site.enroll("sim-001", "sim").bundle
     broker = BrokerProcess(broker_view(site.path), root / "broker", free_port())
     broker.start()
-    hub = HubProcess(site.path, f"sqlite:///{root / 'hub' / 'hub.db'}", root / "hub",
+    hub = HubProcess(hub_view(site.path, "hub"), f"sqlite:///{root / 'hub' / 'hub.db'}", root / "hub",
                      extra_args=("--broker", f"{broker.host}:{broker.port}"))
     links: list[DeviceLink] = []
     try:
