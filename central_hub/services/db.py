@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS svc_idempotency (
 CREATE TABLE IF NOT EXISTS svc_patients (
     patient_id TEXT PRIMARY KEY, id_index TEXT NOT NULL UNIQUE, outpatient_no TEXT NOT NULL UNIQUE,
     medical_card_no TEXT UNIQUE, key_id INTEGER NOT NULL, nonce {blob} NOT NULL, body {blob} NOT NULL,
-    created_ms BIGINT NOT NULL
+    created_ms BIGINT NOT NULL, county_index TEXT
 );
 CREATE TABLE IF NOT EXISTS svc_pregnancy_records (
     record_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, screen_positive INTEGER NOT NULL,
@@ -55,7 +55,17 @@ CREATE TABLE IF NOT EXISTS svc_payments (
     created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS svc_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS svc_registrations (
+    device_id TEXT NOT NULL, msg_id BIGINT NOT NULL, idem_key TEXT NOT NULL, status TEXT NOT NULL,
+    patient_id TEXT, record_id TEXT, detail TEXT NOT NULL, fed_msg_id BIGINT, made_ms BIGINT,
+    key_id INTEGER NOT NULL, nonce {blob} NOT NULL, body {blob} NOT NULL, created_ms BIGINT NOT NULL,
+    PRIMARY KEY (device_id, msg_id)
+);
+CREATE INDEX IF NOT EXISTS svc_registrations_key ON svc_registrations (device_id, idem_key);
+CREATE INDEX IF NOT EXISTS svc_registrations_status ON svc_registrations (status);
 """
+# (table, column, type): columns a services database made by an earlier version lacks
+ADDED_COLUMNS = (("svc_patients", "county_index", "TEXT"),)
 
 
 def services_db_url(db_url: str, state_dir: Path) -> str:
@@ -72,6 +82,10 @@ class ServicesDb:
             for statement in (s.strip() for s in DDL.format(**types).split(";")):
                 if statement:
                     self.execute(statement)
+            for table, column, type_name in ADDED_COLUMNS:
+                names = {d[0] for d in self.execute(f"SELECT * FROM {table} LIMIT 0").description}
+                if column not in names:
+                    self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_name}")
 
     @property
     def lock_suffix(self) -> str:

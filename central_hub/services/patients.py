@@ -21,6 +21,7 @@ CARD_NO_RE = re.compile(r"^[0-9A-Z]{4,20}$")
 SEX_CODES = frozenset({"0", "1", "2", "9"})
 OUTPATIENT_PREFIX = "MZ"
 MAX_TEXT = 100
+IDENTITY_FIELDS = ("name", "sex", "birth_date")  # read from the ID card's chip: a difference is worth a look
 
 
 def id_number_valid(id_number: str) -> bool:
@@ -66,8 +67,26 @@ class PatientIndex:
             if not CARD_NO_RE.match(value.upper()):
                 raise bad_request(f"{keys[0]}: want 4..20 digits or capital letters")
             value = value.upper()
-        rows = self.db.query(f"SELECT patient_id FROM svc_patients WHERE {column} = ?", (value,))
-        return self.get(rows[0][0]) if rows else None
+        rows = self.db.query(f"SELECT patient_id, county_index FROM svc_patients WHERE {column} = ?", (value,))
+        if not rows:
+            return None
+        if keys[0] == "id_number" and rows[0][1] is None:
+            self._fill_county_index(rows[0][0], (_text(args, "id_number") or "").upper())
+        return self.get(rows[0][0])
+
+    def _fill_county_index(self, patient_id: str, id_number: str) -> None:
+        """A patient who entered the index before the hub had the county key gets her county index
+        the next time she is identified by ID card (the number is never kept, so only then)."""
+        county = self.privacy.county_index(id_number)
+        if county is not None:
+            with self.db.write():
+                self.db.execute("UPDATE svc_patients SET county_index = ? WHERE patient_id = ? AND county_index"
+                                " IS NULL", (county, patient_id))
+
+    def county_index(self, patient_id: str) -> str | None:
+        """The county's blind index of her ID number (the feed's Patient identifier), if known."""
+        rows = self.db.query("SELECT county_index FROM svc_patients WHERE patient_id = ?", (patient_id,))
+        return str(rows[0][0]) if rows and rows[0][0] else None
 
     def get(self, patient_id: str) -> dict[str, Any]:
         rows = self.db.query("SELECT outpatient_no, medical_card_no, key_id, nonce, body FROM svc_patients"
@@ -86,6 +105,13 @@ class PatientIndex:
         return bool(self.db.query("SELECT 1 FROM svc_patients WHERE patient_id = ?", (patient_id,)))
 
     def register(self, args: dict[str, Any]) -> dict[str, Any]:
+        patient_id, _, _ = self.enter(args)
+        return self.get(patient_id)
+
+    def enter(self, args: dict[str, Any]) -> tuple[str, str, list[str]]:
+        """Find or add the patient of a registration: (patient id, "new" | "matched" | "conflict", names of
+        the fields that differ from the index). The index is never changed by a conflict: a person's data
+        that differs is for the desk to look at, not to be merged."""
         id_number = (_text(args, "id_number") or "").upper()
         if not id_number_valid(id_number):
             raise ServiceError("bad-id-number", "the ID number's check digit or birth date is wrong")
@@ -101,15 +127,23 @@ class PatientIndex:
                   "masked_id_number": mask_id_number(id_number), "nation": _text(args, "nation", False),
                   "address": _text(args, "address", False), "phone": _text(args, "phone", False)}
         index = self.privacy.blind_index("id", id_number)
+        county = self.privacy.county_index(id_number)
         with self.db.write():
-            found = self.db.execute("SELECT patient_id FROM svc_patients WHERE id_index = ?", (index,)).fetchone()
+            found = self.db.execute("SELECT patient_id, key_id, nonce, body, county_index FROM svc_patients"
+                                    f" WHERE id_index = ?{self.db.lock_suffix}", (index,)).fetchone()
             if found:
                 patient_id = found[0]
-            else:
-                patient_id = "P" + secrets.token_hex(8)
-                outpatient_no = f"{OUTPATIENT_PREFIX}{self.db.next_number('outpatient'):08d}"
-                key_id, nonce, sealed = self.privacy.seal(f"patient/{patient_id}", person)
-                self.db.execute("INSERT INTO svc_patients (patient_id, id_index, outpatient_no, medical_card_no,"
-                                " key_id, nonce, body, created_ms) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)",
-                                (patient_id, index, outpatient_no, key_id, nonce, sealed, int(self.clock() * 1000)))
-        return self.get(patient_id)
+                if found[4] is None and county is not None:
+                    self.db.execute("UPDATE svc_patients SET county_index = ? WHERE patient_id = ?",
+                                    (county, patient_id))
+                known = self.privacy.open(f"patient/{patient_id}", found[1], found[2], found[3])
+                differ = [k for k in IDENTITY_FIELDS if known.get(k) != person[k]]
+                return patient_id, "conflict" if differ else "matched", differ
+            patient_id = "P" + secrets.token_hex(8)
+            outpatient_no = f"{OUTPATIENT_PREFIX}{self.db.next_number('outpatient'):08d}"
+            key_id, nonce, sealed = self.privacy.seal(f"patient/{patient_id}", person)
+            self.db.execute("INSERT INTO svc_patients (patient_id, id_index, outpatient_no, medical_card_no,"
+                            " key_id, nonce, body, created_ms, county_index) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                            (patient_id, index, outpatient_no, key_id, nonce, sealed, int(self.clock() * 1000),
+                             county))
+        return patient_id, "new", []

@@ -10,6 +10,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from central_hub.services.db import ServicesDb
@@ -30,6 +31,22 @@ X_BMI = "x-bmi"
 X_GA_DAYS = "x-gestational-age-days"
 X_SCREEN_POSITIVE = "x-screen-positive"
 X_POSITIVE_ITEMS = "x-screen-positive-items"
+X_ANSWERS = "x-screening-answers"
+# Two LMPs less than a pregnancy and its puerperium apart (280 + 42 d) cannot be two pregnancies of one
+# woman that both still need a record: a second registration within that span is the same pregnancy.
+SAME_PREGNANCY_DAYS = PREGNANCY_DAYS + 42
+NEW, MATCHED, CONFLICT = "new", "matched", "conflict"
+# what must agree for a second registration to be "the same" (the form's fields; GA and BMI follow from them)
+COMPARED = (("lmp", DE_LMP), ("height_cm", DE_HEIGHT_CM), ("pre_pregnancy_weight_kg", DE_WEIGHT_KG),
+            ("gravidity", DE_GRAVIDITY), ("parity", DE_PARITY), ("screening", X_ANSWERS))
+
+
+@dataclass(frozen=True)
+class Made:
+    status: str  # NEW | MATCHED | CONFLICT
+    record_id: str  # the new record, or the one this pregnancy already has
+    answer: dict[str, Any]  # as `pregnancy.create` answers (the kiosk keeps it as pregnancy-record/1)
+    differ: list[str]  # CONFLICT: the fields that differ (names, never values)
 
 
 def bmi(height_cm: float, weight_kg: float) -> float:
@@ -60,12 +77,23 @@ class PregnancyRecords:
         self.db, self.privacy, self.patients, self.today, self.clock = db, privacy, patients, today, clock
 
     def create(self, args: dict[str, Any]) -> dict[str, Any]:
-        patient = self.patients.get(str(args.get("patient_id")))
+        """`pregnancy.create`: a new record, or the one this pregnancy already has when it holds the same
+        data (e.g. her registration queued while the hub was down, then made again online); other data
+        for the same pregnancy is refused (`record-exists`), never merged."""
+        made = self.make(self.patients.get(str(args.get("patient_id"))), args, self.today())
+        if made.status == CONFLICT:
+            raise ServiceError("record-exists", "this pregnancy already has a record with other data"
+                               f" ({', '.join(made.differ)}): please see the desk")
+        return made.answer
+
+    def make(self, patient: dict[str, Any], args: dict[str, Any], today: dt.date,
+             made_ms: int | None = None) -> Made:
+        """Check the form as of `today` (the day she filled it in) and make her record, unless this
+        pregnancy has one: then MATCHED (same data) or CONFLICT (the fields that differ, nothing changed)."""
         try:
             lmp = dt.date.fromisoformat(str(args.get("lmp")))
         except ValueError:
             raise bad_request("lmp: want YYYY-MM-DD") from None
-        today = self.today()
         ga_days = (today - lmp).days
         if not 0 <= ga_days <= MAX_GA_DAYS:
             raise ServiceError("bad-lmp", "the last menstrual period must be in the last 44 weeks")
@@ -86,16 +114,41 @@ class PregnancyRecords:
         body = {DE_LMP: lmp.isoformat(), DE_EDD: edd.isoformat(), DE_GRAVIDITY: gravidity, DE_PARITY: parity,
                 DE_HEIGHT_CM: height, DE_WEIGHT_KG: weight, X_BMI: value_bmi, X_GA_DAYS: ga_days,
                 X_SCREEN_POSITIVE: bool(positive), X_POSITIVE_ITEMS: list(positive),
-                "x-screening-answers": {k: bool(v) for k, v in sorted(answers.items())}}
+                X_ANSWERS: {k: bool(v) for k, v in sorted(answers.items())}}
         key_id, nonce, sealed = self.privacy.seal(f"pregnancy/{record_id}", body)
         with self.db.write():
+            self.db.execute(f"SELECT patient_id FROM svc_patients WHERE patient_id = ?{self.db.lock_suffix}",
+                            (patient["patient_id"],)).fetchone()  # one pregnancy check at a time per patient
+            same = self._same_pregnancy(patient["patient_id"], lmp)
+            if same is not None:
+                known_id, known = same
+                differ = [name for name, key in COMPARED if known.get(key) != body[key]]
+                return Made(CONFLICT if differ else MATCHED, known_id, _answer(known_id, patient["patient_id"],
+                                                                               known), differ)
             self.db.execute("INSERT INTO svc_pregnancy_records (record_id, patient_id, screen_positive, key_id, nonce,"
                             " body, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (record_id, patient["patient_id"], int(bool(positive)), key_id, nonce, sealed,
-                             int(self.clock() * 1000)))
-        return {"record_id": record_id, "patient_id": patient["patient_id"], "lmp": lmp.isoformat(),
-                "edd": edd.isoformat(), "gestational_age_days": ga_days, "bmi": value_bmi,
-                "screen_positive": bool(positive), "positive_items": list(positive)}
+                             int(self.clock() * 1000) if made_ms is None else made_ms))
+        return Made(NEW, record_id, _answer(record_id, patient["patient_id"], body), [])
+
+    def _same_pregnancy(self, patient_id: str, lmp: dt.date) -> tuple[str, dict[str, Any]] | None:
+        """Her record whose LMP is close enough to `lmp` to be this pregnancy (the latest such)."""
+        rows = self.db.execute("SELECT record_id, key_id, nonce, body FROM svc_pregnancy_records WHERE patient_id = ?"
+                               " ORDER BY created_ms DESC", (patient_id,)).fetchall()
+        for record_id, key_id, nonce, sealed in rows:
+            known = self.privacy.open(f"pregnancy/{record_id}", key_id, nonce, sealed)
+            if abs((dt.date.fromisoformat(known[DE_LMP]) - lmp).days) < SAME_PREGNANCY_DAYS:
+                return str(record_id), known
+        return None
+
+    def answer(self, record_id: str) -> dict[str, Any]:
+        """A record as `pregnancy.create` answered it (the body of its pregnancy-record/1)."""
+        rows = self.db.query("SELECT patient_id, key_id, nonce, body FROM svc_pregnancy_records WHERE record_id = ?",
+                             (record_id,))
+        if not rows:
+            raise ServiceError("unknown-record", "no such pregnancy record")
+        patient_id, key_id, nonce, sealed = rows[0]
+        return _answer(record_id, patient_id, self.privacy.open(f"pregnancy/{record_id}", key_id, nonce, sealed))
 
     def latest(self, patient_id: str) -> dict[str, Any] | None:
         rows = self.db.query("SELECT record_id, key_id, nonce, body FROM svc_pregnancy_records WHERE patient_id = ?"
@@ -110,3 +163,9 @@ class PregnancyRecords:
         if record is None:
             return None
         return (self.today() - dt.date.fromisoformat(record[DE_LMP])).days
+
+
+def _answer(record_id: str, patient_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"record_id": record_id, "patient_id": patient_id, "lmp": body[DE_LMP], "edd": body[DE_EDD],
+            "gestational_age_days": body[X_GA_DAYS], "bmi": body[X_BMI], "screen_positive": body[X_SCREEN_POSITIVE],
+            "positive_items": list(body[X_POSITIVE_ITEMS])}
