@@ -17,13 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from central_hub.config import WorkerConfig
 from central_hub.datakey import load_or_create
 from central_hub.directory import Directory
+from central_hub.renewal import RenewalDesk, RenewingDispatcher
 from central_hub.services.db import ServicesDb, services_db_url
 from central_hub.services.dispatcher import Dispatcher
 from central_hub.services.gateway import AcquirerGateway
-from central_hub.services.privacy import Privacy
+from central_hub.services.privacy import Privacy, county_key
+from central_hub.services.registrations import IntakeLoop, RegistrationIntake
 from central_hub.services.responder import Inbound, Outbound, Responder
 from central_hub.services.settings import load_settings
 from central_hub.stats import IngestStats
+from central_hub.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +49,20 @@ class RpcLane:
         self.responder: Responder | None = None
         self._stopping = threading.Event()
         self._settler: threading.Thread | None = None
+        self._intake: IntakeLoop | None = None
 
     def start(self) -> None:
         """Open the services database and seed the timetable (raises HubError if it cannot)."""
         settings = load_settings(self.config.state_dir)
         self._db = db = ServicesDb(services_db_url(self.config.db_url, self.config.state_dir))
-        privacy = Privacy(load_or_create(self.config.state_dir))
+        cipher = load_or_create(self.config.state_dir)
+        privacy = Privacy(cipher, county_key(self.config.state_dir))
         gateway = AcquirerGateway(settings.gateway) if settings.gateway else None
-        dispatcher = Dispatcher(db, privacy, gateway, settings.timetable)
+        dispatcher = RenewingDispatcher(db, privacy, gateway, settings.timetable,
+                                        desk=RenewalDesk(self.config.site_dir))  # + cert.renew/renewed
+        self._intake = IntakeLoop(RegistrationIntake(open_store(self.config.db_url), db, cipher, dispatcher.patients,
+                                                     dispatcher.records))
+        self._intake.start()  # registrations a kiosk queued while the hub was down
         added = dispatcher.schedule.seed()
         log.info("services ready (%d new clinic slots; acquirer %s)", added,
                  f"{settings.gateway.host}:{settings.gateway.port}" if settings.gateway else "not configured")
@@ -112,6 +121,8 @@ class RpcLane:
         self._stopping.set()
         if self._settler is not None:
             self._settler.join(5)
+        if self._intake is not None:
+            self._intake.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self._db is not None:
