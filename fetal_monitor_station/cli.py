@@ -71,11 +71,12 @@ def _stop_on_signals() -> threading.Event:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from fetal_monitor_station.config import load_config
-    from fetal_monitor_station.runtime import build_station, open_journal
+    from fetal_monitor_station.runtime import build_station, open_journal, report_health
     from fetal_monitor_station.view import CLEAR, render
 
     config = load_config(args.config)
     station, link = build_station(config)
+    report_health(config, station, link)
     journal = open_journal(config, station)  # alarms are journalled with no screen running too
     stop = _stop_on_signals()
     tty = sys.stdout.isatty()

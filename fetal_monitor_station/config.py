@@ -8,9 +8,11 @@ Relative paths are taken relative to the config file.
     archive = "archive.sqlite3"
     [thresholds]            # ward thresholds, handed to the analysis/alarm configuration
     bradycardia_bpm = 110
+    archive_min_free_mb = 512  # less free space on the archive's disk: fault archive-disk-low
     [link]                  # optional: without it records go to a local outbox only
     bundle = "/etc/mch/station-01"
     broker = "10.0.0.5:8883"  # optional: overrides the bundle's broker address
+    heartbeat_s = 30        # optional: state/1 heartbeat period (faults ride on it)
     [[beds]]
     id = "bed-01"
     url = "/dev/ttyUSB0"    # any pyserial URL: device, pty, socket://host:port, spy://...
@@ -52,6 +54,7 @@ class LinkConfig:
     bundle: Path
     outbox: Path | None = None
     broker: tuple[str, int] | None = None  # overrides the bundle's broker address
+    heartbeat_s: float = 30.0  # state/1 heartbeat period (faults and alarm summary ride on it)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class StationConfig:
     batch_samples: int = 40
     analysis: bool = True
     clock_speed: float = 1.0  # > 1 only for accelerated simulation runs
+    archive_min_free_mb: float = 512.0  # below this free space the station reports archive-disk-low
 
 
 def _take(table: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
@@ -129,7 +133,7 @@ def parse_config(data: Any, base: Path, source: str = "<config>") -> StationConf
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: top level must be a table")
     _no_unknown(data, {"station_id", "archive", "archive_synchronous", "beds", "thresholds", "link",
-                       "local_outbox", "batch_samples", "analysis", "clock_speed"}, source)
+                       "local_outbox", "batch_samples", "analysis", "clock_speed", "archive_min_free_mb"}, source)
     station_id = _take(data, "station_id", str, source)
     if not STATION_ID_RE.match(station_id) or station_id.startswith("hub"):
         raise ConfigError(f"{source}.station_id: {station_id!r} is not a device id ({STATION_ID_RE.pattern})")
@@ -147,10 +151,13 @@ def parse_config(data: Any, base: Path, source: str = "<config>") -> StationConf
     link = None
     if "link" in data:
         lt = _take(data, "link", dict, source)
-        _no_unknown(lt, {"bundle", "outbox", "broker"}, f"{source}.link")
+        _no_unknown(lt, {"bundle", "outbox", "broker", "heartbeat_s"}, f"{source}.link")
         outbox = _take(lt, "outbox", str, f"{source}.link", None)
+        heartbeat = float(_take(lt, "heartbeat_s", (int, float), f"{source}.link", 30.0))
+        if not 0.5 <= heartbeat <= 3600:
+            raise ConfigError(f"{source}.link.heartbeat_s: want 0.5..3600")
         link = LinkConfig(_path(base, _take(lt, "bundle", str, f"{source}.link")),
-                          _path(base, outbox) if outbox else None, _broker(lt.get("broker"), source))
+                          _path(base, outbox) if outbox else None, _broker(lt.get("broker"), source), heartbeat)
     sync = _take(data, "archive_synchronous", str, source, "NORMAL").upper()
     if sync not in SYNCHRONOUS_MODES:
         raise ConfigError(f"{source}.archive_synchronous: want one of {SYNCHRONOUS_MODES}")
@@ -160,12 +167,15 @@ def parse_config(data: Any, base: Path, source: str = "<config>") -> StationConf
     speed = float(_take(data, "clock_speed", (int, float), source, 1.0))
     if not 0.1 <= speed <= 1000:
         raise ConfigError(f"{source}.clock_speed: want 0.1..1000 (1 = real time)")
+    min_free = float(_take(data, "archive_min_free_mb", (int, float), source, 512.0))
+    if not 0 <= min_free <= 1e9:
+        raise ConfigError(f"{source}.archive_min_free_mb: want 0..1e9")
     local = _take(data, "local_outbox", str, source, None)
     return StationConfig(
         station_id=station_id, archive=_path(base, _take(data, "archive", str, source)), beds=beds,
         thresholds=thresholds, link=link, local_outbox=_path(base, local) if local else None,
         archive_synchronous=sync, batch_samples=batch, analysis=_take(data, "analysis", bool, source, True),
-        clock_speed=speed)
+        clock_speed=speed, archive_min_free_mb=min_free)
 
 
 def load_config(path: Path | str) -> StationConfig:

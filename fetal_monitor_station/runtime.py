@@ -13,6 +13,7 @@ from fetal_monitor_station.alarm_journal import AlarmJournaller, journal_path
 from fetal_monitor_station.archive.store import Archive
 from fetal_monitor_station.config import StationConfig
 from fetal_monitor_station.errors import ConfigError, StationError
+from fetal_monitor_station.health import StationHealth
 from fetal_monitor_station.monitor.reader import PortOpener
 from fetal_monitor_station.nurse_journal import NurseJournal
 from fetal_monitor_station.publisher import Publisher
@@ -64,7 +65,8 @@ def build_station(config: StationConfig, *, opener: PortOpener = serial.serial_f
                 from mch_link.device import DeviceLink
 
                 owned_link = link = DeviceLink.from_bundle(config.link.bundle, config.link.outbox,
-                                                           broker=config.link.broker)
+                                                           broker=config.link.broker,
+                                                           heartbeat_s=config.link.heartbeat_s)
             except LinkError as exc:
                 raise ConfigError(f"link: {exc}") from None
         else:
@@ -86,3 +88,12 @@ def open_journal(config: StationConfig, station: Station) -> NurseJournal:
     journal = NurseJournal(journal_path(config.archive), station.clock)
     station.listeners.append(AlarmJournaller(journal, station.clock))
     return journal
+
+
+def report_health(config: StationConfig, station: Station, link: Any) -> StationHealth:
+    """The station's faults and alarm summary, reported in the link's births and heartbeats."""
+    health = StationHealth(station, config.archive, min_free_mb=config.archive_min_free_mb)
+    if link is not None and hasattr(link, "faults"):
+        link.faults = health.faults
+        link.alarm_summary = health.alarm_summary
+    return health

@@ -339,5 +339,9 @@ class Station:
                                      for a in st.alarms.values()), q))
         return out
 
+    def active_alarms(self) -> dict[str, list[AlarmChange]]:
+        """Beds with alarms the engine holds now (acknowledged ones included); call under `lock`."""
+        return {bed_id: list(st.alarms.values()) for bed_id, st in self._state.items() if st.alarms}
+
     def overflow(self) -> int:
         return sum(s.overflow for s in self._state.values())

@@ -27,8 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_ui(args: argparse.Namespace) -> int:
     from fetal_monitor_station.config import load_config
+    from fetal_monitor_station.health import PrinterWatch
     from fetal_monitor_station.report.printing import CupsPrinter
-    from fetal_monitor_station.runtime import build_station, open_journal
+    from fetal_monitor_station.runtime import build_station, open_journal, report_health
     from fetal_monitor_station.ui.app import build_app, configure_kivy
     from fetal_monitor_station.ui.controller import NurseStation
     from fetal_monitor_station.ui.fonts import cjk_font
@@ -45,7 +46,9 @@ def run_ui(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     station, link = build_station(config)
     journal = open_journal(config, station)
-    printer = CupsPrinter(args.printer, args.cups_server) if args.printer else None
+    health = report_health(config, station, link)
+    printer = PrinterWatch(CupsPrinter(args.printer, args.cups_server), station.clock) if args.printer else None
+    health.printer = printer
     nurse = NurseStation(station, journal, link=link, layout=args.layout, mask_names=not args.no_mask,
                          station_id=config.station_id, font=font, printer=printer)
     configure_kivy(int(width), int(height), args.fullscreen)
