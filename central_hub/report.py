@@ -7,6 +7,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from wcwidth import wcswidth
+
 from central_hub.fleet import faults_of, presence
 from central_hub.store.model import FleetRow, HubFault, QuarantineRow
 from mch_link.registry import RegistryEntry
@@ -22,10 +24,17 @@ def terminal_safe(value: Any) -> str:
     return str(value).translate(_UNSAFE)
 
 
+def cell_width(text: str) -> int:
+    """Columns `text` takes in a terminal: a CJK character takes two, so padding counts columns."""
+    width = wcswidth(text)
+    return len(text) if width < 0 else width
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [["-" if v is None else terminal_safe(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    widths = [max(cell_width(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c + " " * (w - cell_width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
