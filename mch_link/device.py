@@ -186,6 +186,34 @@ class DeviceLink:
         client.disconnect()
         client.loop_stop()
 
+    def reconnect(self) -> None:
+        """A new MQTT session with the certificate and key now in the config's files (after a
+        renewal installed new ones): paho's TLS context is fixed per client, so the old client is
+        closed (death published) and a new one connects. Outbox and in-flight records are kept:
+        what was unacknowledged is sent again on the new session."""
+        old = self._client
+        if old is not None:
+            if self.stats.connected:
+                self._publish_state(old, "death").wait_for_publish(5.0)
+            old.on_disconnect = old.on_connect = None  # its late callbacks must not touch the new session's state
+            old.disconnect()
+            old.loop_stop()
+        with self._lock:
+            self.stats.connected = False
+        self._client = client = self._make_client()
+        self._set_will(client)
+        client.connect_async(self.config.broker_host, self.config.broker_port, keepalive=30,
+                             clean_start=False, properties=self._connect_properties())
+        client.loop_start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not self.stats.connected:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def depth(self) -> int:
         return self.outbox.depth()
 
