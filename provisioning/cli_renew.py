@@ -1,4 +1,9 @@
-"""`mch-provision renew`: a new certificate before expiry, then the old one revoked (two steps)."""
+"""`mch-provision renew`: a new certificate before expiry, then the old one revoked (two steps).
+
+    mch-provision renew --site S DEVICE --csr FILE --out FILE   from a CSR the technician carries
+    mch-provision renew --site S --from-hub [--hub-id hub]       every CSR devices sent over the link
+    mch-provision renew --site S DEVICE --finish [--force]       the old serial onto the CRL
+"""
 
 from __future__ import annotations
 
@@ -17,25 +22,40 @@ def add_renew_parser(sub: Any, site_args: Any) -> None:
     p = sub.add_parser("renew", allow_abbrev=False,
                        help="renew a device certificate from its CSR; --finish revokes the old one once switched")
     site_args(p)
-    p.add_argument("device_id")
+    p.add_argument("device_id", nargs="?")
     p.add_argument("--csr", type=Path, metavar="FILE", help="the device's renewal CSR (mch-kiosk enroll-request)")
     p.add_argument("--out", type=Path, metavar="FILE", help="where the new certificate goes (device.crt.pem)")
     p.add_argument("--days", type=int, default=pki.DEVICE_VALIDITY.days, help="validity of the new certificate")
     p.add_argument("--finish", action="store_true",
                    help="the device uses its new certificate: put the old one on the CRL (then mch-broker reload)")
+    p.add_argument("--from-hub", action="store_true",
+                   help="sign the renewal requests devices sent over the link (queued in deploy/<hub>/renewals/)")
+    p.add_argument("--hub-id", default="hub", help="the hub view whose queue --from-hub signs (default hub)")
+    p.add_argument("--force", action="store_true",
+                   help="with --finish: revoke even though the hub has not noted the device's switch")
 
 
 def run_renew(args: argparse.Namespace, site: Site) -> str:
+    if args.days <= 0:
+        raise ProvisioningError(f"--days must be a positive number of days, got {args.days}")
+    if args.from_hub:
+        if args.device_id or args.csr or args.out or args.finish:
+            raise ProvisioningError("--from-hub signs the whole queue: give no device, --csr, --out or --finish")
+        signed = renew.sign_queued(site, args.hub_id, timedelta(days=args.days))
+        if not signed:
+            return f"no renewal request queued in {site.path / 'deploy' / args.hub_id / renew.RENEWALS_DIR}"
+        return (f"signed {len(signed)} renewal(s): {', '.join(signed)}; copy deploy/{args.hub_id} to the hub, then "
+                "mch-provision renew --finish DEVICE once each has switched")
+    if not args.device_id:
+        raise ProvisioningError("name the device (or give --from-hub)")
     if args.finish:
         if args.csr or args.out:
             raise ProvisioningError("--finish takes no --csr/--out")
-        serial = renew.finish(site, args.device_id)
+        serial = renew.finish(site, args.device_id, force=args.force)
         return (f"{args.device_id}: old certificate {serial} is on the CRL; copy deploy/broker and run "
                 "mch-broker reload")
     if not (args.csr and args.out):
         raise ProvisioningError("give --csr FILE and --out FILE (or --finish once the device has switched)")
-    if args.days <= 0:
-        raise ProvisioningError(f"--days must be a positive number of days, got {args.days}")
     cert = renew.renew(site, args.device_id, read_bytes(args.csr, "CSR"), validity=timedelta(days=args.days))
     write_public(args.out, cert)
     entry = site.device(args.device_id)

@@ -9,7 +9,10 @@
    CRL (by serial only: the device's name is not added to the revoked list, so the broker
    keeps accepting its new certificate). Then `mch-broker reload`.
 
-Not the renewal over the link (the device asking the hub): that needs the hub's side.
+Over the link (the device asks, central_hub.renewal queues its CSR in the hub's view):
+`sign_queued(site, hub_id)` signs every queued request with the issuing key here, on the
+technician's laptop, and writes the certificates back into the view; `finish` then requires
+the hub's note that the device has switched (``<view>/renewals/<id>.switched.json``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from pathlib import Path
 
 from mch_link import registry
 from mch_link.registry import DeviceStatus
+from mch_link.sitefiles import hub_view
 from provisioning import pki, views
 from provisioning.errors import EnrollmentError
 from provisioning.files import make_dir, write_secret
 from provisioning.site import Site
 
 RENEWALS_DIR = "renewals"
+# the hub's queue in its view (central_hub.renewal writes the CSR and the switch note)
+CSR_SUFFIX, CERT_SUFFIX, SWITCHED_SUFFIX = ".csr.pem", ".crt.pem", ".switched.json"
 
 
 def _pending_path(site: Site, device_id: str) -> Path:
@@ -54,17 +60,56 @@ def renew(site: Site, device_id: str, csr_pem: bytes, validity: timedelta = pki.
     return pki.cert_to_pem(cert)
 
 
-def finish(site: Site, device_id: str) -> str:
-    """Revoke the superseded certificate (CRL only); returns its serial."""
+def _queue(site: Site, hub_id: str) -> Path:
+    return hub_view(site.path, hub_id) / RENEWALS_DIR
+
+
+def sign_queued(site: Site, hub_id: str = "hub", validity: timedelta = pki.DEVICE_VALIDITY) -> list[str]:
+    """Sign the renewal CSRs devices sent over the link, queued in the hub's view; returns the
+    device ids signed (each gets `<id>.crt.pem` in the queue, the old serial kept for `finish`)."""
+    queue = _queue(site, hub_id)
+    done = []
+    for csr_path in sorted(queue.glob(f"*{CSR_SUFFIX}")):
+        device_id = csr_path.name[:-len(CSR_SUFFIX)]
+        cert = renew(site, device_id, csr_path.read_bytes(), validity)
+        write_secret(queue / f"{device_id}{CERT_SUFFIX}", cert)
+        csr_path.unlink()
+        done.append(device_id)
+    return done
+
+
+def _switched(site: Site, device_id: str, new_serial: str) -> bool:
+    for hub_id in site.info.hub_ids:
+        note = _queue(site, hub_id) / f"{device_id}{SWITCHED_SUFFIX}"
+        try:
+            if json.loads(note.read_bytes()).get("serial") == new_serial:
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
+
+
+def finish(site: Site, device_id: str, *, force: bool = False) -> str:
+    """Revoke the superseded certificate (CRL only); returns its serial. A renewal over the link
+    is finished only once the hub has noted the device's switch (`force` skips that check, for a
+    renewal made with --csr, where the technician saw the switch)."""
     pending = _pending_path(site, device_id)
     try:
-        old_serial = str(json.loads(pending.read_bytes())["old_serial"])
+        record = json.loads(pending.read_bytes())
+        old_serial, new_serial = str(record["old_serial"]), str(record["new_serial"])
     except FileNotFoundError:
         raise EnrollmentError(f"{device_id} has no renewal waiting; start one with mch-provision renew") from None
     except (OSError, ValueError, KeyError) as exc:
         raise EnrollmentError(f"{pending} is unreadable ({exc}); restore it from the site backup") from None
+    over_link = any((_queue(site, h) / f"{device_id}{CERT_SUFFIX}").exists() for h in site.info.hub_ids)
+    if over_link and not force and not _switched(site, device_id, new_serial):
+        raise EnrollmentError(f"{device_id} has not switched to certificate {new_serial} yet (no note from the hub "
+                              f"in deploy/<hub>/{RENEWALS_DIR}/; copy the hub's view back, or wait for the device)")
     site._add_to_crl(int(old_serial, 16), pki.now_utc())  # the CRL half of Site.revoke, without the name
     views.sync_public(site.path, site.info.hub_ids)
     pending.unlink()
+    for hub_id in site.info.hub_ids:
+        for suffix in (CERT_SUFFIX, SWITCHED_SUFFIX):
+            (_queue(site, hub_id) / f"{device_id}{suffix}").unlink(missing_ok=True)
     return old_serial
 
