@@ -56,7 +56,7 @@ class Commands:
             try:
                 answer = handler(args, command_id)
             except Exception as exc:  # noqa: BLE001 - a failing handler is answered, never kills the loop
-                answer = (STATUS_FAILED, "{}: {}".format(type(exc).__name__, exc))
+                answer = (STATUS_FAILED, f"{type(exc).__name__}: {exc}")
         if command_id is None:
             return False
         if answer is not None:
@@ -93,7 +93,7 @@ def config_push(link, store: Store, args: dict):
             return STATUS_REFUSED, "unknown setting " + str(name)[:40]
         lo, hi = SETTINGS[name]
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-            return STATUS_REFUSED, "{} must be an integer {}..{}".format(name, lo, hi)
+            return STATUS_REFUSED, f"{name} must be an integer {lo}..{hi}"
     saved = store.data.get("settings", {})
     saved.update(wanted)
     store.data["settings"] = saved

@@ -115,7 +115,7 @@ class Session:
             self.stats["ignored"] += 1  # a redelivered piece
             return
         if offset > job.done:
-            return self._fail("piece at byte {} never arrived".format(job.done))
+            return self._fail(f"piece at byte {job.done} never arrived")
         try:
             data = binascii.a2b_base64(body.get("data", ""))
             job.write(data)

@@ -130,7 +130,7 @@ class Link:
 
     def _resend_command(self, args, command_id):
         self._restart_sending()
-        return commands_mod.STATUS_DONE, "resending {} records".format(self.outbox.depth())
+        return commands_mod.STATUS_DONE, f"resending {self.outbox.depth()} records"
 
     def _on_ack(self, records: list) -> None:
         done: list = []
