@@ -18,6 +18,7 @@ from provisioning import (
     cli_board,
     cli_ceremony,
     cli_doctor,
+    cli_firmware,
     cli_inspect,
     cli_journal,
     cli_renew,
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_doctor.add_doctor_parser(sub, _site_args)
     cli_inspect.add_inspect_parser(sub, _site_args)
     cli_renew.add_renew_parser(sub, _site_args)
+    cli_firmware.add_firmware_parser(sub, _site_args)
     return parser
 
 
@@ -208,6 +210,8 @@ def run(args: argparse.Namespace) -> None:
         cli_inspect.run_inspect(args)
     elif args.command == "renew":
         print(cli_renew.run_renew(args, _open(args)), file=out)
+    elif args.command == "firmware":
+        cli_firmware.run_firmware_command(args, out)
 
 
 def _has_legacy_root(site_dir: Path) -> bool:
