@@ -20,7 +20,7 @@ SCHEMA_ID_RE = re.compile(r"^([a-z][a-z0-9-]{0,30})/([1-9][0-9]{0,3})$")
 # Schemas bound to one topic kind (mch_link.topics.Kind values): an alarm must not ride on the CTG
 # topic (where nothing treats it as an alarm), nor a CTG batch on the alarm topic. Others go anywhere.
 TOPIC_KINDS = {"alarm": frozenset({"alarm"}), "ctg": frozenset({"ctg"}), "bridge-ctg": frozenset({"ctg"}),
-               "state": frozenset({"state"})}
+               "state": frozenset({"state"}), "fw-chunk": frozenset({"cmd"})}
 
 
 def schema_file(schema_id: str) -> str:
