@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central_hub.directory import Directory
-from central_hub.downlink import DownlinkCounters, DownlinkSealer
+from central_hub.downlink import CHUNK_SCHEMA, Downlink, DownlinkCounters, DownlinkSealer
 from central_hub.errors import HubError
 from central_hub.store.base import Store
 from mch_link import schemas
@@ -61,7 +61,19 @@ class CommandLink:
             raise HubError(f"command refused before sending: {exc}") from None
         if not self._connected.is_set():
             raise HubError(f"not connected to the broker at {self.broker[0]}:{self.broker[1]}")
-        message = self._sealer.command(device_id, body)
+        self._publish(self._sealer.command(device_id, body))
+
+    def send_chunk(self, device_id: str, body: dict[str, Any]) -> None:
+        """One fw-chunk/1 piece of an offered image (central_hub.firmware_channel); HubError if not taken."""
+        try:
+            schemas.validate(CHUNK_SCHEMA, body)
+        except SchemaError as exc:
+            raise HubError(f"firmware piece refused before sending: {exc}") from None
+        if not self._connected.is_set():
+            raise HubError(f"not connected to the broker at {self.broker[0]}:{self.broker[1]}")
+        self._publish(self._sealer.firmware_chunk(device_id, body))
+
+    def _publish(self, message: Downlink) -> None:
         info = self._client.publish(message.topic, message.payload, qos=1)
         try:
             info.wait_for_publish(PUBLISH_WAIT_S)

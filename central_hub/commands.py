@@ -32,7 +32,7 @@ class CommandKind(StrEnum):
     CRL_REFRESH = "crl-refresh"  # fetch the site CRL now
     RENEW = "renew"  # start certificate renewal
     REBOOT = "reboot"
-    UPDATE_OFFER = "update-offer"  # a signed firmware image is available (args: version, url, sha256)
+    UPDATE_OFFER = "update-offer"  # a signed firmware image follows as fw-chunk/1 (args: manifest; firmware_channel)
 
 
 class CommandState(StrEnum):

@@ -26,6 +26,7 @@ from mch_link.topics import Kind, topic
 DOWNLINK_BLOCK = 1024
 ACK_SCHEMA = "ack/1"
 CMD_SCHEMA = "cmd/1"
+CHUNK_SCHEMA = "fw-chunk/1"
 MAX_ACK_IDS = 10_000  # ack/1 maxItems per list
 
 
@@ -86,6 +87,10 @@ class DownlinkSealer:
     def command(self, device_id: str, body: dict[str, Any]) -> Downlink:
         """A cmd/1 message (central_hub.commands)."""
         return self._seal(device_id, Kind.CMD, CMD_SCHEMA, body)
+
+    def firmware_chunk(self, device_id: str, body: dict[str, Any]) -> Downlink:
+        """A fw-chunk/1 piece of an offered image, on the cmd topic (central_hub.firmware_channel)."""
+        return self._seal(device_id, Kind.CMD, CHUNK_SCHEMA, body)
 
     def _seal(self, device_id: str, kind: Kind, schema: str, body: dict[str, Any]) -> Downlink:
         entry = self._directory.get(device_id)
