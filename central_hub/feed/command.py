@@ -30,6 +30,7 @@ from central_hub.feed import blindindex, outbox
 from central_hub.feed.backoff import Backoff
 from central_hub.feed.county import CountyClient
 from central_hub.feed.lease import SenderLease
+from central_hub.feed.patients import PatientIndexLookup
 from central_hub.feed.sender import FeedSender, run
 from central_hub.store import open_store
 from mch_link.errors import LinkError
@@ -121,8 +122,9 @@ def _run(args: argparse.Namespace, url: str) -> int:
     cipher, index = load_or_create(state), blindindex.load(state)
     store = open_store(url)
     county = CountyClient(args.county, args.timeout_s)
+    patients = PatientIndexLookup(url, state)
     sender = FeedSender(store, cipher, index, site_id, county, Backoff(cap_s=args.backoff_cap_s), args.batch,
-                        per_bundle=args.per_bundle)
+                        per_bundle=args.per_bundle, patient_index=patients)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -143,6 +145,7 @@ def _run(args: argparse.Namespace, url: str) -> int:
     finally:
         lease.release()
         sender.close()
+        patients.close()
         county.close()
         store.close()
     return 0

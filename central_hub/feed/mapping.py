@@ -18,7 +18,7 @@ An unidentified CTG episode (no patient admitted) is not the county's: `Skip`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from central_hub.errors import HubError
@@ -54,6 +54,8 @@ class Source:
     at_ms: int  # when the hub received the record (the date of a record that carries none)
     blind_index: BlindIndex
     episode_patient: Callable[[str, int], str | None]  # (station device id, episode id) -> patient id
+    # hub patient id -> the county blind index kept with her in the patient index (None: not known)
+    patient_index: Callable[[str], str | None] = field(default=lambda _patient_id: None)
 
 
 def to_bundle(schema_id: str, body: dict[str, Any], src: Source) -> dict[str, Any] | Skip:
@@ -111,7 +113,8 @@ def _kiosk_pregnancy(b: dict[str, Any], src: Source) -> list[Entry]:
            who.observation(oid, codes.LMP, at, None, valueDateTime=b["lmp"]),
            who.observation(oid, codes.BMI, at, None, "vital-signs", valueQuantity=quantity(codes.BMI, b["bmi"]))]
     flag = concept(codes.RISK_SCREEN_SYSTEM, "positive", "妊娠风险筛查阳性") if b["screen_positive"] else None
-    return [who.patient(), who.episode(start=b["lmp"], upsert=True), *obs,
+    index = src.patient_index(b["patient_id"])  # an update when known: a Patient sent before gets it too
+    return [who.patient(index, upsert=index is not None), who.episode(start=b["lmp"], upsert=True), *obs,
             *_screen_positive(who, b, at[:10], flag, None)]
 
 
@@ -151,7 +154,7 @@ def _visit(b: dict[str, Any], src: Source) -> list[Entry]:
                                 ("fundal_height_cm", codes.FUNDAL_HEIGHT, "exam"), ("fhr_bpm", codes.FHR, "exam")):
         if key in b:
             obs.append(who.observation(vid, code, day, visit, category, valueQuantity=quantity(code, b[key])))
-    return [who.patient(), who.episode(), visit, *obs]
+    return [who.patient(src.patient_index(b["patient_id"])), who.episode(), visit, *obs]
 
 
 def _delivery(b: dict[str, Any], src: Source) -> list[Entry]:
@@ -159,7 +162,7 @@ def _delivery(b: dict[str, Any], src: Source) -> list[Entry]:
     day, did = b["delivery_date"], f"{b['record_id']}-delivery"
     encounter = who.encounter("delivery", did, day, type_=concept(codes.SNOMED, *DELIVERY_TYPE, text="分娩"))
     encounter.resource["class"] = {"system": codes.ACT_CODE, "code": "IMP", "display": "inpatient encounter"}
-    return [who.patient(), who.episode(), encounter,
+    return [who.patient(src.patient_index(b["patient_id"])), who.episode(), encounter,
             who.observation(did, codes.GA, day, encounter, valueQuantity=quantity(codes.GA, _weeks(b["ga_days"]))),
             who.observation(did, LIVE_BIRTHS, day, encounter, valueInteger=b["live_births"])]
 

@@ -66,7 +66,8 @@ class StepReport:
 class FeedSender:
     def __init__(self, store: Store, cipher: DataCipher, blind_index: BlindIndex, site_id: str,
                  county: CountyClient, backoff: Backoff | None = None, batch: int = 100,
-                 clock_ms: Callable[[], int] | None = None, per_bundle: int = 20) -> None:
+                 clock_ms: Callable[[], int] | None = None, per_bundle: int = 20,
+                 patient_index: Callable[[str], str | None] | None = None) -> None:
         self.store = store
         self.cipher = cipher
         self.blind_index = blind_index
@@ -75,6 +76,7 @@ class FeedSender:
         self.backoff = backoff or Backoff()
         self.batch = batch
         self.per_bundle = max(1, per_bundle)
+        self.patient_index = patient_index or (lambda _patient_id: None)
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._http = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-http")
 
@@ -207,7 +209,7 @@ class FeedSender:
         if row.schema_id == EPISODE and isinstance(body, dict) and body.get("patient_id"):
             links.append((row.device_id, int(body["episode_id"]), str(body["patient_id"])))
         src = Source(self.site_id, row.device_id, row.msg_id, row.queued_at_ms, self.blind_index,
-                     self._episode_patient(links))
+                     self._episode_patient(links), self.patient_index)
         try:
             bundle = to_bundle(row.schema_id, body, src)
             if isinstance(bundle, Skip):
