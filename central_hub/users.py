@@ -2,6 +2,9 @@
 
 - Roles: operator (watch the fleet, send commands, release quarantined records), auditor (read
   everything, read the audit log, change nothing), admin (all of it, purge, manage users).
+- Account changes (create, role, password reset, unlock, disable/enable) take a `then` hook that
+  runs in their transaction, so the dashboard's audit entry commits with the change. The last
+  active admin cannot be demoted or disabled; accounts are disabled, never deleted.
 - A wrong password counts a failure; MAX_FAILURES in a row lock the account for LOCKOUT_MS.
   An unknown user name costs the same argon2 verification as a known one (no user enumeration
   by timing) and gets the same answer.
@@ -30,6 +33,7 @@ LOCKOUT_MS = 15 * 60_000
 SESSION_IDLE_MS = 30 * 60_000
 SESSION_MAX_MS = 12 * 3600_000
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+Then = Callable[[], object] | None  # run inside an account change's transaction (its audit entry)
 
 
 class Role(StrEnum):
@@ -107,8 +111,8 @@ class Users:
         return int(self.clock() * 1000)
 
     # -- accounts -------------------------------------------------------------------------
-    def create(self, username: str, role: Role | str, password: str) -> User:
-        """Create an account (in the caller's audit: `mch-hub user add` records it)."""
+    def create(self, username: str, role: Role | str, password: str, then: Then = None) -> User:
+        """Create an account. `then` runs inside the same transaction (the caller's audit entry)."""
         if not username or len(username) > 64 or set(username) - USERNAME_CHARS:
             raise UserError(f"user name {username!r}: want 1-64 of a-z 0-9 . _ -")
         try:
@@ -122,15 +126,65 @@ class Users:
             self.store.execute("INSERT INTO users (username, role, pw_hash, failures, locked_until_ms, created_ms,"
                                " active) VALUES (?, ?, ?, 0, 0, ?, 1)",
                                (username, role.value, self.hasher.hash(password), self._now_ms()))
+            if then is not None:
+                then()
         return User(username, role, 0, 0, True)
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(self, username: str, password: str, then: Then = None) -> None:
+        """A new password; also unlocks, and ends the user's open sessions."""
         check_password(password)
-        if self.get(username) is None:
+        self._existing(username)
+        pw_hash = self.hasher.hash(password)
+        self._change(username, then, ("UPDATE users SET pw_hash = ?, failures = 0, locked_until_ms = 0"
+                                      " WHERE username = ?", (pw_hash, username)),
+                     ("DELETE FROM web_sessions WHERE username = ?", (username,)))
+
+    def set_role(self, username: str, role: Role | str, then: Then = None) -> None:
+        try:
+            role = Role(role)
+        except ValueError:
+            raise UserError(f"role {role!r}: want one of {', '.join(r.value for r in Role)}") from None
+        user = self._existing(username)
+        if user.role is Role.ADMIN and role is not Role.ADMIN:
+            self._keep_an_admin(username)
+        self._change(username, then, ("UPDATE users SET role = ? WHERE username = ?", (role.value, username)))
+
+    def unlock(self, username: str, then: Then = None) -> None:
+        """Clear the failure count and any lockout (the password stays)."""
+        self._existing(username)
+        self._change(username, then, ("UPDATE users SET failures = 0, locked_until_ms = 0 WHERE username = ?",
+                                      (username,)))
+
+    def set_active(self, username: str, active: bool, then: Then = None) -> None:
+        """Disable (its sessions end at once) or enable an account; accounts are never deleted (the audit
+        log names them)."""
+        user = self._existing(username)
+        if not active and user.role is Role.ADMIN:
+            self._keep_an_admin(username)
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            ("UPDATE users SET active = ? WHERE username = ?", (int(active), username))]
+        if not active:
+            statements.append(("DELETE FROM web_sessions WHERE username = ?", (username,)))
+        self._change(username, then, *statements)
+
+    def _existing(self, username: str) -> User:
+        user = self.get(username)
+        if user is None:
             raise UserError(f"no user {username!r}")
+        return user
+
+    def _keep_an_admin(self, username: str) -> None:
+        others = self.store.read("SELECT count(*) FROM users WHERE role = ? AND active = 1 AND username <> ?",
+                                 (Role.ADMIN.value, username))
+        if not int(others[0][0]):
+            raise UserError(f"{username!r} is the last active admin: make another admin first")
+
+    def _change(self, username: str, then: Then, *statements: tuple[str, tuple[object, ...]]) -> None:
         with self.store.write():
-            self.store.execute("UPDATE users SET pw_hash = ?, failures = 0, locked_until_ms = 0 WHERE username = ?",
-                               (self.hasher.hash(password), username))
+            for text, params in statements:
+                self.store.execute(text, params)
+            if then is not None:
+                then()
 
     def get(self, username: str) -> User | None:
         rows = self.store.read("SELECT username, role, failures, locked_until_ms, active FROM users"

@@ -1,7 +1,7 @@
 """The operators' dashboard: an ASGI app (FastAPI), server-rendered with Jinja2, live over SSE.
 
 Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quarantine (release, purge),
-/audit, /feed; machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
+/audit, /feed, /users (admin: accounts); machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
 Every page needs a session; every POST needs the session's CSRF token; each action checks
 the role's permission (central_hub.users.GRANTS) and lands in the audit log. Pages are plain
 functions (FastAPI runs them in its thread pool, so a database read never blocks the event loop);
@@ -30,7 +30,7 @@ from central_hub.errors import HubError, StoreError
 from central_hub.fleet import Presence
 from central_hub.quarantine_admin import ReleaseRefused
 from central_hub.users import SESSION_MAX_MS, LoginRefused, Permission, Session
-from central_hub.web import metrics, security
+from central_hub.web import metrics, security, user_pages
 from central_hub.web.fleet_view import DeviceView, FleetFilter, fault_codes, summary
 from central_hub.web.i18n import LANGUAGES, fault_label, pick_language, translator
 from central_hub.web.services import Dashboard
@@ -345,6 +345,8 @@ def create_app(dash: Dashboard) -> FastAPI:
         if count is None:
             raise Refused(400, "feed.requeue_needs", session)
         return RedirectResponse(f"/feed?flash=feed.requeued&n={count}", status_code=303)
+
+    user_pages.register(app, dash.users, dash.audit, gate, form_of, page, lambda: _now_ms(dash))
 
     # -- machine endpoints -------------------------------------------------------------
     @app.get("/healthz")

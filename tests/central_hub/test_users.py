@@ -125,3 +125,59 @@ def test_cli_user_add_list_and_exist_ok(tmp_path: Path) -> None:
         assert Users(store).authenticate("admin", "another password 1").role is Role.ADMIN
     finally:
         store.close()
+
+
+def test_admin_changes_run_their_hook_in_the_same_transaction(users: Users, store: Store) -> None:
+    users.create("root", Role.ADMIN, PASSWORD)
+    users.create("bob", Role.OPERATOR, PASSWORD)
+    log = AuditLog(store)
+    users.set_role("bob", Role.AUDITOR, lambda: log.append_in_transaction("root", "user-role", "bob"))
+    assert users.get("bob").role is Role.AUDITOR  # type: ignore[union-attr]
+
+    def failing_audit() -> None:
+        raise RuntimeError("audit write failed")
+
+    with pytest.raises(RuntimeError):
+        users.set_role("bob", Role.ADMIN, failing_audit)
+    assert users.get("bob").role is Role.AUDITOR  # type: ignore[union-attr]  # rolled back with its audit
+    assert [e.action for e in log.entries()] == ["user-role"]
+
+
+def test_unlock_reset_and_disable(users: Users, clock: Clock) -> None:
+    users.create("root", Role.ADMIN, PASSWORD)
+    users.create("bob", Role.OPERATOR, PASSWORD)
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(LoginRefused):
+            users.authenticate("bob", "wrong wrong wrong")
+    with pytest.raises(LoginRefused, match="locked"):
+        users.authenticate("bob", PASSWORD)
+    users.unlock("bob")
+    assert users.authenticate("bob", PASSWORD).failures == 0
+
+    token, _ = users.open_session(users.get("bob"))  # type: ignore[arg-type]
+    users.set_password("bob", "a brand new passphrase")
+    assert users.session(token) is None  # a reset ends the open sessions
+    with pytest.raises(LoginRefused):
+        users.authenticate("bob", PASSWORD)
+    token, _ = users.open_session(users.authenticate("bob", "a brand new passphrase"))
+    users.set_active("bob", False)
+    assert users.session(token) is None
+    with pytest.raises(LoginRefused, match="unknown or disabled"):
+        users.authenticate("bob", "a brand new passphrase")
+    users.set_active("bob", True)
+    assert users.authenticate("bob", "a brand new passphrase").active
+
+
+def test_the_last_active_admin_stays(users: Users) -> None:
+    users.create("root", Role.ADMIN, PASSWORD)
+    with pytest.raises(UserError, match="last active admin"):
+        users.set_role("root", Role.OPERATOR)
+    with pytest.raises(UserError, match="last active admin"):
+        users.set_active("root", False)
+    users.create("second", Role.ADMIN, PASSWORD)
+    users.set_role("root", Role.OPERATOR)
+    with pytest.raises(UserError, match="role 'god'"):
+        users.set_role("root", "god")
+    with pytest.raises(UserError, match="no user 'nobody'"):
+        users.unlock("nobody")
+    assert users.get("root").role is Role.OPERATOR  # type: ignore[union-attr]
