@@ -1,7 +1,7 @@
 """The operators' dashboard: an ASGI app (FastAPI), server-rendered with Jinja2, live over SSE.
 
 Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quarantine (release, purge),
-/audit, /feed, /users (admin: accounts); machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
+/audit, /feed, /indicators (SVG charts), /users (admin: accounts); machine endpoints: /healthz, /metrics (Prometheus text), /fleet/events (SSE).
 Every page needs a session; every POST needs the session's CSRF token; each action checks
 the role's permission (central_hub.users.GRANTS) and lands in the audit log. Pages are plain
 functions (FastAPI runs them in its thread pool, so a database read never blocks the event loop);
@@ -25,12 +25,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from central_hub import indicators
 from central_hub.commands import CommandError, CommandKind
 from central_hub.errors import HubError, StoreError
 from central_hub.fleet import Presence
 from central_hub.quarantine_admin import ReleaseRefused
 from central_hub.users import SESSION_MAX_MS, LoginRefused, Permission, Session
-from central_hub.web import metrics, security, user_pages
+from central_hub.web import indicator_view, metrics, security, user_pages
 from central_hub.web.fleet_view import DeviceView, FleetFilter, fault_codes, summary
 from central_hub.web.i18n import LANGUAGES, fault_label, pick_language, translator
 from central_hub.web.services import Dashboard
@@ -345,6 +346,30 @@ def create_app(dash: Dashboard) -> FastAPI:
         if count is None:
             raise Refused(400, "feed.requeue_needs", session)
         return RedirectResponse(f"/feed?flash=feed.requeued&n={count}", status_code=303)
+
+    @app.get("/indicators", response_class=HTMLResponse)
+    def indicator_charts(request: Request) -> Response:
+        session = gate(request, Permission.VIEW)
+        params = request.query_params
+        t = translator(language(request))
+        today = datetime.fromtimestamp(dash.clock(), UTC).date()
+        try:
+            year = min(max(int(params.get("year", "")), 2000), 2100)
+        except ValueError:
+            year = indicator_view.statistical_year_of(today)
+        split = str(params.get("split")) if params.get("split") in indicator_view.SPLITS else "quarter"
+        start, end = indicators.statistical_year(year)
+        problem, pregnancies = None, []
+        try:
+            pregnancies = indicators.load(dash.store, dash.data_key())
+        except HubError as exc:  # no key in this process's state directory (or not the rows' key): say so
+            problem = str(exc)
+        known = indicator_view.areas(pregnancies)
+        area = str(params.get("area")) if params.get("area") in known else indicators.ALL_AREAS
+        made = indicator_view.charts(pregnancies, year, split, area, lambda k: t(f"ind.{k}"), t("ind.whole")) \
+            if problem is None else []
+        return page(request, "indicators.html", session, charts=made, year=year, split=split, splits=indicator_view.SPLITS,
+                    area=area, areas=known, start=start.isoformat(), end=end.isoformat(), problem=problem)
 
     user_pages.register(app, dash.users, dash.audit, gate, form_of, page, lambda: _now_ms(dash))
 

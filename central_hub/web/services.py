@@ -57,7 +57,7 @@ class Dashboard:
         self.users = Users(self.store, clock, password_hasher)
         self.sender = sender
         self.commands = Commands(self.store, self.audit, sender, self._commandable, clock)
-        self.quarantine = QuarantineAdmin(self.store, self.audit, self._data_key)
+        self.quarantine = QuarantineAdmin(self.store, self.audit, self.data_key)
         self._cipher: datakey.DataCipher | None = None
         self._live_store = open_store(config.db_url)  # its own connection: polling never waits on a page's query
         self.live = LiveFleet(self._live_store, self.directory, self.site_id, clock)
@@ -65,7 +65,7 @@ class Dashboard:
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
 
-    def _data_key(self) -> datakey.DataCipher:
+    def data_key(self) -> datakey.DataCipher:
         """The hub's data key, read on first use (never created here: a new key would open nothing)."""
         if self._cipher is None:
             self._cipher = datakey.load(self.config.data_key_path)
