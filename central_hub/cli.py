@@ -5,6 +5,7 @@
     mch-hub quarantine --site DIR [--reason R]  what was kept aside, and why
     mch-hub stats --site DIR                    totals and each worker's counters
     mch-hub feed run|status|dead|requeue        the county platform feed (central_hub.feed.command)
+    mch-hub his import FILE                     the hospital clinic system's records (central_hub.his.command)
     mch-hub backup | restore                    database copy, keys apart (central_hub.backup)
     mch-hub report --year Y [--by-area]         annual maternal-care indicators (central_hub.indicators)
     mch-hub web | audit | user                  the operators' dashboard and its accounts (central_hub.ops_cli)
@@ -28,6 +29,7 @@ from central_hub import backup, indicators, ops_cli, report
 from central_hub.config import WorkerConfig, check_hub_site, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
+from central_hub.his import command as his_command
 from central_hub.store import open_store
 from mch_link.errors import LinkError
 from mch_link.registry import scan_registry
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, help="newest N items (default 50)")
     common(sub.add_parser("stats", help="totals and worker counters"), False)
     feed_command.add_parser(sub, common)
+    his_command.add_parser(sub, common)
     backup.add_parsers(sub)
     indicators.add_parser(sub)
     ops_cli.add_commands(sub, common)
@@ -78,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "feed":
             return feed_command.main(args, _db_url)
+        if args.command == "his":
+            return his_command.main(args, _db_url)
         if args.command in ("backup", "restore"):
             return backup.main(args)
         if args.command == "report":
