@@ -1,0 +1,199 @@
+"""A firmware release end to end: signed and published with provisioning, offered through the hub's
+audited command path, streamed by the hub's update channel through the real Mosquitto to the CTG
+bridge on the MicroPython unix port, installed and confirmed; then a release that fails its health
+check (it never gets a hub acknowledgement in its window) rolled back by the bootloader model.
+
+The bridge process is restarted whenever it resets itself (exit 0 after "reset"), as a board reboots.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mchfw import slots_host
+
+from central_hub.audit import AuditLog
+from central_hub.command_link import CommandLink
+from central_hub.commands import Commands, CommandState
+from central_hub.directory import Directory
+from central_hub.firmware_channel import FirmwareChannel
+from central_hub.fleet import faults_of
+from central_hub.store import open_store
+from mch_link.registry import hub_identity
+from mch_link.sitefiles import hub_view
+from mqtt_broker_config.launcher import BrokerProcess
+from provisioning import cakey
+from provisioning import firmware as fw
+from provisioning.site import Site
+from tests.firmware.conftest import MICROPYTHON, mp_env
+from tests.firmware.test_e2e_mosquitto import Monitor
+from tests.support.broker import start_broker
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DEVICE = "bridge-ctg-007"
+CHANNEL_HUB = "hub-2"  # the channel's own identity: a second connection as `hub` would take the workers' session
+KEY_ID = "fw-2026"
+FAST_KDF = cakey.ScryptCost(2**10, 8, 1)
+SLOT_BYTES = 256 * 1024  # hw_host.Board's default slot size
+HEALTH_WINDOW_MS = 12000
+WAIT_S = 90.0
+
+
+class RebootingBridge:
+    """`micropython -m mchfw.app` run again after every reset, until stopped."""
+
+    def __init__(self, bundle: Path, state: Path, uart: str, log: Path) -> None:
+        self.bundle, self.state, self.uart, self.log = bundle, state, uart, log
+        self.boots = 0
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        with open(self.log, "a") as out:
+            while not self._stop.is_set():
+                self.boots += 1
+                out.write(f"--- boot {self.boots}\n")
+                out.flush()
+                self._proc = subprocess.Popen([str(MICROPYTHON), "-X", "heapsize=2M", "-m", "mchfw.app",
+                                               str(self.bundle), str(self.state), self.uart],
+                                              stdout=out, stderr=subprocess.STDOUT, text=True, env=mp_env())
+                code = self._proc.wait()
+                if code != 0:  # not a reset: a crash, or killed by stop()
+                    out.write(f"--- exit {code}\n")
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self._thread.join(10)
+
+
+@pytest.fixture
+def channel_broker(site: Site) -> Iterator[BrokerProcess]:
+    site.issue_hub_identity(CHANNEL_HUB)  # before the broker renders its ACL
+    proc = start_broker(site.path)
+    yield proc
+    proc.stop()
+    shutil.rmtree(proc.run_dir, ignore_errors=True)
+
+
+def _wait(check: Any, timeout_s: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()
+
+
+def _image(tag: str, size: int = 20000) -> bytes:
+    text = (f"mchfw {tag} " * (size // 10 + 1)).encode()
+    return text[:size]
+
+
+def _release(site: Path, tmp: Path, version: str) -> tuple[bytes, dict[str, Any]]:
+    image = _image(version)
+    key = fw.load_key(site, KEY_ID, b"firmware key passphrase")
+    return image, fw.make_manifest(image, version, "esp32", key, KEY_ID)
+
+
+def _bundle(enrolled: Path, dst: Path, port: int) -> Path:
+    shutil.copytree(enrolled, dst)
+    cfg = json.loads((dst / "config.json").read_text())
+    cfg.update(broker_port=port, broker_tls_name="localhost",
+               bridge={"trace": True, "heartbeat_ms": 2000, "health_window_ms": HEALTH_WINDOW_MS})
+    (dst / "config.json").write_text(json.dumps(cfg))
+    return dst
+
+
+def test_published_offered_installed_then_unhealthy_release_rolled_back(
+        site: Site, channel_broker: BrokerProcess, hub_factory, tmp_path: Path) -> None:
+    # Technician: signing key, releases, the device's bundle trusts the key, factory image 1.0.0 on slot 0.
+    fw.generate_key(site.path, KEY_ID, b"firmware key passphrase", FAST_KDF)
+    enrolled = site.enroll(DEVICE, "bridge").bundle
+    bundle = _bundle(enrolled, tmp_path / "bundle", channel_broker.port)
+    fw.write_bundle_keys(site.path, bundle)
+    state = tmp_path / "state"
+    factory_image, factory = _release(site.path, tmp_path, "1.0.0")
+    slots_host.FileSlots(str(state / "slots"), SLOT_BYTES).provision(0, factory_image, factory)
+    for version in ("1.1.0", "1.2.0"):
+        fw.publish(site.path, *_release(site.path, tmp_path, version))
+
+    hub = hub_factory(site.path, broker=channel_broker)
+    store = open_store(hub.db_url)
+    sender_store = open_store(hub.db_url)
+    directory = Directory.from_site(site.path)
+    link = CommandLink(hub_identity(site.path, CHANNEL_HUB), (channel_broker.host, channel_broker.port), directory,
+                       sender_store)
+    commands = Commands(store, AuditLog(store), link, lambda d: (e := directory.get(d)) is not None and e.active)
+    channel = FirmwareChannel(hub_view(site.path, CHANNEL_HUB) / "firmware", store, link, commands)
+    stopping = threading.Event()
+    runner = threading.Thread(target=channel.run, args=(stopping,), daemon=True)
+    monitor = Monitor()
+    bridge = RebootingBridge(bundle, state, monitor.path, tmp_path / "bridge.log")
+
+    def fleet_row() -> Any:
+        return next((r for r in store.fleet_rows() if r.device_id == DEVICE), None)
+
+    def offer_of(release: str) -> Any:
+        return next((c for c in commands.for_device(DEVICE) if c.args.get("release") == release), None)
+
+    try:
+        link.start()
+        assert link.wait_connected(30), "the channel's command link did not connect"
+        bridge.start()
+        runner.start()
+        assert _wait(lambda: (r := fleet_row()) is not None and r.online and r.firmware == "mchfw/1.0.0"), \
+            (fleet_row(), bridge.log.read_text()[-3000:])
+
+        # Offered and installed: the command is answered only once 1.1.0 runs and confirmed itself.
+        fw.offer(site.path, "1.1.0", "esp32", [DEVICE], "tech-zhao")
+        done = _wait(lambda: (c := offer_of("esp32-1.1.0")) is not None and c.state is not CommandState.SENT and c)
+        assert done and (done.state, done.result) == (CommandState.DONE, "installed 1.1.0"), \
+            (done, bridge.log.read_text()[-4000:])
+        assert done.actor == "technician:tech-zhao"
+        assert _wait(lambda: (r := fleet_row()) is not None and r.online and r.firmware == "mchfw/1.1.0"), fleet_row()
+        assert bridge.boots == 2  # one reboot into the new image
+        audited = [(e.action, e.target) for e in AuditLog(store).entries()]
+        assert ("command", DEVICE) in audited and any(a == "firmware-offer" for a, _ in audited)
+
+        # 1.2.0 cannot prove itself: the hub does not acknowledge anything in its health window.
+        hub.stop()
+        fw.offer(site.path, "1.2.0", "esp32", [DEVICE], "tech-zhao")
+        assert _wait(lambda: bridge.boots >= 4, WAIT_S + HEALTH_WINDOW_MS / 1000), bridge.log.read_text()[-4000:]
+        hub.start()
+        failed = _wait(lambda: (c := offer_of("esp32-1.2.0")) is not None and c.state is not CommandState.SENT and c)
+        assert failed and failed.state is CommandState.FAILED and failed.result.startswith("rolled back"), failed
+        row = _wait(lambda: (r := fleet_row()) is not None and r.online and faults_of(r) and r)
+        assert row.firmware == "mchfw/1.1.0", row  # back on the confirmed image
+        assert [f["code"] for f in faults_of(row)] == ["update-rolled-back"], faults_of(row)
+        boot = slots_host.FileSlots(str(state / "slots"), SLOT_BYTES)
+        assert boot.manifest(boot.running)["version"] == "1.1.0"
+
+        # What the technician sees after syncing the view back.
+        channel.write_status()
+        [reported] = [h for h in fw.status(site.path) if h["hub"] == CHANNEL_HUB]
+        outcome = {d["release"]: (d["state"], d["rolled_back"]) for d in reported["devices"]}
+        assert outcome == {"esp32-1.1.0": ("done", False), "esp32-1.2.0": ("failed", True)}
+    finally:
+        stopping.set()
+        bridge.stop()
+        monitor.close()
+        link.stop()
+        store.close()
+        sender_store.close()
