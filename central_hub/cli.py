@@ -9,6 +9,7 @@
     mch-hub backup | restore                    database copy, keys apart (central_hub.backup)
     mch-hub report --year Y [--by-area]         annual maternal-care indicators (central_hub.indicators)
     mch-hub web | audit | user                  the operators' dashboard and its accounts (central_hub.ops_cli)
+    mch-hub firmware run|status                the firmware update channel (central_hub.firmware_channel)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 
-from central_hub import backup, indicators, ops_cli, report
+from central_hub import backup, firmware_channel, indicators, ops_cli, report
 from central_hub.config import WorkerConfig, check_hub_site, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_parsers(sub)
     indicators.add_parser(sub)
     ops_cli.add_commands(sub, common)
+    firmware_channel.add_parser(sub, common)
     return p
 
 
@@ -89,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return indicators.main(args, args.db or default_db_url(args.site, args.state_dir))
         if args.command in ops_cli.COMMANDS:
             return ops_cli.main(args, _db_url)
+        if args.command == "firmware":
+            return firmware_channel.main(args, _db_url)
         return _show(args)
     except (HubError, LinkError) as exc:
         print(f"mch-hub: error: {exc}", file=sys.stderr)
