@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -218,3 +221,30 @@ def test_records_stored_before_the_intake_existed_are_taken_in(hub_db_url: str, 
     assert h.intake.step() == 1 and h.outcomes() == [(1, "created")]
     db.close()
     store.close()
+
+
+def test_the_desk_lists_conflicts_without_personal_data(tmp_path: Any, clock: Clock) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    db_url = f"sqlite:///{state / 'hub.db'}"
+    store, db, cipher = open_store(db_url), ServicesDb(f"sqlite:///{state / 'services.db'}"), DataCipher.generate()
+    d = Dispatcher(db, Privacy(cipher), None, clock=clock, today=clock.today)
+    reg.migrate(store)
+    h = Hub(store, db, cipher, d, reg.RegistrationIntake(store, db, cipher, d.patients, d.records, clock), clock)
+    h.commit(1, queued("8" * 32, form()))
+    h.commit(2, queued("9" * 32, form(height_cm=150.0)))
+    h.intake.step()
+    db.close()
+    store.close()
+    run = [sys.executable, "-m", "central_hub.cli", "registrations", "--db", db_url, "--state-dir", str(state)]
+    out = subprocess.run([*run, "--status", "conflict", "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    (item,) = json.loads(out.stdout)
+    assert (item["device_id"], item["msg_id"], item["status"]) == (KIOSK, 2, "conflict")
+    assert item["detail"].endswith("conflict: differs in height_cm")
+    table = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0 and "created" in table.stdout and "conflict" in table.stdout
+    for text in (out.stdout, table.stdout):
+        assert ID_NUMBER not in text and PATIENT["name"] not in text
+    missing = subprocess.run([*run[:-1], str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "no services database" in missing.stderr
