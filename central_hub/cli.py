@@ -6,6 +6,7 @@
     mch-hub stats --site DIR                    totals and each worker's counters
     mch-hub feed run|status|dead|requeue        the county platform feed (central_hub.feed.command)
     mch-hub his import FILE                     the hospital clinic system's records (central_hub.his.command)
+    mch-hub registrations [--status conflict]   queued kiosk registrations taken in (central_hub.services.desk)
     mch-hub backup | restore                    database copy, keys apart (central_hub.backup)
     mch-hub report --year Y [--by-area]         annual maternal-care indicators (central_hub.indicators)
     mch-hub web | audit | user                  the operators' dashboard and its accounts (central_hub.ops_cli)
@@ -31,6 +32,7 @@ from central_hub.config import WorkerConfig, check_hub_site, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
 from central_hub.his import command as his_command
+from central_hub.services import desk
 from central_hub.store import open_store
 from mch_link.errors import LinkError
 from mch_link.registry import scan_registry
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     common(sub.add_parser("stats", help="totals and worker counters"), False)
     feed_command.add_parser(sub, common)
     his_command.add_parser(sub, common)
+    desk.add_parser(sub, common)
     backup.add_parsers(sub)
     indicators.add_parser(sub)
     ops_cli.add_commands(sub, common)
@@ -85,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return feed_command.main(args, _db_url)
         if args.command == "his":
             return his_command.main(args, _db_url)
+        if args.command == desk.COMMAND:
+            return desk.main(args, _db_url)
         if args.command in ("backup", "restore"):
             return backup.main(args)
         if args.command == "report":
