@@ -15,7 +15,9 @@ ALGORITHM = c.Algorithm.TDES
 COMPONENTS = (bytes.fromhex("1F2E3D4C5B6A79880F1E2D3C4B5A6978"), bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"))
 PIN_KEY = bytes.fromhex("A1B2C3D4E5F60718293A4B5C6D7E8F90")
 MAC_KEY = bytes.fromhex("0A1B2C3D4E5F607182930A1B2C3D4E5F")
-KEYS = PinKeys(pin_slot=1, mac_slot=2)
+TERMINAL_MAC_KEY = bytes.fromhex("5E4D3C2B1A0918273645546372819000")  # the acquirer checks payments with it
+TERMINAL_MAC_SLOT = 4
+KEYS = PinKeys(pin_slot=1, mac_slot=2, terminal_mac_slot=TERMINAL_MAC_SLOT)
 
 
 def master_key() -> bytes:
@@ -27,12 +29,13 @@ def components() -> list[KeyComponent]:
 
 
 def load_demo_keys(pad: PinPad, auth_key: bytes = DEMO_AUTH_KEY) -> PinKeys:
-    """Master key from two components, then the PIN and MAC work keys under it."""
+    """Master key from two components, then the PIN, card-token MAC and terminal MAC work keys under it."""
     master = master_key()
     pad.authenticate(tdes_responder(auth_key))
     try:
         pad.load_master_key(MASTER_SLOT, ALGORITHM, components(), c.kcv(ALGORITHM, master, 3))
-        for slot, usage, key in ((KEYS.pin_slot, pr.Usage.PIN, PIN_KEY), (KEYS.mac_slot, pr.Usage.MAC, MAC_KEY)):
+        for slot, usage, key in ((KEYS.pin_slot, pr.Usage.PIN, PIN_KEY), (KEYS.mac_slot, pr.Usage.MAC, MAC_KEY),
+                                 (TERMINAL_MAC_SLOT, pr.Usage.MAC, TERMINAL_MAC_KEY)):
             pad.load_work_key(MASTER_SLOT, slot, usage, c.encrypt_ecb(ALGORITHM, master, key),
                               c.kcv(ALGORITHM, key, 3))
     finally:

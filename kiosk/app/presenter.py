@@ -87,6 +87,8 @@ class KioskPresenter:
         self._answers: dict[str, bool] = {}
         self._slots: dict[str, Slot] = {}
         self._pin_attempt = 1
+        self._holder_attempt = 0        # > 0 while a signing/unbinding PIN is being asked
+        self._holder_binding: str | None = None
         self._card_must_lift = False
         self._refresh_available()
 
@@ -116,7 +118,7 @@ class KioskPresenter:
         self._run_async(work, done)
 
     def _refresh_available(self) -> None:
-        flows = ("identify_card", "sign", "pay", "print_receipt", "print_report", "book", "register")
+        flows = ("identify_card", "sign", "unbind", "pay", "print_receipt", "print_report", "book", "register")
         self.view.available = {f: self.health.available(f) for f in flows}
 
     def label(self, key: str, **params: str) -> str:
@@ -189,6 +191,7 @@ class KioskPresenter:
         self.session.wipe()
         self.session = Session()
         self._answers, self._slots, self._pin_attempt = {}, {}, 1
+        self._holder_attempt, self._holder_binding = 0, None
         lang, large = self.view.lang, self.view.large_text
         self.view = View(lang=lang, large_text=large)
         if notice is not None:
@@ -383,14 +386,19 @@ class KioskPresenter:
 
     def open_sign(self) -> None:
         self.timer.touch()
-        if self._device_refused("sign") or self.devices.pinpad is None:
+        if self._device_refused("sign"):
             return
-        pad = self.devices.pinpad
-        self._read_card_then(lambda: bank.sign(self.services, pad, self.session, self.settings.pin_keys),
-                             lambda r: self._notice_or(r, lambda o: self._say(o.notice)))
+
+        def cross_check() -> Notice | None:
+            card = self.session.bank_card
+            return None if card is None else bank.id_cross_check(card, self.session)
+        self._holder_attempt = 1
+        self._read_card_then(cross_check, lambda problem: self._say(problem) if problem else self._holder_pin(None))
 
     def open_unbind(self) -> None:
         self.timer.touch()
+        if self._device_refused("unbind"):
+            return
 
         def done(problem: Notice | None) -> None:
             if problem is not None:
@@ -402,9 +410,69 @@ class KioskPresenter:
         self._work(lambda: bank.load_bindings(self.services, self.session), done)
 
     def unbind(self, binding_id: str) -> None:
+        """She chose a binding: that card in the reader, then her PIN (verified by its bank)."""
         self.timer.touch()
-        self._work(lambda: bank.unbind(self.services, self.session, binding_id),
-                   lambda outcome: self._say(outcome.notice))
+        if self._device_refused("unbind"):
+            return
+        self._holder_attempt = 1
+        self._read_card_then(lambda: None, lambda problem: self._say(problem) if problem else
+                             self._holder_pin(binding_id))
+
+    def _holder_pin(self, binding_id: str | None) -> None:
+        """PIN on the pad, verified by the card's bank; only then bind (binding_id None) or unbind."""
+        pad, reader = self.devices.pinpad, self.devices.bankcard
+        if pad is None or reader is None:
+            return
+        self._holder_binding, session, attempt = binding_id, self.session, self._holder_attempt
+        self._abort.clear()
+        self._voice(self.label("pin_title"), self.view.lang)
+        self._show("pin", stars=0, message=Notice("holder_pin_prompt").text(self.view.lang))
+        on_digits, aborted, card_pulled = self._pin_watch(reader)
+
+        def work() -> tuple[bank.Verified, bank.CardOutcome | None]:
+            verified = bank.verify_holder(self.services, pad, session, self.settings.pin_keys,
+                                          self.settings.terminal_id, binding_id=binding_id, attempt=attempt,
+                                          on_digits=on_digits, aborted=aborted)
+            if verified.ticket is None:
+                return verified, None
+            if binding_id is None:
+                return verified, bank.sign(self.services, pad, session, self.settings.pin_keys, verified.ticket)
+            return verified, bank.unbind(self.services, session, binding_id, verified.ticket)
+
+        def done(result: tuple[bank.Verified, bank.CardOutcome | None]) -> None:
+            if session is not self.session:  # timed out meanwhile: she is gone, her session wiped
+                return
+            verified, outcome = result
+            if card_pulled.is_set():
+                session.bank_card = None
+                self._say(Notice("card_removed"))
+            elif verified.retry_pin:
+                self._holder_attempt += 1
+                self._say(verified.notice or Notice("pin_cancelled"), actions=("retry_pin", "to_menu"))
+            elif outcome is None:
+                self._say(verified.notice or Notice("holder_pin_cancelled"))
+            else:
+                self._say(outcome.notice)
+        self._work(work, done)
+
+    def _pin_watch(self, reader: Any) -> tuple[Callable[[int], None], Callable[[], bool], threading.Event]:
+        """The PIN entry's callbacks: stars shown as digits are typed; stopped by a timeout, Cancel or a
+        pulled card (the event says which)."""
+        card_pulled = threading.Event()
+
+        def on_digits(n: int) -> None:
+            self.timer.touch()
+            self.view = replace(self.view, stars=n)
+            self._changed()
+
+        def aborted() -> bool:
+            if self._abort.is_set():
+                return True
+            if not reader.card_present():
+                card_pulled.set()
+                return True
+            return False
+        return on_digits, aborted, card_pulled
 
     # --- booking ------------------------------------------------------------------------------
     def open_booking(self) -> None:
@@ -463,31 +531,21 @@ class KioskPresenter:
         pad, reader = self.devices.pinpad, self.devices.bankcard
         if pad is None or reader is None:
             return
+        self._holder_binding = None
+        self._holder_attempt = 0  # "retry_pin" now means the payment's PIN
+        self._abort.clear()
         self._voice(self.label("pin_title"), self.view.lang)
         self._show("pin", stars=0, message=Notice("pay_confirm", {"amount": amount}).text(self.view.lang))
-        attempt = self._pin_attempt
-        card_pulled = threading.Event()
-
-        def on_digits(n: int) -> None:
-            self.timer.touch()
-            self.view = replace(self.view, stars=n)
-            self._changed()
-
-        def aborted() -> bool:
-            if self._abort.is_set():
-                return True
-            if not reader.card_present():
-                card_pulled.set()
-                return True
-            return False
+        attempt, session = self._pin_attempt, self.session
+        on_digits, aborted, card_pulled = self._pin_watch(reader)
 
         def work() -> payflow.Paid:
             return payflow.pay(self.services, pad, self.devices.receipt, self.session, self.settings.pin_keys,
                                self.settings.terminal_id, attempt=attempt, on_digits=on_digits, aborted=aborted)
-        self._work(work, lambda paid: self._paid(paid, card_pulled.is_set()))
+        self._work(work, lambda paid: self._paid(paid, card_pulled.is_set(), session))
 
-    def _paid(self, paid: payflow.Paid, card_pulled: bool) -> None:
-        if self._abort.is_set():
+    def _paid(self, paid: payflow.Paid, card_pulled: bool, session: Session) -> None:
+        if session is not self.session:  # timed out meanwhile: she is gone, her session wiped
             return
         if card_pulled:
             self.session.bank_card = None
@@ -517,6 +575,9 @@ class KioskPresenter:
         self._work(work, done)
 
     def retry_pin(self) -> None:
+        if self._holder_attempt > 0 and self.session.bank_card is not None:  # signing or unbinding
+            self._holder_pin(self._holder_binding)
+            return
         booking = self.session.booking
         if booking is not None and self.session.bank_card is not None:
             self._pin(format_fen(booking.fee_fen))

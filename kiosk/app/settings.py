@@ -33,7 +33,8 @@ def load_settings(path: Path) -> AppSettings:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(DEVICE, f"cannot read app settings {path}: {exc}") from exc
     raw: dict[str, Any] = data.get("app", {})
-    known = {"hospital", "terminal_id", "idle_s", "warn_s", "technicians", "pin_slot", "mac_slot", "log_dir",
+    known = {"hospital", "terminal_id", "idle_s", "warn_s", "technicians", "pin_slot", "mac_slot",
+             "terminal_mac_slot", "log_dir",
              "export_dir", "voice"}
     unknown = sorted(set(raw) - known)
     if unknown or set(data) - {"app"}:
@@ -44,7 +45,8 @@ def load_settings(path: Path) -> AppSettings:
             terminal_id=str(raw.get("terminal_id", AppSettings.terminal_id)),
             idle_s=float(raw.get("idle_s", AppSettings.idle_s)), warn_s=float(raw.get("warn_s", AppSettings.warn_s)),
             technicians={str(k): str(v) for k, v in dict(raw.get("technicians", {})).items()},
-            pin_keys=PinKeys(int(raw.get("pin_slot", 1)), int(raw.get("mac_slot", 2))),
+            pin_keys=PinKeys(int(raw.get("pin_slot", 1)), int(raw.get("mac_slot", 2)),
+                             int(raw.get("terminal_mac_slot", 4)) or None),  # 0: no terminal MAC
             log_dir=Path(raw.get("log_dir", AppSettings.log_dir)),
             export_dir=Path(raw.get("export_dir", AppSettings.export_dir)), voice=bool(raw.get("voice", True)))
     except (TypeError, ValueError) as exc:

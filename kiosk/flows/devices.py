@@ -99,7 +99,7 @@ FLOW_NEEDS: Mapping[str, frozenset[str]] = {
     "identify_number": frozenset(),
     "register": frozenset(),
     "sign": frozenset({"bankcard", "pinpad"}),
-    "unbind": frozenset(),
+    "unbind": frozenset({"bankcard", "pinpad"}),  # her PIN for the bound card
     "book": frozenset(),
     "pay": frozenset({"bankcard", "pinpad", "receipt"}),
     "print_receipt": frozenset({"receipt"}),

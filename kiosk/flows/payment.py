@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from kiosk.errors import KioskDeviceError
 from kiosk.flows.devices import PinPadDevice, ReceiptSink
 from kiosk.flows.messages import WRONG_PIN, Notice
-from kiosk.flows.pin import PinKeys, enter_pin
+from kiosk.flows.pin import PURCHASE, PinKeys, enter_pin, terminal_mac
 from kiosk.flows.session import Session
 from kiosk.hospital.api import (
     HospitalError,
@@ -65,9 +65,16 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
     pin = enter_pin(pad, card.pan, keys, on_digits=on_digits, aborted=aborted)
     if pin.pin_block is None:
         return Paid("not-charged", pin.notice or Notice("pin_cancelled"))
+    try:  # the pad signs what the bank will see, so nobody between can change the amount
+        mac = terminal_mac(pad, keys, PURCHASE, booking.fee_fen, card.pan, f"{card.expiry:%y%m}", pin.pin_block,
+                           terminal_id)
+    except KioskDeviceError as exc:
+        log.warning("payment: PIN pad could not MAC the request: %s", exc.message)
+        return Paid("not-charged", Notice("device_fault", {"device": "PIN pad"}))
     request = PaymentRequest(booking_id=booking.booking_id, amount_fen=booking.fee_fen, pan=card.pan,
                              pan_sequence=None if card.pan_sequence is None else f"{card.pan_sequence:02d}",
-                             card_expiry=card.expiry, pin_block=pin.pin_block, terminal_id=terminal_id)
+                             card_expiry=card.expiry, pin_block=pin.pin_block, terminal_id=terminal_id,
+                             terminal_mac=mac)
     key = session.new_attempt("pay")  # a new PIN block is a new request; its retries share the key
     result = None
     for _ in range(1 + HUB_RETRIES):

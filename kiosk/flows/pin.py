@@ -22,7 +22,30 @@ class PinKeys:
     """Work-key slots in the pad (loaded under the master key from the ceremony)."""
 
     pin_slot: int = 1
-    mac_slot: int = 2
+    mac_slot: int = 2                 # the card-token key
+    terminal_mac_slot: int | None = 4  # the terminal MAC key (TAK) the acquirer checks; None: send no MAC
+
+
+PURCHASE, ACCOUNT_VERIFICATION = "000000", "330000"  # ISO 8583 processing codes the acquirer sees
+MAB_PREFIX = "MCH1"
+
+
+def terminal_mab(processing_code: str, amount_fen: int, pan: str, expiry_yymm: str, pin_block: bytes,
+                 terminal_id: str) -> bytes:
+    """The terminal MAC block of docs/hospital-services.md: what the acquirer recomputes from the
+    ISO 8583 fields 3, 4, 2, 14, 52 and 41 the hub sends."""
+    return (f"{MAB_PREFIX}{processing_code}{amount_fen:012d}{pan}={expiry_yymm}{pin_block.hex().upper()}"
+            f"{terminal_id}").encode("ascii")
+
+
+def terminal_mac(pad: PinPadDevice, keys: PinKeys, processing_code: str, amount_fen: int, pan: str,
+                 expiry_yymm: str, pin_block: bytes, terminal_id: str) -> bytes | None:
+    """The PIN pad's X9.19 MAC over the terminal MAC block, so the hub passes amount, card and PIN
+    block to the bank but cannot change them (the hub does not hold the terminal MAC key)."""
+    if keys.terminal_mac_slot is None:
+        return None
+    return pad.mac(keys.terminal_mac_slot, terminal_mab(processing_code, amount_fen, pan, expiry_yymm, pin_block,
+                                                        terminal_id))
 
 
 @dataclass(frozen=True)

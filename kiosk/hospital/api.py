@@ -6,6 +6,10 @@ Values crossing this boundary are frozen dataclasses; money is in fen (1/100 yua
 are timezone-aware datetimes or ISO dates, and a PAN never crosses it in clear except inside
 the payment request, which goes to the hub sealed and is never stored.
 
+Signing and unbinding need her PIN verified by the card's bank first (`verify_cardholder`, a
+zero-amount account verification): its `ticket` is what `bind_card` / `unbind_card` take as
+`verification`, and the hub refuses either without a live ticket for that patient and card.
+
 Every call that changes something takes an `idempotency_key` (a fresh uuid4 hex per patient
 action, reused on retry), so a retried request never registers, books or charges twice.
 """
@@ -118,6 +122,30 @@ class PaymentRequest:
     card_expiry: dt.date
     pin_block: bytes              # built inside the PIN pad under its PIN key
     terminal_id: str
+    terminal_mac: bytes | None = None  # the PIN pad's MAC under the terminal MAC key (kiosk.flows.pin)
+
+
+@dataclass(frozen=True)
+class CardholderCheck:
+    """Her PIN for this card, to be verified by the card's bank (nothing is charged)."""
+
+    patient_id: str
+    card_token: str               # the binding's token of this card (kiosk.flows.bankcard.card_token)
+    pan: str                      # sealed to the hub, never stored or logged
+    pan_sequence: str | None
+    card_expiry: dt.date
+    pin_block: bytes
+    terminal_id: str
+    terminal_mac: bytes | None = None
+    binding_id: str | None = None  # unbinding: the card must be the one of this binding
+
+
+@dataclass(frozen=True)
+class PinVerification:
+    outcome: str                  # "verified", "declined" (55 wrong PIN, 75 locked, ...), "unavailable"
+    response_code: str | None
+    reason: str
+    ticket: str | None = None     # set only when verified
 
 
 @dataclass(frozen=True)
@@ -141,10 +169,12 @@ class HospitalServices(Protocol):
 
     def create_pregnancy_record(self, form: PregnancyForm, *, idempotency_key: str) -> PregnancyRecord: ...
 
-    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str,
+    def verify_cardholder(self, check: CardholderCheck, *, idempotency_key: str) -> PinVerification: ...
+
+    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, verification: str,
                   idempotency_key: str) -> CardBinding: ...
 
-    def unbind_card(self, patient_id: str, binding_id: str, *, idempotency_key: str) -> None: ...
+    def unbind_card(self, patient_id: str, binding_id: str, *, verification: str, idempotency_key: str) -> None: ...
 
     def card_bindings(self, patient_id: str) -> list[CardBinding]: ...
 

@@ -17,12 +17,14 @@ from typing import Any, Protocol
 from kiosk.hospital.api import (
     Booking,
     CardBinding,
+    CardholderCheck,
     HospitalError,
     HospitalUnavailable,
     NewPatient,
     Patient,
     PaymentRequest,
     PaymentResult,
+    PinVerification,
     PregnancyForm,
     PregnancyRecord,
     Slot,
@@ -115,15 +117,26 @@ class HubHospitalClient:
                                dt.date.fromisoformat(r["edd"]), r["gestational_age_days"], r["bmi"],
                                r["screen_positive"], tuple(r["positive_items"]))
 
-    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, idempotency_key: str) -> CardBinding:
-        b = self._call("card.bind", {"patient_id": patient_id, "card_token": card_token, "masked_pan": masked_pan},
-                       idempotency_key)
+    def verify_cardholder(self, check: CardholderCheck, *, idempotency_key: str) -> PinVerification:
+        args = {"patient_id": check.patient_id, "card_token": check.card_token, "pan": check.pan,
+                "pan_sequence": check.pan_sequence, "card_expiry": check.card_expiry.isoformat(),
+                "pin_block": check.pin_block.hex().upper(), "terminal_id": check.terminal_id,
+                "terminal_mac": None if check.terminal_mac is None else check.terminal_mac.hex().upper(),
+                "binding_id": check.binding_id}
+        r = self._call("card.verify_pin", args, idempotency_key, self.payment_timeout_s)
+        return PinVerification(r["outcome"], r["response_code"], r["reason"], r["ticket"])
+
+    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, verification: str,
+                  idempotency_key: str) -> CardBinding:
+        b = self._call("card.bind", {"patient_id": patient_id, "card_token": card_token, "masked_pan": masked_pan,
+                                     "verification": verification}, idempotency_key)
         self._keep(CARD_BINDING_SCHEMA, {"event": "bound", "binding_id": b["binding_id"], "patient_id": patient_id,
                                          "masked_pan": b["masked_pan"]})
         return _binding(b)
 
-    def unbind_card(self, patient_id: str, binding_id: str, *, idempotency_key: str) -> None:
-        self._call("card.unbind", {"patient_id": patient_id, "binding_id": binding_id}, idempotency_key)
+    def unbind_card(self, patient_id: str, binding_id: str, *, verification: str, idempotency_key: str) -> None:
+        self._call("card.unbind", {"patient_id": patient_id, "binding_id": binding_id, "verification": verification},
+                   idempotency_key)
         self._keep(CARD_BINDING_SCHEMA, {"event": "unbound", "binding_id": binding_id, "patient_id": patient_id})
 
     def card_bindings(self, patient_id: str) -> list[CardBinding]:
@@ -145,7 +158,8 @@ class HubHospitalClient:
     def pay(self, request: PaymentRequest, *, idempotency_key: str) -> PaymentResult:
         args = {"booking_id": request.booking_id, "amount_fen": request.amount_fen, "pan": request.pan,
                 "pan_sequence": request.pan_sequence, "card_expiry": request.card_expiry.isoformat(),
-                "pin_block": request.pin_block.hex().upper(), "terminal_id": request.terminal_id}
+                "pin_block": request.pin_block.hex().upper(), "terminal_id": request.terminal_id,
+                "terminal_mac": None if request.terminal_mac is None else request.terminal_mac.hex().upper()}
         r = self._call("payment.pay", args, idempotency_key, self.payment_timeout_s)
         self._keep(PAYMENT_RESULT_SCHEMA, {k: r[k] for k in ("payment_id", "outcome", "response_code", "auth_code",
                                                              "amount_fen")} | {"booking_id": request.booking_id})

@@ -1,6 +1,8 @@
 """An in-memory `HospitalServices` for flow and UI tests: holds slots (free counts go down and up),
 answers retries with the same idempotency key from its journal, and can be told to decline,
-time out (as the gateway would: reversed -> not charged) or be unreachable."""
+time out (as the gateway would: reversed -> not charged) or be unreachable. Cardholder checks
+count wrong PINs per card and lock it at the third, as an issuer would; binding and unbinding
+need a ticket of a verification for that card."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from kiosk.flows import pregnancy as preg
 from kiosk.hospital.api import (
     Booking,
     CardBinding,
+    CardholderCheck,
     HospitalError,
     HospitalUnavailable,
     NewPatient,
     Patient,
     PaymentRequest,
     PaymentResult,
+    PinVerification,
     PregnancyForm,
     PregnancyRecord,
     Slot,
@@ -35,6 +39,8 @@ class FakeHospital:
     today: dt.date = dt.date(2026, 12, 3)
     unreachable: bool = False
     pay_mode: str = "approve"            # approve | decline:<code> | timeout
+    verify_mode: str = "answer"          # answer | unavailable (the acquirer did not answer the 0100)
+    max_pin_tries: int = 3
     correct_pin_blocks: set[bytes] = field(default_factory=set)  # empty: any PIN block is right
     patients: dict[str, Patient] = field(default_factory=dict)
     id_index: dict[str, str] = field(default_factory=dict)
@@ -46,6 +52,10 @@ class FakeHospital:
     charged_fen: int = 0
     calls: list[str] = field(default_factory=list)
     pay_keys: list[str] = field(default_factory=list)
+    verifications: list[CardholderCheck] = field(default_factory=list)  # what reached the "acquirer"
+    pin_failures: dict[str, int] = field(default_factory=dict)          # PAN -> wrong PINs in a row
+    tickets: dict[str, str] = field(default_factory=dict)               # ticket -> card token
+    binding_tokens: dict[str, str] = field(default_factory=dict)        # binding id -> card token
     _journal: dict[tuple[str, str], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,10 +119,38 @@ class FakeHospital:
             return record
         return self._once(idempotency_key, "record", make)  # type: ignore[return-value]
 
-    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, idempotency_key: str) -> CardBinding:
+    def verify_cardholder(self, check: CardholderCheck, *, idempotency_key: str) -> PinVerification:
+        self._call("verify_cardholder")
+        if check.binding_id is not None and self.binding_tokens.get(check.binding_id) != check.card_token:
+            raise HospitalError("card-mismatch", "this is not the card of that binding")
+
+        def make() -> PinVerification:
+            self.verifications.append(check)
+            if self.verify_mode == "unavailable":
+                return PinVerification("unavailable", None, "the bank did not answer")
+            failures = self.pin_failures.get(check.pan, 0)
+            if failures >= self.max_pin_tries:
+                return PinVerification("declined", "75", "PIN tries exceeded")
+            if self.correct_pin_blocks and check.pin_block not in self.correct_pin_blocks:
+                self.pin_failures[check.pan] = failures + 1
+                code = "75" if failures + 1 >= self.max_pin_tries else "55"
+                return PinVerification("declined", code, "wrong PIN")
+            self.pin_failures[check.pan] = 0
+            ticket = uuid.uuid4().hex
+            self.tickets[ticket] = check.card_token
+            return PinVerification("verified", "00", "verified", ticket)
+        return self._once(idempotency_key, "verify", make)  # type: ignore[return-value]
+
+    def _require(self, ticket: str, card_token: str) -> None:
+        if self.tickets.get(ticket) != card_token:
+            raise HospitalError("not-verified", "the cardholder's PIN was not verified for this card")
+
+    def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, verification: str,
+                  idempotency_key: str) -> CardBinding:
         self._call("bind_card")
         if "*" not in masked_pan:
             raise HospitalError("pan-in-clear", "only a masked PAN is accepted")
+        self._require(verification, card_token)
         for b in self.bindings.values():
             if b.patient_id == patient_id and b.masked_pan == masked_pan:
                 return b
@@ -120,11 +158,13 @@ class FakeHospital:
         def make() -> CardBinding:
             binding = CardBinding(uuid.uuid4().hex, patient_id, masked_pan, dt.datetime.now(CST))
             self.bindings[binding.binding_id] = binding
+            self.binding_tokens[binding.binding_id] = card_token
             return binding
         return self._once(idempotency_key, "bind", make)  # type: ignore[return-value]
 
-    def unbind_card(self, patient_id: str, binding_id: str, *, idempotency_key: str) -> None:
+    def unbind_card(self, patient_id: str, binding_id: str, *, verification: str, idempotency_key: str) -> None:
         self._call("unbind_card")
+        self._require(verification, self.binding_tokens.get(binding_id, ""))
         self.bindings.pop(binding_id, None)
 
     def card_bindings(self, patient_id: str) -> list[CardBinding]:

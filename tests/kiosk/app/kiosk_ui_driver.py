@@ -114,6 +114,10 @@ class Driver:
             pad.authenticate(tdes_responder(epp_sim.DEMO_AUTH_KEY))
             pad.load_work_key(demo_keys.MASTER_SLOT, 3, Usage.PIN, c.encrypt_ecb(c.Algorithm.TDES, master, key),
                               c.kcv(c.Algorithm.TDES, key, 3))
+            if spec.get("tak"):  # and its terminal MAC key, over the demo one
+                tak = bytes.fromhex(spec["tak"])
+                pad.load_work_key(demo_keys.MASTER_SLOT, demo_keys.TERMINAL_MAC_SLOT, Usage.MAC,
+                                  c.encrypt_ecb(c.Algorithm.TDES, master, tak), c.kcv(c.Algorithm.TDES, tak, 3))
             pad.logout()
         self.bank = StubBankCardReader()
         self.bank_holder = {"card": None}
@@ -193,6 +197,7 @@ class Driver:
             self.link.stop()
         self.report["hospital"] = {"charged_fen": self.hospital.charged_fen, "payments": len(self.hospital.payments),
                                    "records": len(self.hospital.records), "bindings": len(self.hospital.bindings),
+                                   "verifications": len(self.hospital.verifications),
                                    "bookings": sorted(b.status for b in self.hospital.bookings.values()),
                                    "calls": self.hospital.calls}
         self.report["remembered"] = self.remembered
@@ -308,6 +313,14 @@ class Driver:
             return False
         time.sleep(0.2)  # the PIN entry command reaches the pad
         self.epp.press(*step["keys"])
+        return True
+
+    def do_expire_pin(self, step: dict[str, Any]) -> bool:
+        """Nobody types: the pad's own entry timer runs out (as after its 30 s)."""
+        if self.app.sm.current != "pin":
+            return False
+        time.sleep(0.2)  # the PIN entry command reaches the pad
+        self.epp.device._deadline = 0.0
         return True
 
     def do_expect_pin(self, step: dict[str, Any]) -> bool:

@@ -31,13 +31,15 @@ def test_whole_visit_identify_register_sign_book_pay_print_leave(run_kiosk: Runn
     report = run_kiosk("scenario-visit", [
         *register_new_patient(screening_yes=True), note("registered"), tap("to_menu"), wait("menu"),
         {"do": "remember"},
-        tap("sign"), {"do": "bank_card"}, wait("message"), note("signed"), tap("to_menu"), wait("menu"),
+        tap("sign"), {"do": "bank_card"}, wait("pin", busy_ok=True), note("holder_pin", busy_ok=True),
+        {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("signed"), tap("to_menu"), wait("menu"),
         *book_first_slot(), note("booked"), {"do": "expect_pin", "pin": PIN}, *pay_with_pin(), note("paid"),
         tap("print_report"), wait("message"), note("report"), tap("leave"), wait("leave", busy_ok=True), note("leaving", busy_ok=True),
         {"do": "take_card"}, wait("home"), note("home"), {"do": "scan"},
     ], a4=True)
     assert "建档成功" in message(report, "registered") and "医生" in message(report, "registered")
     assert "签约成功" in message(report, "signed") and "****" in message(report, "signed")
+    assert "验证您是持卡人本人" in message(report, "holder_pin")  # her PIN before the card is bound
     assert "请在" in message(report, "booked")
     assert "缴费成功" in message(report, "paid") and "25.00" in message(report, "paid")
     assert "凭条已打印" in message(report, "paid")
@@ -45,6 +47,7 @@ def test_whole_visit_identify_register_sign_book_pay_print_leave(run_kiosk: Runn
     assert "谢谢" in message(report, "home")
     hub = report["hospital"]
     assert (hub["records"], hub["bindings"], hub["payments"], hub["charged_fen"]) == (1, 1, 1, 2500)
+    assert hub["verifications"] == 1
     assert hub["bookings"] == ["paid"]
     assert "预约凭条" in report["receipt"] and "缴费凭条" in report["receipt"] and "****" in report["receipt"]
     (a4,) = report["a4"]
@@ -62,6 +65,55 @@ def test_wrong_pin_then_right_pin_charges_once(run_kiosk: Runner) -> None:
     assert "密码错误，还可以再试 2 次" in message(report, "wrong")
     assert "缴费成功" in message(report, "paid")
     assert report["hospital"]["payments"] == 2 and report["hospital"]["charged_fen"] == 2500
+
+
+def wrong_holder_pin(name: str, pin: str = "654321", *, retry: bool = True) -> list[dict[str, Any]]:
+    return [*([tap("retry_pin")] if retry else []), wait("pin", busy_ok=True), {"do": "pin", "keys": [*pin, "ENTER"]},
+            wait("message"), note(name)]
+
+
+def test_signing_wrong_pins_until_the_bank_locks_the_card_binds_nothing(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-sign-wrong-pin", [
+        *known_patient(), {"do": "expect_pin", "pin": PIN}, tap("sign"), {"do": "bank_card"},
+        *wrong_holder_pin("wrong1", retry=False), *wrong_holder_pin("wrong2"), *wrong_holder_pin("locked"),
+        {"do": "shot", "name": "sign-locked-zh"}, tap("to_menu"), wait("menu"),
+        # locked by the card's bank: a new attempt with the right PIN is refused too
+        tap("sign"), wait("pin", busy_ok=True), {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"),
+        note("still_locked")])
+    assert "密码错误，还可以再试 2 次" in message(report, "wrong1")
+    assert "密码错误，还可以再试 1 次" in message(report, "wrong2")
+    for name in ("locked", "still_locked"):
+        assert "银行卡已被发卡行锁定" in message(report, name) and "未做任何更改" in message(report, name)
+    assert report["hospital"]["verifications"] == 4 and report["hospital"]["bindings"] == 0
+    assert "bind_card" not in report["hospital"]["calls"] and report["hospital"]["charged_fen"] == 0
+
+
+def test_signing_pin_timeout_and_bank_silence_bind_nothing(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-sign-timeout", [
+        *known_patient(), tap("sign"), {"do": "bank_card"}, wait("pin", busy_ok=True), {"do": "expire_pin"},
+        wait("message"), note("pad_timeout"), tap("to_menu"), wait("menu"),
+        {"do": "hospital", "set": {"verify_mode": "unavailable"}}, tap("sign"), wait("pin", busy_ok=True),
+        {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("bank_silent")])
+    assert "密码输入超时，未做任何更改" in message(report, "pad_timeout")
+    assert "银行暂时无法验证密码，未做任何更改" in message(report, "bank_silent")
+    assert report["hospital"]["verifications"] == 1 and report["hospital"]["bindings"] == 0
+    assert "bind_card" not in report["hospital"]["calls"]
+
+
+def test_unbinding_asks_for_the_pin_of_the_bound_card(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-unbind-pin", [
+        *known_patient(), {"do": "expect_pin", "pin": PIN}, tap("sign"), {"do": "bank_card"}, wait("pin", busy_ok=True),
+        {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("signed"), tap("to_menu"), wait("menu"),
+        tap("unbind"), wait("bindings"), {"do": "tap_row"}, *wrong_holder_pin("wrong", retry=False),
+        tap("to_menu"), wait("menu"), note("menu_after_wrong"),
+        tap("unbind"), wait("bindings"), {"do": "tap_row"}, wait("pin", busy_ok=True),
+        {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("unbound")])
+    assert "签约成功" in message(report, "signed")
+    assert "密码错误，还可以再试 2 次" in message(report, "wrong")
+    assert "解约成功" in message(report, "unbound") and "****" in message(report, "unbound")
+    calls = report["hospital"]["calls"]
+    assert calls.count("unbind_card") == 1 and calls.index("unbind_card") > calls.index("verify_cardholder")
+    assert report["hospital"]["verifications"] == 3 and report["hospital"]["bindings"] == 0
 
 
 def test_pin_pad_locked_disables_payment_only(run_kiosk: Runner) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,22 @@ class Pad:
     sim: epp_sim.EppHandle
     driver: PinPad
     keys: PinKeys
+
+
+class PressingPad:
+    """The driver, with the customer pressing `keys` as soon as PIN entry starts."""
+
+    def __init__(self, pad: Pad, keys: list[str]) -> None:
+        self._pad, self._keys = pad, keys
+        self.starts = 0
+
+    def start_pin_entry(self, *args: Any) -> None:
+        self._pad.driver.start_pin_entry(*args)
+        self.starts += 1
+        self._pad.sim.press(*self._keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pad.driver, name)
 
 
 @pytest.fixture

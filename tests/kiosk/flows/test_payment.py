@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
@@ -14,7 +13,7 @@ from kiosk.flows.session import Session
 from kiosk.idcard.synthetic import synthetic_identity
 from kiosk.receipt.commands import PaperLevel, PrinterStatus
 from tests.kiosk.fake_hospital import FakeHospital
-from tests.kiosk.flows.conftest import Pad, Printer, card_data
+from tests.kiosk.flows.conftest import Pad, PressingPad, Printer, card_data
 
 pytestmark = pytest.mark.integration  # drivers on their pty simulators
 
@@ -22,22 +21,6 @@ PIN = "123456"
 TERMINAL = "kiosk-001"
 OUT_OF_PAPER = PrinterStatus(online=False, cover_open=False, paper=PaperLevel.OUT, cutter_error=False,
                              unrecoverable_error=False)
-
-
-class PressingPad:
-    """The driver, with the customer pressing `keys` as soon as PIN entry starts."""
-
-    def __init__(self, pad: Pad, keys: list[str]) -> None:
-        self._pad, self._keys = pad, keys
-        self.starts = 0
-
-    def start_pin_entry(self, *args: Any) -> None:
-        self._pad.driver.start_pin_entry(*args)
-        self.starts += 1
-        self._pad.sim.press(*self._keys)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pad.driver, name)
 
 
 def booked(hospital: FakeHospital) -> Session:

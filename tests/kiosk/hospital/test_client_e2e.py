@@ -14,12 +14,27 @@ from pathlib import Path
 import pytest
 
 from kiosk.bankcard.card_data import mask_pan
-from kiosk.hospital.api import HospitalError, HospitalUnavailable, NewPatient, PaymentRequest, PregnancyForm
+from kiosk.hospital.api import (
+    CardholderCheck,
+    HospitalError,
+    HospitalUnavailable,
+    NewPatient,
+    PaymentRequest,
+    PregnancyForm,
+)
 from kiosk.hospital.client import HubHospitalClient
 from mch_link.device import DeviceLink
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
-from tests.acquirer_simulator.support import CARDS, MAC_KEY, TERMINAL, Acquirer, pin_block, run_acquirer
+from tests.acquirer_simulator.support import (
+    CARDS,
+    MAC_KEY,
+    TERMINAL,
+    Acquirer,
+    pin_block,
+    run_acquirer,
+    terminal_mac,
+)
 from tests.support.hub import HubFactory, HubProcess, wait_for_records
 
 pytestmark = pytest.mark.integration
@@ -58,8 +73,16 @@ def kiosk(site: Site, enroll_device, broker: BrokerProcess, hub_factory: HubFact
 
 def _pay(client: HubHospitalClient, booking_id: str, fee: int, card: str, key: str):  # noqa: ANN202
     pan = CARDS[card]
-    return client.pay(PaymentRequest(booking_id, fee, pan, "01", dt.date(2030, 12, 31), pin_block(pan), TERMINAL),
+    mac = bytes.fromhex(terminal_mac("000000", fee, pan, "3012", pin_block(pan).hex()))
+    return client.pay(PaymentRequest(booking_id, fee, pan, "01", dt.date(2030, 12, 31), pin_block(pan), TERMINAL, mac),
                       idempotency_key=key)
+
+
+def _check(patient_id: str, token: str, pin: str = "246810", binding_id: str | None = None) -> CardholderCheck:
+    pan = CARDS["approve"]
+    block = pin_block(pan, pin)
+    return CardholderCheck(patient_id, token, pan, "01", dt.date(2030, 12, 31), block, TERMINAL,
+                           bytes.fromhex(terminal_mac("330000", 0, pan, "3012", block.hex())), binding_id)
 
 
 def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: ANN001
@@ -74,11 +97,23 @@ def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: A
     assert record.gestational_age_days == 120 and record.edd == today + dt.timedelta(days=160)
     assert record.screen_positive and record.positive_items == ("2.2",)
     assert client.find_patient(id_number=ID).has_pregnancy_record  # type: ignore[union-attr]
-    binding = client.bind_card(patient.patient_id, card_token="epp-mac1:" + "0a1b2c3d4e5f6789",  # the kiosk flow's form
-                               masked_pan=mask_pan(CARDS["approve"]), idempotency_key=_key(3))
+    token = "epp-mac1:" + "0a1b2c3d4e5f6789"  # the kiosk flow's form
+    wrong = client.verify_cardholder(_check(patient.patient_id, token, "135790"), idempotency_key=_key(30))
+    assert (wrong.outcome, wrong.response_code, wrong.ticket) == ("declined", "55", None)
+    verified = client.verify_cardholder(_check(patient.patient_id, token), idempotency_key=_key(31))
+    assert verified.outcome == "verified" and verified.ticket
+    with pytest.raises(HospitalError) as unverified:
+        client.bind_card(patient.patient_id, card_token=token, masked_pan=mask_pan(CARDS["approve"]),
+                         verification=wrong.ticket or "", idempotency_key=_key(32))
+    assert unverified.value.code == "not-verified"
+    binding = client.bind_card(patient.patient_id, card_token=token, masked_pan=mask_pan(CARDS["approve"]),
+                               verification=verified.ticket, idempotency_key=_key(3))
     assert binding.masked_pan == "621700******" + CARDS["approve"][-4:]
     assert client.card_bindings(patient.patient_id) == [binding]
-    client.unbind_card(patient.patient_id, binding.binding_id, idempotency_key=_key(4))
+    again = client.verify_cardholder(_check(patient.patient_id, token, binding_id=binding.binding_id),
+                                     idempotency_key=_key(33))
+    assert again.ticket
+    client.unbind_card(patient.patient_id, binding.binding_id, verification=again.ticket, idempotency_key=_key(4))
     assert client.card_bindings(patient.patient_id) == []
     visit = client.recommended_visit(patient.patient_id)
     assert visit == "ANC2"  # 17 weeks + 1 day
@@ -95,6 +130,7 @@ def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: A
         _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(9))
     assert again.value.code == "already-paid"
     assert len(acquirer.events("charge")) == 1
+    assert [e["code"] for e in acquirer.events("verify")] == ["55", "00", "00"]  # verifications charge nothing
     # the records that must not be lost are in the hub's record store too (pregnancy, bound, unbound, payment)
     assert link.wait_drained(10)
     assert wait_for_records(hub.db_url, 4, 10, DEVICE) == 4
