@@ -241,7 +241,7 @@ class Driver:
         return self.idle()
 
     def do_tap(self, step: dict[str, Any]) -> bool:
-        if not self.idle():
+        if not (self.idle() or step.get("busy_ok")):  # busy_ok: Cancel while the PIN pad waits
             return False
         label = step.get("text") or self.app.tr[step["label"]] + step.get("suffix", "")
         button = ui_checks.find_button(self.root, label)

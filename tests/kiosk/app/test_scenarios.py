@@ -126,6 +126,19 @@ def test_pin_pad_locked_disables_payment_only(run_kiosk: Runner) -> None:
     assert report["hospital"]["payments"] == 0
 
 
+def test_cancel_on_the_pin_screen_says_so_and_a_new_pin_entry_works(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-pin-cancel", [
+        *known_patient(), *book_first_slot(), tap("pay_now"), {"do": "bank_card"}, wait("pin", busy_ok=True),
+        tap("cancel", busy_ok=True), wait("message"), note("pay_cancelled"), tap("to_menu"), wait("menu"),
+        tap("sign"), wait("pin", busy_ok=True), tap("cancel", busy_ok=True), wait("message"), note("sign_cancelled"),
+        tap("to_menu"), wait("menu"), tap("sign"), wait("pin", busy_ok=True), {"do": "pin", "keys": [*PIN, "ENTER"]},
+        wait("message"), note("signed")])
+    assert "密码输入已取消，未扣款" in message(report, "pay_cancelled")
+    assert "密码输入已取消，未做任何更改" in message(report, "sign_cancelled")
+    assert "签约成功" in message(report, "signed")  # a Cancel before does not stop the next PIN entry
+    assert report["hospital"]["payments"] == 0 and report["hospital"]["verifications"] == 1
+
+
 def test_card_pulled_during_pin_entry_charges_nothing(run_kiosk: Runner) -> None:
     report = run_kiosk("scenario-card-pulled", [
         *known_patient(), *book_first_slot(), tap("pay_now"), {"do": "bank_card"}, wait("pin", busy_ok=True),
