@@ -8,11 +8,13 @@ message the nurse can act on.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from fetal_monitor_station.county_records import DischargeForm, county_record
 from fetal_monitor_station.episodes import Episode, EpisodeBook, Patient
 from fetal_monitor_station.errors import EpisodeError
 from fetal_monitor_station.nurse_journal import Note, NurseJournal, check_nurse_id
@@ -28,6 +30,10 @@ class StationActions(Protocol):
     def discharge(self, bed_id: str) -> Episode: ...
 
     def assign(self, episode_id: int, patient: Patient) -> Episode: ...
+
+    def baseline_bpm(self, bed_id: str) -> float | None: ...
+
+    def county_record(self, schema: str, body: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,17 +57,23 @@ def make_patient(patient_id: str, name: str, ga: str) -> Patient:
 
 
 class AdmissionService:
-    def __init__(self, station: StationActions, journal: NurseJournal, clock: Callable[[], float]) -> None:
+    def __init__(self, station: StationActions, journal: NurseJournal, clock: Callable[[], float],
+                 station_id: str = "station") -> None:
         self._station = station
         self._journal = journal
         self._clock = clock
+        self._station_id = station_id
 
-    def admit(self, bed_id: str, patient_id: str, name: str, ga: str, nurse_id: str) -> Episode:
+    def admit(self, bed_id: str, patient_id: str, name: str, ga: str, nurse_id: str,
+              id_card: str | None = None) -> Episode:
+        """`id_card`: the masked ID number when name and identity came from her ID card (audited as such)."""
         check_nurse_id(nurse_id)
         patient = make_patient(patient_id, name, ga)
         self._open_elsewhere(patient.patient_id, bed_id)
         ep = self._station.admit(bed_id, patient)
-        self._journal.audit(nurse_id, "admit", bed_id, episode_id=ep.episode_id, patient_id=patient.patient_id)
+        extra = {} if id_card is None else {"id_card": id_card}
+        self._journal.audit(nurse_id, "admit", bed_id, episode_id=ep.episode_id, patient_id=patient.patient_id,
+                            **extra)
         return ep
 
     def _open_elsewhere(self, patient_id: str, bed_id: str) -> None:
@@ -69,10 +81,23 @@ class AdmissionService:
             if ep.patient_id == patient_id and ep.bed_id != bed_id:
                 raise EpisodeError(f"patient {patient_id} is on {ep.bed_id}: use transfer")
 
-    def discharge(self, bed_id: str, nurse_id: str) -> Episode:
+    def discharge(self, bed_id: str, nurse_id: str, form: DischargeForm | None = None) -> Episode:
+        """End the bed's episode; a delivered or antenatal outcome also sends the county its record.
+
+        The form is checked first: a bad field refuses the discharge, nothing is lost."""
         check_nurse_id(nurse_id)
+        form = form or DischargeForm()
+        current = self._station.book.current(bed_id)
+        if current is None:
+            raise EpisodeError(f"bed {bed_id} has no open episode")
+        now = self._clock()
+        made = county_record(current, form, station_id=self._station_id, today=dt.date.fromtimestamp(now),
+                             baseline_bpm=self._station.baseline_bpm(bed_id))
         ep = self._station.discharge(bed_id)
-        self._journal.audit(nurse_id, "discharge", bed_id, episode_id=ep.episode_id, patient_id=ep.patient_id)
+        if made is not None:
+            self._station.county_record(*made)
+        self._journal.audit(nurse_id, "discharge", bed_id, episode_id=ep.episode_id, patient_id=ep.patient_id,
+                            outcome=form.outcome, **({"record": made[0]} if made else {}))
         return ep
 
     def transfer(self, from_bed: str, to_bed: str, nurse_id: str) -> Episode:

@@ -13,6 +13,9 @@ Relative paths are taken relative to the config file.
     bundle = "/etc/mch/station-01"
     broker = "10.0.0.5:8883"  # optional: overrides the bundle's broker address
     heartbeat_s = 30        # optional: state/1 heartbeat period (faults ride on it)
+    [idcard]                # optional: the ID-card reader (SAM_V) for admission and the nurse id
+    url = "/dev/ttyUSB1"
+    baudrate = 115200
     [[beds]]
     id = "bed-01"
     url = "/dev/ttyUSB0"    # any pyserial URL: device, pty, socket://host:port, spy://...
@@ -58,6 +61,12 @@ class LinkConfig:
 
 
 @dataclass(frozen=True)
+class IdCardConfig:
+    url: str  # pyserial URL of the SAM_V ID-card reader (the kiosk's model of reader)
+    baudrate: int = 115200
+
+
+@dataclass(frozen=True)
 class StationConfig:
     station_id: str
     archive: Path
@@ -70,6 +79,7 @@ class StationConfig:
     analysis: bool = True
     clock_speed: float = 1.0  # > 1 only for accelerated simulation runs
     archive_min_free_mb: float = 512.0  # below this free space the station reports archive-disk-low
+    idcard: IdCardConfig | None = None  # admission and nurse id from an ID card; typed without it
 
 
 def _take(table: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
@@ -133,7 +143,8 @@ def parse_config(data: Any, base: Path, source: str = "<config>") -> StationConf
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: top level must be a table")
     _no_unknown(data, {"station_id", "archive", "archive_synchronous", "beds", "thresholds", "link",
-                       "local_outbox", "batch_samples", "analysis", "clock_speed", "archive_min_free_mb"}, source)
+                       "local_outbox", "batch_samples", "analysis", "clock_speed", "archive_min_free_mb",
+                       "idcard"}, source)
     station_id = _take(data, "station_id", str, source)
     if not STATION_ID_RE.match(station_id) or station_id.startswith("hub"):
         raise ConfigError(f"{source}.station_id: {station_id!r} is not a device id ({STATION_ID_RE.pattern})")
@@ -170,12 +181,20 @@ def parse_config(data: Any, base: Path, source: str = "<config>") -> StationConf
     min_free = float(_take(data, "archive_min_free_mb", (int, float), source, 512.0))
     if not 0 <= min_free <= 1e9:
         raise ConfigError(f"{source}.archive_min_free_mb: want 0..1e9")
+    idcard = None
+    if "idcard" in data:
+        it = _take(data, "idcard", dict, source)
+        _no_unknown(it, {"url", "baudrate"}, f"{source}.idcard")
+        card_baud = _take(it, "baudrate", int, f"{source}.idcard", 115200)
+        if card_baud not in BAUDRATES:
+            raise ConfigError(f"{source}.idcard.baudrate: want one of {BAUDRATES}")
+        idcard = IdCardConfig(_take(it, "url", str, f"{source}.idcard"), card_baud)
     local = _take(data, "local_outbox", str, source, None)
     return StationConfig(
         station_id=station_id, archive=_path(base, _take(data, "archive", str, source)), beds=beds,
         thresholds=thresholds, link=link, local_outbox=_path(base, local) if local else None,
         archive_synchronous=sync, batch_samples=batch, analysis=_take(data, "analysis", bool, source, True),
-        clock_speed=speed, archive_min_free_mb=min_free)
+        clock_speed=speed, archive_min_free_mb=min_free, idcard=idcard)
 
 
 def load_config(path: Path | str) -> StationConfig:

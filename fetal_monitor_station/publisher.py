@@ -133,6 +133,10 @@ class Publisher:
     def classification(self, body: dict[str, Any]) -> None:
         self._submit(Kind.RECORDS, CLASSIFICATION_SCHEMA, body, body.get("at_ms"))
 
+    def record(self, schema: str, body: dict[str, Any]) -> None:
+        """Any other record kind (the county feed's delivery/1, antenatal-visit/1)."""
+        self._submit(Kind.RECORDS, schema, body, None)
+
     def report(self, body: dict[str, Any]) -> None:
         self._submit(Kind.RECORDS, REPORT_SCHEMA, body, body.get("made_ms"))
 

@@ -57,6 +57,7 @@ StationListener = Callable[[str, int, Any], None]
 class BedState:
     last: CtgSample | None = None
     classification: str = ""
+    baseline_bpm: float | None = None  # from the latest classification (the county's antenatal FHR)
     alarms: dict[str, AlarmChange] = field(default_factory=dict)
     overflow: int = 0
     unassigned: int = 0
@@ -239,6 +240,8 @@ class Station:
 
     def _classified(self, bed_id: str, ep: Episode, cls: dict[str, Any]) -> None:
         state = self._state[bed_id]
+        if cls.get("baseline_bpm") is not None:
+            state.baseline_bpm = float(cls["baseline_bpm"])
         label = f"FIGO {cls['figo']} / NICHD {cls['nichd']}"
         if label == state.classification:
             return
@@ -309,6 +312,7 @@ class Station:
             self._analyzers.pop(bed_id, None)
             self._state[bed_id].alarms.clear()
             self._state[bed_id].classification = ""
+            self._state[bed_id].baseline_bpm = None
             self.publisher.episode(ep.record("discharged", int(self._clock() * 1000)))
             return ep
 
@@ -319,6 +323,16 @@ class Station:
             if ep is not None and self._alarm_policy is not None:
                 changes = self._alarm_policy.acknowledge(bed_id, alarm_id, nurse_id, self._clock())
                 self._apply_alarms(bed_id, ep, changes)
+
+    def baseline_bpm(self, bed_id: str) -> float | None:
+        """The FHR baseline of the bed's latest classification in this episode (None before the first)."""
+        self._known(bed_id)
+        return self._state[bed_id].baseline_bpm
+
+    def county_record(self, schema: str, body: dict[str, Any]) -> None:
+        """A record for the county feed (`delivery/1`, `antenatal-visit/1`) through the outbox."""
+        with self.lock:
+            self.publisher.record(schema, body)
 
     def report(self, body: dict[str, Any]) -> None:
         """Send a `ctg-report/1` record (made by the report service) through the outbox."""

@@ -7,6 +7,7 @@ action goes through here with the nurse id currently entered on screen.
 
 from __future__ import annotations
 
+import threading
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from typing import Any
 from fetal_monitor_station.admission import AdmissionService
 from fetal_monitor_station.archive.store import ArchiveReader
 from fetal_monitor_station.episodes import Episode
-from fetal_monitor_station.errors import EpisodeError
+from fetal_monitor_station.errors import EpisodeError, StationError
+from fetal_monitor_station.idcard.protocol import CardHolder
+from fetal_monitor_station.idcard.reader import IdCardReader
 from fetal_monitor_station.nurse_journal import NurseJournal
 from fetal_monitor_station.report.service import ReportPrinter, ReportResult, ReportService
 from fetal_monitor_station.station import BedView, Station
@@ -26,6 +29,10 @@ from fetal_monitor_station.ui.detail import ArchiveTraceSource, DetailPresenter
 from fetal_monitor_station.ui.feed import StationFeed
 from fetal_monitor_station.ui.hub_status import HubStatus, HubStatusPresenter
 from fetal_monitor_station.ui.overview import OverviewPresenter, Page
+
+
+def staff_id(holder: CardHolder) -> str:
+    return f"{holder.name}-{holder.id_number[-4:]}"
 
 
 def _default_font() -> Path:
@@ -46,7 +53,8 @@ class NurseStation:
     def __init__(self, station: Station, journal: NurseJournal, *, link: Any = None,
                  clock: Callable[[], float] = _time.time, layout: str = "auto", mask_names: bool = True,
                  station_id: str = "station", reports_dir: Path | None = None, font: Path | None = None,
-                 printer: ReportPrinter | None = None) -> None:
+                 printer: ReportPrinter | None = None, card_reader: IdCardReader | None = None,
+                 card_error: str = "") -> None:
         self.station = station
         self.journal = journal
         self._clock = clock
@@ -54,7 +62,10 @@ class NurseStation:
         station.listeners.append(self.feed.listener)
         self.board = AlarmBoard(station, journal, clock)
         self.overview = OverviewPresenter(self.board.bed_priority, clock, layout, mask_names)
-        self.admission = AdmissionService(station, journal, clock)
+        self.admission = AdmissionService(station, journal, clock, station_id)
+        self.card_reader = card_reader  # None: the ID card is typed (card_error says why, if a reader failed)
+        self.card_error = card_error
+        self._card_lock = threading.Lock()
         self.hub = HubStatusPresenter(link, clock)
         self._reader: ArchiveReader | None = None
         self._starts: dict[int, float] = {}
@@ -107,6 +118,24 @@ class NurseStation:
 
     def search(self, query: str) -> list[Episode]:
         return search(self.station.book, query)
+
+    # -- ID card (patient at admission, nurse's own card for the nurse id) ------------------
+    def read_card(self) -> CardHolder:
+        """The card on the reader; blocking (~0.2 s): the screen calls it off the UI thread."""
+        if self.card_reader is None:
+            raise StationError(self.card_error or "no ID-card reader configured: type the details")
+        with self._card_lock:  # one transaction on the serial line at a time
+            holder = self.card_reader.read()
+        if holder is None:
+            raise StationError("no card on the reader")
+        return holder
+
+    def nurse_from_card(self) -> str:
+        """Nurse id from her own ID card (the station's reader is the staff-card reader): name and the
+        last four characters of the ID number, so two nurses of one name stay apart in the audit."""
+        holder = self.read_card()
+        self.nurse_id = staff_id(holder)
+        return self.nurse_id
 
     # -- nurse actions with the entered nurse id ------------------------------------------
     def print_report(self, episode: Episode, start_s: float, end_s: float) -> ReportResult:

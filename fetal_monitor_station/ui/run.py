@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fetal_monitor_station.alarm_journal import journal_path
 from fetal_monitor_station.errors import StationError
 
-__all__ = ["add_arguments", "journal_path", "run_ui"]
+if TYPE_CHECKING:
+    from fetal_monitor_station.config import StationConfig
+    from fetal_monitor_station.idcard.reader import IdCardReader
+
+__all__ = ["add_arguments", "journal_path", "open_card_reader", "run_ui"]
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,6 +30,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--font", type=Path, default=None, help="CJK font file (default: WenQuanYi / Noto CJK)")
     p.add_argument("--volume", type=float, default=0.8, help="alarm volume 0..1 (high priority never below 0.6)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="close after S seconds (tests)")
+
+
+def open_card_reader(config: StationConfig) -> tuple[IdCardReader | None, str]:
+    """The configured ID-card reader; one that cannot be opened leaves typing (and says why), never
+    stops the screen."""
+    if config.idcard is None:
+        return None, ""
+    from fetal_monitor_station.idcard.reader import open_reader
+
+    try:
+        return open_reader(config.idcard.url, config.idcard.baudrate), ""
+    except StationError as exc:
+        log.warning("%s", exc)
+        return None, str(exc)
 
 
 def run_ui(args: argparse.Namespace) -> int:
@@ -49,8 +70,10 @@ def run_ui(args: argparse.Namespace) -> int:
     health = report_health(config, station, link)
     printer = PrinterWatch(CupsPrinter(args.printer, args.cups_server), station.clock) if args.printer else None
     health.printer = printer
+    card_reader, card_error = open_card_reader(config)
     nurse = NurseStation(station, journal, link=link, layout=args.layout, mask_names=not args.no_mask,
-                         station_id=config.station_id, font=font, printer=printer)
+                         station_id=config.station_id, font=font, printer=printer, card_reader=card_reader,
+                         card_error=card_error)
     configure_kivy(int(width), int(height), args.fullscreen)
     from fetal_monitor_station.ui.sound import AlarmSound
 
