@@ -24,10 +24,7 @@ code on SQLite and PostgreSQL, and no indicator can drift between the two.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +45,12 @@ POSTPARTUM_DAYS = 28
 HIGH_RISK_COLOURS = frozenset({"orange", "red", "purple"})
 ALL_AREAS = "all"
 SCHEMAS = ("antenatal-booking/1", "antenatal-visit/1", "delivery/1")
+# the export table (`--sqlite`, and the CSV/JSON made from it by sqlite-utils)
+TABLE = "indicators"
+KEY = ("indicator", "area", "start", "end")
+COLUMNS: dict[str, type] = {"indicator": str, "name_zh": str, "area": str, "start": str, "end": str, "numerator": int,
+                            "denominator": int, "value": float, "unit": str, "numerator_definition": str,
+                            "denominator_definition": str}
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def add_parser(sub: Any) -> None:
 
 
 def main(args: Any, db_url: str) -> int:
-    from central_hub import report
+    from central_hub import exports, report
     from central_hub.datakey import load as load_key
     from central_hub.store import open_store
 
@@ -226,27 +229,19 @@ def main(args: Any, db_url: str) -> int:
         rows = [r.as_dict() for r in compute(load(store, cipher), start, end, args.by_area)]
     finally:
         store.close()
-    if args.format == "json":
-        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-    elif args.format == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buf.getvalue()
-    else:
+    if args.format == "table":
         # the Chinese name last: the table pads by characters, and a CJK character is two columns wide
-        text = report.table(["indicator", "area", "numerator", "denominator", "value", "指标"],
-                            [[r["indicator"], r["area"], r["numerator"], r["denominator"],
-                              "-" if r["value"] is None else f"{r['value']}{'%' if r['unit'] == '%' else ''}",
-                              r["name_zh"]] for r in rows]) + "\n"
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    else:
+        text: str | None = report.table(["indicator", "area", "numerator", "denominator", "value", "指标"],
+                                        [[r["indicator"], r["area"], r["numerator"], r["denominator"],
+                                          "-" if r["value"] is None else f"{r['value']}{'%' if r['unit'] == '%' else ''}",
+                                          r["name_zh"]] for r in rows]) + "\n"
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+            text = None
+    else:  # CSV and JSON by sqlite-utils (central_hub.exports), not by hand
+        text = exports.write(rows, TABLE, KEY, args.format, args.out, COLUMNS)
+    if text is not None:
         sys.stdout.write(text)
     if args.sqlite:
-        import sqlite_utils
-
-        sqlite_utils.Database(args.sqlite)["indicators"].insert_all(  # type: ignore[union-attr]
-            rows, pk=("indicator", "area", "start", "end"), replace=True)
+        exports.write(rows, TABLE, KEY, "sqlite", args.sqlite, COLUMNS)
     return 0

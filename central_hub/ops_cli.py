@@ -8,18 +8,21 @@
     mch-hub user list --site DIR
     mch-hub quarantine-release ID --site DIR [--state-dir D]  re-check held records, store them (audited)
     mch-hub quarantine-purge ID --site DIR                   delete one item (audited)
+    mch-hub quarantine-export --site DIR --format csv|json|sqlite [--out F] [--reason R] [--device D]
+    mch-hub inspect FILE.db [FILE.db ...] [--json]           what a site's SQLite file holds (read-only)
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from central_hub import datakey, report
+from central_hub import datakey, exports, report
 from central_hub.audit import AuditLog
 from central_hub.config import DEFAULT_STATE_SUBDIR
 from central_hub.datakey import DataCipher
@@ -28,8 +31,9 @@ from central_hub.quarantine_admin import QuarantineAdmin
 from central_hub.store import Store, open_store
 from central_hub.users import Role, Users
 
-COMMANDS = ("web", "audit", "user", "quarantine-release", "quarantine-purge")
-CLI_ACTOR = "cli"  # who the audit log names for changes made on the hub machine's command line
+COMMANDS = ("web", "audit", "user", "quarantine-release", "quarantine-purge", "quarantine-export", "inspect")
+CLI_ACTOR = "cli"
+EXPORT_LIMIT = 10_000_000  # the quota keeps each device under 1,000 rows; this only bounds a runaway  # who the audit log names for changes made on the hub machine's command line
 
 Common = Callable[[argparse.ArgumentParser, bool], None]
 
@@ -77,6 +81,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     purge = sub.add_parser("quarantine-purge", help="delete one quarantine item (audited)")
     common(purge, False)
     purge.add_argument("item", type=int, help="quarantine item id")
+    export = sub.add_parser("quarantine-export", help="the quarantine as CSV, JSON or an SQLite table (sqlite-utils;"
+                                                      " reasons, devices, times: never the payload)")
+    common(export, False)
+    export.add_argument("--format", choices=list(exports.FORMATS), default="csv")
+    export.add_argument("--out", type=Path, help="write here (needed for sqlite; default stdout)")
+    export.add_argument("--reason", help="only this reason")
+    export.add_argument("--device", help="only this device")
+    inspect = sub.add_parser("inspect", help="tables, rows, keys, indexes and triggers of SQLite files (hub database,"
+                                             " device outbox, station archive), opened read-only with sqlite-utils")
+    inspect.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) -> int:
@@ -84,10 +99,22 @@ def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) 
         from central_hub.web.serve import serve  # uvicorn and the app only where needed
 
         return serve(args)
+    if args.command == "inspect":
+        found = [exports.inspect(f) for f in args.files]
+        print(json.dumps(found, indent=2, ensure_ascii=False) if args.json
+              else "\n\n".join(exports.inspect_text(i) for i in found))
+        return 0
     store = open_store(db_url(args))
     try:
         if args.command == "audit":
             return _audit(args, AuditLog(store))
+        if args.command == "quarantine-export":
+            items = QuarantineAdmin(store, AuditLog(store)).items(args.reason, args.device, limit=EXPORT_LIMIT)
+            text = exports.write(exports.quarantine_rows(items), exports.QUARANTINE_TABLE, "id", args.format, args.out,
+                                 exports.QUARANTINE_COLUMNS)
+            if text is not None:
+                sys.stdout.write(text)
+            return 0
         if args.command.startswith("quarantine-"):
             return _quarantine(args, store)
         return _user(args, Users(store), AuditLog(store))
