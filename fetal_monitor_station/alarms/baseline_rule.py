@@ -25,8 +25,10 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
+
 from ..analysis import rules as R
-from ..trace import SAMPLE_HZ
+from ..trace import SAMPLE_HZ, FloatArray
 
 EPOCH_S = 10.0  # station: the level is judged every 10 s
 EPOCH = int(EPOCH_S * SAMPLE_HZ)
@@ -56,7 +58,7 @@ def _median(xs: list[float]) -> float:
 class LevelTracker:
     """Epoch levels (10 s) and recent baselines (>= 10 min stable in the last 60 min) of one bed."""
 
-    __slots__ = ("_buf", "_count", "_epoch_start", "level", "_minute", "_epochs", "_minutes", "baselines")
+    __slots__ = ("_buf", "_count", "_epoch_start", "level", "_minute", "_epochs", "_minutes", "_windows", "baselines")
 
     def __init__(self) -> None:
         self._buf: list[float] = []
@@ -66,6 +68,7 @@ class LevelTracker:
         self._minute: list[float] = []
         self._epochs = 0
         self._minutes: deque[float | None] = deque(maxlen=BASELINE_MEMORY_MIN)
+        self._windows: deque[float | None] = deque(maxlen=BASELINE_MEMORY_MIN - BASELINE_MIN_MINUTES + 1)
         self.baselines: tuple[float, ...] = ()
 
     def push(self, t: float, f: float | None) -> tuple[float, float | None] | None:
@@ -77,7 +80,45 @@ class LevelTracker:
         self._count += 1
         if self._count < EPOCH:
             return None
-        level = _median(self._buf) if len(self._buf) >= MIN_EPOCH_VALID else None
+        return self._close_epoch()
+
+    def push_block(self, t0: float, fhr: FloatArray) -> list[tuple[int, float, float | None, tuple[float, ...]]]:
+        """Add consecutive samples from time `t0` (NaN = none), as `push` one by one would; returns
+        (index in the block of the sample that closed it, epoch start s, level or None, the recent
+        baselines after it) per closed epoch."""
+        out = []
+        n, pos = fhr.size, 0
+        if self._count == 0 and n >= EPOCH:  # whole epochs: their medians at once (NaN sorts last)
+            whole = n // EPOCH
+            rows = np.sort(fhr[:whole * EPOCH].reshape(whole, EPOCH), axis=1)
+            k = EPOCH // 2
+            if np.isnan(rows[:, -1]).any():
+                count = (EPOCH - np.isnan(rows).sum(axis=1)).tolist()
+                levels = [None if c < MIN_EPOCH_VALID else float(row[c // 2]) if c % 2 else
+                          0.5 * (float(row[c // 2 - 1]) + float(row[c // 2])) for c, row in zip(count, rows, strict=True)]
+            else:  # no gap: every epoch has all EPOCH (even) samples
+                levels = (0.5 * (rows[:, k - 1] + rows[:, k])).tolist()
+            for e, level in enumerate(levels):
+                self._epoch_start = t0 + e * EPOCH / SAMPLE_HZ
+                out.append(((e + 1) * EPOCH - 1, *self._close_epoch_with(level), self.baselines))
+            pos = whole * EPOCH
+        while pos < n:
+            if self._count == 0:
+                self._epoch_start = t0 + pos / SAMPLE_HZ
+            take = min(n - pos, EPOCH - self._count)
+            seg = fhr[pos:pos + take]
+            self._buf.extend(seg[~np.isnan(seg)].tolist())
+            self._count += take
+            pos += take
+            if self._count == EPOCH:
+                start, level = self._close_epoch()
+                out.append((pos - 1, start, level, self.baselines))
+        return out
+
+    def _close_epoch(self) -> tuple[float, float | None]:
+        return self._close_epoch_with(_median(self._buf) if len(self._buf) >= MIN_EPOCH_VALID else None)
+
+    def _close_epoch_with(self, level: float | None) -> tuple[float, float | None]:
         self._buf = []
         self._count = 0
         self.level = level
@@ -92,25 +133,44 @@ class LevelTracker:
         self._minutes.append(_median(self._minute) if len(self._minute) * 2 >= EPOCHS_PER_MIN else None)
         self._minute = []
         self._epochs = 0
-        ms = list(self._minutes)
+        # a window of 10 minutes never changes once closed: judge only the newest, keep the others'
+        # verdicts (one per window still inside the memory)
+        ms = self._minutes
+        if len(ms) < BASELINE_MIN_MINUTES:
+            return
+        wins = self._windows
+        dropped = wins[0] if len(wins) == wins.maxlen else None
+        verdict = _stable_level([ms[k] for k in range(len(ms) - BASELINE_MIN_MINUTES, len(ms))])
+        wins.append(verdict)
+        if verdict is None and dropped is None:
+            return  # the set of baselines is unchanged
         found: list[float] = []
-        for end in range(BASELINE_MIN_MINUTES, len(ms) + 1):
-            window = [m for m in ms[end - BASELINE_MIN_MINUTES:end] if m is not None]
-            if len(window) < BASELINE_SHARE * BASELINE_MIN_MINUTES:
-                continue
-            mid = _median(window)
-            near = sum(1 for m in window if abs(m - mid) <= BASELINE_BAND_BPM)
-            if near >= BASELINE_SHARE * BASELINE_MIN_MINUTES and \
-                    all(abs(mid - b) > RETURN_BAND_BPM / 2 for b in found):
+        for mid in self._windows:
+            if mid is not None and all(abs(mid - b) > RETURN_BAND_BPM / 2 for b in found):
                 found.append(mid)
         self.baselines = tuple(found)
 
     def recent_baseline_near(self, level: float) -> float | None:
         """A recent baseline in the normal range within `RETURN_BAND_BPM` of `level`, if any."""
-        for b in self.baselines:
-            if R.NORMAL_BASELINE_MIN_BPM <= b <= R.NORMAL_BASELINE_MAX_BPM and abs(level - b) <= RETURN_BAND_BPM:
-                return b
+        return baseline_near(self.baselines, level)
+
+
+def _stable_level(minutes: list[float | None]) -> float | None:
+    """The median of 10 minute levels if it is a baseline (enough of them close to it), else None."""
+    window = [m for m in minutes if m is not None]
+    if len(window) < BASELINE_SHARE * BASELINE_MIN_MINUTES:
         return None
+    mid = _median(window)
+    near = sum(1 for m in window if abs(m - mid) <= BASELINE_BAND_BPM)
+    return mid if near >= BASELINE_SHARE * BASELINE_MIN_MINUTES else None
+
+
+def baseline_near(baselines: tuple[float, ...], level: float) -> float | None:
+    """The first of `baselines` in the normal range within `RETURN_BAND_BPM` of `level`, if any."""
+    for b in baselines:
+        if R.NORMAL_BASELINE_MIN_BPM <= b <= R.NORMAL_BASELINE_MAX_BPM and abs(level - b) <= RETURN_BAND_BPM:
+            return b
+    return None
 
 
 class BaselineRateRule:

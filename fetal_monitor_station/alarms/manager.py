@@ -15,9 +15,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+import numpy as np
+import numpy.typing as npt
+
 from ..analysis.events import FIGO_PATHOLOGICAL, NICHD_III, AnalysisEvent, Snapshot
-from ..trace import SAMPLE_HZ
-from .baseline_rule import BaselineRateRule, LevelTracker
+from ..trace import SAMPLE_HZ, FloatArray
+from .baseline_rule import BaselineRateRule, LevelTracker, baseline_near
 from .model import (
     BRADYCARDIA,
     CHANGE_ACKNOWLEDGED,
@@ -42,6 +45,7 @@ from .model import (
 from .timer import ConditionTimer
 
 Clock = Callable[[], float]
+BoolArray = npt.NDArray[np.bool_]
 HISTORY_LENGTH = 2000
 TIMED_KINDS = (FHR_HIGH_LIMIT, FHR_LOW_LIMIT, PROLONGED_DECELERATION, SIGNAL_LOSS, MATERNAL_COINCIDENCE,
                REDUCED_VARIABILITY)
@@ -64,6 +68,10 @@ class _Bed:
                            BRADYCARDIA: (BaselineRateRule(-1, th.bradycardia_bpm), th.bradycardia_s)}
         self.last_update: float | None = None
         self.connected = True
+        # the snapshot's live baseline and variability as of the last update (both change only
+        # at the analyzer's knots): in force for the samples of the next block but its last
+        self.live_baseline: float | None = None
+        self.variability: float | None = None
 
 
 class AlarmManager:
@@ -95,45 +103,221 @@ class AlarmManager:
 
     # ------------------------------------------------------------------ inputs
     def update(self, bed_id: str, events: Iterable[AnalysisEvent], snapshot: Snapshot) -> list[AlarmChange]:
+        """One sample: `snapshot` taken right after the analyzer's `push` of it."""
         bed = self._bed(bed_id)
-        th = bed.th
         now = self._clock()
-        bed.last_update = now
+        out = self._arrived(bed_id, bed, now)
+        t, f = snapshot.t_s, snapshot.fhr_bpm
+        epoch = bed.levels.push(t, f)
+        out += self._sample(bed_id, bed, t, now, f, snapshot.live_baseline_bpm, snapshot.mhr_bpm,
+                            snapshot.variability_bpm, epoch, TIMED_KINDS)
+        out += self._end_of_update(bed_id, bed, snapshot, now)
+        return out
+
+    def update_block(self, bed_id: str, events: Iterable[AnalysisEvent], snapshot: Snapshot,
+                     fhr: FloatArray, mhr: FloatArray) -> list[AlarmChange]:
+        """Consecutive samples at once (offline): `fhr`/`mhr` the samples pushed since the last
+        update as the analysis took them (NaN = none), ending at `snapshot` (taken after the last).
+        The same alarms at the same sample times as `update` on each sample, as long as the live
+        baseline and variability change only on the block's last sample (the analyzer's knots).
+        The rate rules go by the block's 10-s epochs; each timed kind's conditions are computed
+        with numpy and its timer is stepped only through its open episodes. Kinds that depend on
+        each other's alarms (the FHR limits) or an escalation falling due inside the block make
+        the block go sample by sample, as `update`. Clock time of a sample: the clock now minus
+        how far the sample is before the last."""
+        n = int(fhr.size)
+        if n == 0:
+            return []
+        bed = self._bed(bed_id)
+        now_end = self._clock()
+        out = self._arrived(bed_id, bed, now_end)
+        t0 = snapshot.t_s - (n - 1) / SAMPLE_HZ
+        shift = now_end - snapshot.t_s
+        lb0, v0 = bed.live_baseline, bed.variability  # in force until the last sample
+        lb1, v1 = snapshot.live_baseline_bpm, snapshot.variability_bpm
+        lowest, highest = float(np.fmin.reduce(fhr)), float(np.fmax.reduce(fhr))  # NaN only if all are
+        if self._escalation_due(bed_id, bed, now_end) or any(
+                bed.timers[k].since is not None or (bed_id, k) in self._active for k in COVERED_BY) or any(
+                bed.timers[k].since is None and (bed_id, k) in self._active for k in TIMED_KINDS) or \
+                highest > bed.th.fhr_high_limit_bpm or lowest < bed.th.fhr_low_limit_bpm:
+            out += self._block_by_sample(bed_id, bed, fhr, mhr, t0, shift, lb0, lb1, v0, v1)
+        else:
+            level0, baselines0 = bed.levels.level, bed.levels.baselines
+            closes = bed.levels.push_block(t0, fhr)
+            if self._rate_quiet(bed_id, bed, closes):
+                for rule, _ in bed.rate_rules.values():
+                    rule.holding = False
+            else:
+                for i, start, level, _ in closes:
+                    t = t0 + i / SAMPLE_HZ
+                    out += self._rate_epoch(bed_id, bed, start, level, t, t + shift)
+            for kind, valid, met in self._conditions(bed_id, bed, fhr, mhr, lowest, lb0, lb1, v0, v1, level0,
+                                                     baselines0, closes):
+                out += self._run_timer(bed_id, bed, kind, valid, met, t0, shift)
+        out += self._end_of_update(bed_id, bed, snapshot, now_end)
+        out.sort(key=lambda c: c.at)  # stable: the changes of one sample keep their order
+        return out
+
+    def _rate_quiet(self, bed_id: str, bed: _Bed, closes: list[tuple[int, float, float | None, tuple[float, ...]]]
+                    ) -> bool:
+        """No rate episode or alarm open and every epoch level (if any) within the limits: the rate
+        rules would only note 'not holding'."""
+        if any(rule.since is not None or (bed_id, kind) in self._active for kind, (rule, _) in bed.rate_rules.items()):
+            return False
+        levels = [lvl for _, _, lvl, _ in closes if lvl is not None]
+        return not levels or (bed.th.bradycardia_bpm <= min(levels) and max(levels) <= bed.th.tachycardia_bpm)
+
+    def _escalation_due(self, bed_id: str, bed: _Bed, now_end: float) -> bool:
+        """An escalation may fall due before the block's last sample (an alarm already active, or
+        one raised in the block, with a short escalation delay)."""
+        if bed.th.escalate_after_s <= 60.0:
+            return True
+        return any((a.escalated_at if a.escalated_at is not None else a.raised_at) + bed.th.escalate_after_s < now_end
+                   for (b, _), a in self._active.items()
+                   if b == bed_id and a.acked_by is None and a.priority < Priority.HIGH)
+
+    def _block_by_sample(self, bed_id: str, bed: _Bed, fhr: FloatArray, mhr: FloatArray, t0: float, shift: float,
+                         lb0: float | None, lb1: float | None, v0: float | None, v1: float | None
+                         ) -> list[AlarmChange]:
         out: list[AlarmChange] = []
+        n = fhr.size
+        levels = bed.levels
+        for i, (f, m) in enumerate(zip(fhr.tolist(), mhr.tolist(), strict=True)):
+            t = t0 + i / SAMPLE_HZ
+            now = t + shift
+            f = None if f != f else f
+            m = None if m != m else m
+            last = i == n - 1
+            out += self._sample(bed_id, bed, t, now, f, lb1 if last else lb0, m, v1 if last else v0,
+                                levels.push(t, f), TIMED_KINDS)
+            if not last and self._active:
+                out += self._escalate(now, bed_id)
+        return out
+
+    def _conditions(self, bed_id: str, bed: _Bed, fhr: FloatArray, mhr: FloatArray, lowest: float,
+                    lb0: float | None, lb1: float | None, v0: float | None, v1: float | None,
+                    level0: float | None, baselines0: tuple[float, ...],
+                    closes: list[tuple[int, float, float | None, tuple[float, ...]]]
+                    ) -> list[tuple[str, BoolArray, BoolArray]]:
+        """(kind, judged, met) per sample of a block, the same values as `_condition` on each
+        sample, for the kinds `_run_timer` steps (not the FHR limits) that may change in it (an
+        episode or alarm open, or the condition met somewhere)."""
+        th = bed.th
+        n = fhr.size
+        out: list[tuple[str, BoolArray, BoolArray]] = []
+
+        def idle(kind: str) -> bool:
+            return bed.timers[kind].since is None and (bed_id, kind) not in self._active
+
+        gaps = bool(np.isnan(fhr).any())
+        has_f = ~np.isnan(fhr) if gaps else np.ones(n, dtype=bool)
+        drop = th.prolonged_decel_drop_bpm
+        below = [x - drop for x in (lb0, lb1) if x is not None]
+        with np.errstate(invalid="ignore"):
+            lb = np.full(n, np.nan if lb0 is None else lb0)
+            lb[-1] = np.nan if lb1 is None else lb1
+            if not below or not lowest < max(below):  # no sample can be below the live baseline - drop
+                decel = np.zeros(n, dtype=bool)
+            else:
+                decel = fhr < lb - drop
+            if decel.any():  # the return exception, on the epoch level in force at each sample
+                bounds = [(0, level0, baselines0)] + [(i, lvl, bl) for i, _, lvl, bl in closes]
+                for k, (a, lvl, bl) in enumerate(bounds):
+                    b = bounds[k + 1][0] if k + 1 < len(bounds) else n
+                    if lvl is None or not decel[a:b].any():
+                        continue
+                    back = baseline_near(bl, lvl)
+                    if back is not None:
+                        decel[a:b] &= back > lb[a:b] - RETURN_MIN_BELOW_LIVE_BPM
+            if not idle(PROLONGED_DECELERATION) or decel.any():
+                out.append((PROLONGED_DECELERATION, has_f & ~np.isnan(lb), decel))
+            if not idle(SIGNAL_LOSS) or gaps:
+                out.append((SIGNAL_LOSS, np.ones(n, dtype=bool), ~has_f))
+            coin = np.abs(fhr - mhr) < th.coincidence_bpm
+            if not idle(MATERNAL_COINCIDENCE) or coin.any():
+                out.append((MATERNAL_COINCIDENCE, has_f & ~np.isnan(mhr), coin))
+            lim = th.reduced_variability_bpm
+            if not idle(REDUCED_VARIABILITY) or (v0 is not None and v0 < lim) or (v1 is not None and v1 < lim):
+                v = np.full(n, np.nan if v0 is None else v0)
+                v[-1] = np.nan if v1 is None else v1
+                out.append((REDUCED_VARIABILITY, ~np.isnan(v), v < lim))
+        return out
+
+    def _run_timer(self, bed_id: str, bed: _Bed, kind: str, valid: BoolArray, met: BoolArray, t0: float,
+                   shift: float) -> list[AlarmChange]:
+        """One kind's timer through a block (unjudged samples change nothing): raised at the sample
+        an episode reaches its rule time, cleared at the sample that ends it."""
+        out: list[AlarmChange] = []
+        timer = bed.timers[kind]
+        key = (bed_id, kind)
+        if timer.since is None and not (met & valid).any():
+            return out
+        judged = np.flatnonzero(valid)
+        for since, fire, end in timer.run(t0 + judged / SAMPLE_HZ, met[judged], bed.rule_s[kind]):
+            if fire is not None:
+                out += self._raise(bed_id, kind, fire + shift, since, f"{kind.replace('_', ' ')} for {fire - since:.0f} s")
+            if end is not None and key in self._active:
+                out += self._clear(bed_id, kind, end + shift)
+        return out
+
+    def _arrived(self, bed_id: str, bed: _Bed, now: float) -> list[AlarmChange]:
+        bed.last_update = now
         if not bed.connected or (bed_id, DISCONNECTED) in self._active:
             bed.connected = True
-            out += self._clear(bed_id, DISCONNECTED, now)
-        t = snapshot.t_s
-        f, lb, m = snapshot.fhr_bpm, snapshot.live_baseline_bpm, snapshot.mhr_bpm
-        tm = bed.timers
-        levels = bed.levels
-        epoch = levels.push(t, f)
-        if epoch is not None:
-            for kind, (rule, rule_s) in bed.rate_rules.items():
-                rule.epoch(epoch[0], epoch[1], levels)
-                if rule.holding and rule.held_for() >= rule_s:
-                    limit = th.tachycardia_bpm if kind == TACHYCARDIA else th.bradycardia_bpm
-                    side = ">" if kind == TACHYCARDIA else "<"
-                    out += self._raise(bed_id, kind, now, rule.since or t,
-                                       f"baseline {side} {limit:.0f} bpm for {rule.held_for():.0f} s")
-                elif rule.since is None and (bed_id, kind) in self._active:
-                    if t - rule.last_held_s >= th.rate_clear_after_s:  # a brief lapse neither clears nor re-raises
-                        out += self._clear(bed_id, kind, now)
-        tm[FHR_HIGH_LIMIT].update(t, None if f is None else f > th.fhr_high_limit_bpm)
-        tm[FHR_LOW_LIMIT].update(t, None if f is None else f < th.fhr_low_limit_bpm)
-        decel = None
-        if f is not None and lb is not None:
-            decel = f < lb - th.prolonged_decel_drop_bpm
-            if decel and levels.level is not None:
-                back = levels.recent_baseline_near(levels.level)  # a return from a shift, not a deceleration
-                decel = back is None or back > lb - RETURN_MIN_BELOW_LIVE_BPM
-        tm[PROLONGED_DECELERATION].update(t, decel)
-        tm[SIGNAL_LOSS].update(t, f is None)
-        tm[MATERNAL_COINCIDENCE].update(t, None if f is None or m is None else abs(f - m) < th.coincidence_bpm)
-        v = snapshot.variability_bpm  # settled: median band of the last 10 settled minutes
-        tm[REDUCED_VARIABILITY].update(t, None if v is None else v < th.reduced_variability_bpm)
-        for kind in TIMED_KINDS:
-            timer = tm[kind]
+            return self._clear(bed_id, DISCONNECTED, now)
+        return []
+
+    def _condition(self, bed: _Bed, kind: str, f: float | None, lb: float | None, m: float | None,
+                   v: float | None) -> bool | None:
+        """The condition of a timed kind on one sample (None: cannot be judged, neither feeds nor ends)."""
+        th = bed.th
+        if kind == SIGNAL_LOSS:
+            return f is None
+        if kind == REDUCED_VARIABILITY:  # settled: median band of the last 10 settled minutes
+            return None if v is None else v < th.reduced_variability_bpm
+        if f is None:
+            return None
+        if kind == FHR_HIGH_LIMIT:
+            return f > th.fhr_high_limit_bpm
+        if kind == FHR_LOW_LIMIT:
+            return f < th.fhr_low_limit_bpm
+        if kind == MATERNAL_COINCIDENCE:
+            return None if m is None else abs(f - m) < th.coincidence_bpm
+        if lb is None:  # prolonged deceleration
+            return None
+        decel = f < lb - th.prolonged_decel_drop_bpm
+        level = bed.levels.level
+        if decel and level is not None:
+            back = bed.levels.recent_baseline_near(level)  # a return from a shift, not a deceleration
+            decel = back is None or back > lb - RETURN_MIN_BELOW_LIVE_BPM
+        return decel
+
+    def _rate_epoch(self, bed_id: str, bed: _Bed, start_s: float, level: float | None, t: float,
+                    now: float) -> list[AlarmChange]:
+        """Brady/tachycardia on a closed 10-s epoch (judged at `t`, its last sample)."""
+        th = bed.th
+        out: list[AlarmChange] = []
+        for kind, (rule, rule_s) in bed.rate_rules.items():
+            rule.epoch(start_s, level, bed.levels)
+            if rule.holding and rule.held_for() >= rule_s:
+                limit = th.tachycardia_bpm if kind == TACHYCARDIA else th.bradycardia_bpm
+                side = ">" if kind == TACHYCARDIA else "<"
+                out += self._raise(bed_id, kind, now, rule.since or t,
+                                   f"baseline {side} {limit:.0f} bpm for {rule.held_for():.0f} s")
+            elif rule.since is None and (bed_id, kind) in self._active:
+                if t - rule.last_held_s >= th.rate_clear_after_s:  # a brief lapse neither clears nor re-raises
+                    out += self._clear(bed_id, kind, now)
+        return out
+
+    def _sample(self, bed_id: str, bed: _Bed, t: float, now: float, f: float | None, lb: float | None,
+                m: float | None, v: float | None, epoch: tuple[float, float | None] | None,
+                kinds: tuple[str, ...]) -> list[AlarmChange]:
+        """One sample's rules for `kinds` (the timed kinds left out cannot change on it)."""
+        out = [] if epoch is None else self._rate_epoch(bed_id, bed, epoch[0], epoch[1], t, now)
+        th = bed.th
+        for kind in kinds:
+            timer = bed.timers[kind]
+            timer.update(t, self._condition(bed, kind, f, lb, m, v))
             if timer.holding and timer.held_for() >= bed.rule_s[kind]:
                 if any((bed_id, k) in self._active for k in COVERED_BY.get(kind, ())):
                     continue
@@ -143,6 +327,13 @@ class AlarmManager:
                 if kind in COVERED_BY and t - (timer.last_true or t) < th.rate_clear_after_s:
                     continue  # a limit alarm hovering at its limit does not clear and re-raise
                 out += self._clear(bed_id, kind, now)
+        return out
+
+    def _end_of_update(self, bed_id: str, bed: _Bed, snapshot: Snapshot, now: float) -> list[AlarmChange]:
+        """The classification (it changes only when the analysis settles a minute) and escalation."""
+        th = bed.th
+        bed.live_baseline, bed.variability = snapshot.live_baseline_bpm, snapshot.variability_bpm
+        out: list[AlarmChange] = []
         cl = snapshot.classification
         bad = cl is not None and (cl.nichd == NICHD_III if th.lead == "nichd" else cl.figo == FIGO_PATHOLOGICAL)
         if bad and cl is not None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
+import numpy.typing as npt
+
 MIN_SAMPLES_TO_END = 8  # 2 s at 4 Hz before an episode can be judged
 
 
@@ -51,6 +54,54 @@ class ConditionTimer:
         if len(self._flags) >= MIN_SAMPLES_TO_END and self._true < self._hold * len(self._flags):
             self.since = None
             self.holding = False
+
+    def run(self, t: npt.NDArray[np.float64], met: npt.NDArray[np.bool_], rule_s: float
+            ) -> list[tuple[float, float | None, float | None]]:
+        """`update(t[i], met[i])` for consecutive judged samples, with numpy per episode instead of
+        per sample. Returns (since, fire, end) for each episode alive in them: `fire` the first
+        sample at which it held and had held for `rule_s`, `end` the sample that ended it (None:
+        not in these samples)."""
+        out: list[tuple[float, float | None, float | None]] = []
+        pos, n, w = 0, met.size, self._window
+        while pos < n:
+            if self.since is None:
+                hits = np.flatnonzero(met[pos:])
+                if not hits.size:
+                    self.holding = False
+                    break
+                pos += int(hits[0])
+                self.since = float(t[pos])
+                self._flags.clear()
+                self._true = 0
+            since = self.since
+            prior = np.fromiter(self._flags, dtype=bool, count=len(self._flags))
+            seg = met[pos:]
+            flags = np.concatenate((prior, seg))
+            csum = np.concatenate(([0], np.cumsum(flags)))
+            k = np.arange(prior.size, flags.size)
+            length = np.minimum(k + 1, w)
+            true = csum[k + 1] - csum[k + 1 - length]
+            ends = np.flatnonzero((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length))
+            stop = int(ends[0]) if ends.size else seg.size  # seg index of the ending sample
+            ts = t[pos:pos + stop]
+            fires = np.flatnonzero(seg[:stop] & (ts - since >= rule_s))
+            fire = float(ts[fires[0]]) if fires.size else None
+            trues = np.flatnonzero(seg[:stop + 1] if ends.size else seg)
+            if trues.size:
+                self.last_true = float(t[pos + int(trues[-1])])
+            if ends.size:
+                out.append((since, fire, float(t[pos + stop])))
+                self.since = None
+                self.holding = False
+                pos += stop + 1
+                continue
+            out.append((since, fire, None))
+            tail = flags[-w:].tolist()
+            self._flags = deque(tail)
+            self._true = int(sum(tail))
+            self.holding = bool(seg[-1])
+            break
+        return out
 
     def held_for(self) -> float:
         """Seconds from the episode's start to the last sample meeting the condition."""

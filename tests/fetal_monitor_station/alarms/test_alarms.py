@@ -16,6 +16,7 @@ from fetal_monitor_station.alarms.model import (
     SIGNAL_LOSS,
     TACHYCARDIA,
 )
+from fetal_monitor_station.alarms.replay import SampleClock, replay
 from fetal_monitor_station.analysis import StreamingAnalyzer
 from fetal_monitor_station.sources.synthetic import SyntheticSpec, generate
 from fetal_monitor_station.trace import SAMPLE_HZ, Trace
@@ -31,15 +32,12 @@ class FakeClock:
         return self.now
 
 
-def run(trace: Trace, th: AlarmThresholds | None = None) -> tuple[AlarmManager, list, FakeClock]:
-    clock = FakeClock()
+def run(trace: Trace, th: AlarmThresholds | None = None) -> tuple[AlarmManager, list, SampleClock]:
+    """The trace through the analyzer and the alarms a knot at a time, as offline (`update_block`;
+    test_block_update shows it gives what `update` on every sample gives)."""
+    clock = SampleClock()
     mgr = AlarmManager(th or AlarmThresholds(), clock)
-    an = StreamingAnalyzer()
-    changes = []
-    for s in trace.samples():
-        clock.now = s.t_s
-        ev = an.push(s)
-        changes += mgr.update(BED, ev, an.snapshot())
+    _, changes = replay(trace, StreamingAnalyzer(), mgr, clock, BED)
     return mgr, changes, clock
 
 
