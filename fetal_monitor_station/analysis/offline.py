@@ -9,23 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..alarms.manager import AlarmManager
-from ..alarms.model import AlarmThresholds
-from ..trace import CtgSample, Trace
+from ..alarms.model import AlarmChange, AlarmThresholds
+from ..alarms.replay import SampleClock, replay
+from ..trace import Trace
 from .config import CHANNEL_AUTO, AnalysisConfig
 from .events import KIND_ACCELERATION, KIND_CLASSIFICATION, KIND_CONTRACTION, KIND_DECELERATION, AnalysisEvent
 from .streaming import StreamingAnalyzer
 
 OFFLINE_BED = "offline"
-
-
-class _SampleClock:
-    """Alarm clock that follows the sample time of the recording."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def analyse_trace(trace: Trace, config: AnalysisConfig | None = None,
@@ -34,26 +25,14 @@ def analyse_trace(trace: Trace, config: AnalysisConfig | None = None,
     cfg = config or AnalysisConfig(fhr_channel=CHANNEL_AUTO)
     analyzer = StreamingAnalyzer(cfg)
     analyzer.baseline_sink = []
-    clock = _SampleClock()
-    alarms = AlarmManager(thresholds or AlarmThresholds(lead=cfg.lead), clock) if with_alarms else None
     events: list[AnalysisEvent] = []
-    changes = []
-    if alarms is None:
-        events += analyzer.push_block(trace.fhr1_bpm, trace.fhr2_bpm, trace.mhr_bpm, trace.toco)
+    changes: list[AlarmChange] = []
+    if with_alarms:
+        clock = SampleClock()
+        alarms = AlarmManager(thresholds or AlarmThresholds(lead=cfg.lead), clock)
+        events, changes = replay(trace, analyzer, alarms, clock, OFFLINE_BED)
     else:
-        f1, f2, mh, tc = (a.tolist() for a in (trace.fhr1_bpm, trace.fhr2_bpm, trace.mhr_bpm, trace.toco))
-        mv, mk = trace.movement.tolist(), trace.mark.tolist()
-        hz = trace.sample_hz
-        push, snapshot, update = analyzer.push, analyzer.snapshot, alarms.update
-        for i in range(len(f1)):
-            t = i / hz
-            ev = push(CtgSample(t, _v(f1[i]), _v(f2[i]), _v(mh[i]), _v(tc[i]), mv[i], mk[i]))
-            if ev:
-                events += ev
-            clock.now = t
-            ch = update(OFFLINE_BED, ev, snapshot())
-            if ch:
-                changes += ch
+        events += analyzer.push_block(trace.fhr1_bpm, trace.fhr2_bpm, trace.mhr_bpm, trace.toco)
     events += analyzer.finish()
     base = np.full(len(trace), np.nan)
     for a, piece in analyzer.baseline_sink:
@@ -79,10 +58,6 @@ def analyse_file(path: str | Path, config: AnalysisConfig | None = None) -> dict
     from ..sources.readers import read_any
 
     return analyse_trace(read_any(path), config)
-
-
-def _v(x: float) -> float | None:
-    return None if x != x else x
 
 
 def _ep(e: AnalysisEvent) -> dict[str, Any]:
