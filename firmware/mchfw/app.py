@@ -58,7 +58,8 @@ class Resetter:
     """A reset asked for by a command or the updater, done RESET_DELAY_MS later from the main loop."""
 
     def __init__(self, board, clock) -> None:
-        self.board, self.clock, self.at = board, clock, None
+        self.board, self.clock = board, clock
+        self.at: int | None = None
 
     def request(self) -> None:
         if self.at is None:
