@@ -186,6 +186,16 @@ class DeviceLink:
         client.disconnect()
         client.loop_stop()
 
+    def rotate_keys(self, keys: LinkKeys) -> None:
+        """Seal under new link keys from now on; downlink opens under the new or the replaced key
+        (its grace window), so acks for envelopes sent before the rotation still count. An ack the
+        hub sealed under the new key before this call is not lost either: its records are resent
+        after the ack timeout and the hub, which holds them, acknowledges them again."""
+        if keys.device_id != self.config.device_id:
+            raise LinkError(f"link keys are for {keys.device_id!r}, this link is {self.config.device_id!r}")
+        self.keys = keys  # one reference swap: the sender and the network thread read it per message
+        self._wake.set()
+
     def reconnect(self) -> None:
         """A new MQTT session with the certificate and key now in the config's files (after a
         renewal installed new ones): paho's TLS context is fixed per client, so the old client is

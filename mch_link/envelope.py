@@ -62,6 +62,7 @@ class Message:
     records: tuple[Record, ...]
     digest: str  # sha256 of the envelope bytes, to recognise a byte-identical redelivery
     epoch: bytes = b""  # the sender's boot epoch: counters are fresh per (device, epoch)
+    previous_key: bool = False  # opened under the key a rotation replaced (its grace window)
 
 
 def seal(key: DirectionKey, device_id: str, topic: str, counter: int, schema: str,
@@ -102,15 +103,26 @@ def peek(data: bytes) -> Header:
     return Header(kid_text, counter, schema, sealed_at, epoch, protected_bytes, protected, ciphertext)
 
 
-def open_header(header: Header, key: DirectionKey, topic: str, envelope: bytes) -> Message:
-    plaintext = cose.decrypt0(key.key, key.base_iv, header.protected_bytes, header.protected,
-                              header.ciphertext, topic.encode())
+def open_header(header: Header, key: DirectionKey, topic: str, envelope: bytes, now_ms: int | None = None) -> Message:
+    """Open under `key`, or under the key it replaced while the rotation's grace window lasts
+    (an envelope sealed before the rotation and still in flight). Raises EnvelopeError."""
+    try:
+        plaintext = cose.decrypt0(key.key, key.base_iv, header.protected_bytes, header.protected,
+                                  header.ciphertext, topic.encode())
+        previous_key = False
+    except EnvelopeError as exc:
+        previous = key.previous_at(now_ms)
+        if previous is None or exc.reason != "auth-failed":
+            raise
+        plaintext = cose.decrypt0(previous.key, previous.base_iv, header.protected_bytes, header.protected,
+                                  header.ciphertext, topic.encode())
+        previous_key = True
     return Message(header.kid, header.counter, header.schema, header.sealed_at_ms,
-                   _decode_records(plaintext), hashlib.sha256(envelope).hexdigest(), header.epoch)
+                   _decode_records(plaintext), hashlib.sha256(envelope).hexdigest(), header.epoch, previous_key)
 
 
-def open_envelope(data: bytes, key: DirectionKey, topic: str) -> Message:
-    return open_header(peek(data), key, topic, data)
+def open_envelope(data: bytes, key: DirectionKey, topic: str, now_ms: int | None = None) -> Message:
+    return open_header(peek(data), key, topic, data, now_ms)
 
 
 def _decode_records(plaintext: bytes) -> tuple[Record, ...]:

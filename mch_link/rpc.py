@@ -76,9 +76,11 @@ class RpcKeys:
 
 
 def _derive(key: DirectionKey, info: bytes) -> DirectionKey:
+    """The request/response key of a link key, and of the key a rotation replaced (same grace window)."""
     material = HKDF(hashes.SHA256(), cose.KEY_LEN + cose.NONCE_LEN, salt=None, info=info).derive(
         key.key + key.base_iv)
-    return DirectionKey(material[:cose.KEY_LEN], material[cose.KEY_LEN:])
+    previous = None if key.previous is None else _derive(key.previous, info)
+    return DirectionKey(material[:cose.KEY_LEN], material[cose.KEY_LEN:], previous, key.previous_until_ms)
 
 
 def rpc_keys(keys: LinkKeys) -> RpcKeys:
@@ -212,6 +214,10 @@ class RpcClient:
         self._guard = ResponseGuard()
         self.refused_responses = 0
         transport.on_response = self._on_response
+
+    def rekey(self, keys: LinkKeys) -> None:
+        """After a key rotation (DeviceLink.rotate_keys): requests under the new keys, answers under either."""
+        self._keys = rpc_keys(keys)
 
     @staticmethod
     def new_idempotency_key() -> str:

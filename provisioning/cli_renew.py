@@ -3,6 +3,7 @@
     mch-provision renew --site S DEVICE --csr FILE --out FILE   from a CSR the technician carries
     mch-provision renew --site S --from-hub [--hub-id hub]       every CSR devices sent over the link
     mch-provision renew --site S DEVICE --finish [--force]       the old serial onto the CRL
+    mch-provision rotate-keys --site S DEVICE --out DIR [--grace-days 7]   new envelope keys
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from provisioning import pki, renew
+from provisioning import pki, renew, rotate
 from provisioning.errors import ProvisioningError
 from provisioning.files import read_bytes, write_public
 from provisioning.site import Site
@@ -33,6 +34,26 @@ def add_renew_parser(sub: Any, site_args: Any) -> None:
     p.add_argument("--hub-id", default="hub", help="the hub view whose queue --from-hub signs (default hub)")
     p.add_argument("--force", action="store_true",
                    help="with --finish: revoke even though the hub has not noted the device's switch")
+    add_rotate_parser(sub, site_args)
+
+
+def add_rotate_parser(sub: Any, site_args: Any) -> None:
+    p = sub.add_parser("rotate-keys", allow_abbrev=False,
+                       help="new envelope (link) keys for a device; the old ones open for a grace window")
+    site_args(p)
+    p.add_argument("device_id")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="where the device's new link-keys.json goes (its bundle directory or a stick)")
+    p.add_argument("--grace-days", type=float, default=rotate.DEFAULT_GRACE.days,
+                   help="how long envelopes under the old keys are still accepted (default 7)")
+
+
+def run_rotate(args: argparse.Namespace, site: Site) -> str:
+    if args.grace_days <= 0:
+        raise ProvisioningError(f"--grace-days must be positive, got {args.grace_days}")
+    rotate.rotate_keys(site, args.device_id, args.out, timedelta(days=args.grace_days))
+    return (f"{args.device_id}: new link keys in {args.out}; the old ones are accepted for {args.grace_days:g} days. "
+            "Copy the hub views to the hubs, then give the device its new link-keys.json")
 
 
 def run_renew(args: argparse.Namespace, site: Site) -> str:
