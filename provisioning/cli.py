@@ -210,6 +210,8 @@ def run(args: argparse.Namespace) -> None:
         cli_inspect.run_inspect(args)
     elif args.command == "renew":
         print(cli_renew.run_renew(args, _open(args)), file=out)
+    elif args.command == "rotate-keys":
+        print(cli_renew.run_rotate(args, _open(args)), file=out)
     elif args.command == "firmware":
         cli_firmware.run_firmware_command(args, out)
 
