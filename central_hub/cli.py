@@ -27,7 +27,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from types import FrameType
 
-from central_hub import backup, firmware_channel, indicators, ops_cli, report
+from central_hub import backup, firmware_channel, indicators, journal_import, ops_cli, report
 from central_hub.config import WorkerConfig, check_hub_site, default_db_url
 from central_hub.errors import HubError
 from central_hub.feed import command as feed_command
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--reason", help="only this reason (e.g. auth-failed, replay, schema-invalid)")
     q.add_argument("--limit", type=int, default=50, help="newest N items (default 50)")
     common(sub.add_parser("stats", help="totals and worker counters"), False)
+    journal = sub.add_parser("journal", help="the technicians' journal (synced into <view>/journal by mch-provision)")
+    journal_sub = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
+    common(journal_sub.add_parser("import", help="append its new entries to the audit log (exit 1 if tampered)"),
+           True)
     feed_command.add_parser(sub, common)
     his_command.add_parser(sub, common)
     desk.add_parser(sub, common)
@@ -96,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return indicators.main(args, args.db or default_db_url(args.site, args.state_dir))
         if args.command in ops_cli.COMMANDS:
             return ops_cli.main(args, _db_url)
+        if args.command == "journal":
+            return _journal_import(args)
         if args.command == "firmware":
             return firmware_channel.main(args, _db_url)
         return _show(args)
@@ -113,6 +119,17 @@ def _db_url(args: argparse.Namespace) -> str:
     if not (state / "hub.db").exists():
         raise HubError(f"no hub database at {state / 'hub.db'} (has `mch-hub run` been started? or pass --db)")
     return default_db_url(args.site or state, state)
+
+
+def _journal_import(args: argparse.Namespace) -> int:
+    store = open_store(_db_url(args))
+    try:
+        result = journal_import.import_journal(store, args.site)
+    finally:
+        store.close()
+    print(f"{result.imported} new technician journal entr{'y' if result.imported == 1 else 'ies'} in the audit log "
+          f"({result.journal_entries} in {journal_import.journal_path(args.site)})")
+    return EXIT_OK
 
 
 def _show(args: argparse.Namespace) -> int:

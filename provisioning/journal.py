@@ -1,4 +1,5 @@
 """The technician's journal: every action on the laptop, hash-chained, synced to the hub later.
+(The entry format and chain check are mch_link.journal_chain: the hub checks the same bytes.)
 
     <site>/journal/technician.jsonl   one JSON object a line (seq, at, technician, action,
                                       subject, outcome, details, prev, hash)
@@ -18,25 +19,29 @@ one extends the copy. The copy is append-only; sync never rewrites what the hub 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mch_link.journal_chain import (
+    GENESIS_HASH,
+    JOURNAL_DIR,
+    JOURNAL_FILE,
+    JournalChainError,
+    JournalEntry,
+    canonical,
+    check_chain,
+)
 from provisioning.errors import ProvisioningError
 from provisioning.files import make_dir, write_public
 
-JOURNAL_DIR = "journal"
-JOURNAL_FILE = "technician.jsonl"
 HEAD_FILE = "head.json"
 LOCK_FILE = ".lock"
-GENESIS_HASH = "0" * 64
-FORMAT = "mch-journal/1"
 
 
 class JournalError(ProvisioningError):
@@ -52,49 +57,6 @@ class JournalTamperedError(JournalError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    seq: int
-    at: str  # ISO 8601 UTC
-    technician: str
-    action: str  # the mch-provision command: enroll, revoke, ceremony, ...
-    subject: str  # what it acted on: a device id, the site id
-    outcome: str  # "ok" or "error: <message>"
-    details: Mapping[str, Any] = field(default_factory=dict)
-    prev: str = GENESIS_HASH
-    hash: str = ""
-
-    def body(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("hash")
-        data["details"] = dict(self.details)
-        data["format"] = FORMAT
-        return data
-
-    def compute_hash(self) -> str:
-        return hashlib.sha256(_canonical(self.body())).hexdigest()
-
-    def to_line(self) -> bytes:
-        return _canonical({**self.body(), "hash": self.hash}) + b"\n"
-
-
-def _canonical(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _parse(path: Path, lineno: int, line: bytes) -> JournalEntry:
-    try:
-        data = json.loads(line)
-        if data.pop("format") != FORMAT:
-            raise ValueError("unknown format")
-        entry = JournalEntry(**data)
-        if not isinstance(entry.seq, int) or not isinstance(entry.details, dict):
-            raise ValueError("bad field types")
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise JournalTamperedError(path, lineno, f"line {lineno} is not a journal entry ({exc})") from None
-    return entry
-
-
 def read_entries(path: Path) -> list[JournalEntry]:
     """Every entry of a journal file, checked link by link (JournalTamperedError on a break)."""
     try:
@@ -103,19 +65,10 @@ def read_entries(path: Path) -> list[JournalEntry]:
         return []
     except OSError as exc:
         raise JournalError(f"cannot read journal {path}: {exc.strerror}") from None
-    entries: list[JournalEntry] = []
-    prev = GENESIS_HASH
-    for lineno, line in enumerate(lines, start=1):
-        entry = _parse(path, lineno, line)
-        if entry.seq != lineno:
-            raise JournalTamperedError(path, lineno, f"entry says seq {entry.seq}: one was inserted or removed")
-        if entry.prev != prev:
-            raise JournalTamperedError(path, lineno, "it does not link to the entry before it")
-        if entry.compute_hash() != entry.hash:
-            raise JournalTamperedError(path, lineno, "its content does not match its hash (edited)")
-        entries.append(entry)
-        prev = entry.hash
-    return entries
+    try:
+        return check_chain(path, lines)
+    except JournalChainError as exc:
+        raise JournalTamperedError(path, exc.seq, exc.reason) from None
 
 
 @dataclass(frozen=True)
@@ -177,7 +130,7 @@ class Journal:
                                  details=dict(details or {}), prev=prev.hash if prev else GENESIS_HASH)
             entry = JournalEntry(**{**asdict(entry), "hash": entry.compute_hash()})
             _append_line(self.path, entry.to_line())
-            write_public(self.head_path, _canonical({"seq": entry.seq, "hash": entry.hash}))
+            write_public(self.head_path, canonical({"seq": entry.seq, "hash": entry.hash}))
             return entry
 
     def sync(self, copy_dir: Path) -> int:
