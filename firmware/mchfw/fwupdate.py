@@ -98,8 +98,10 @@ class Session:
             return cmds.STATUS_REFUSED, "an update to {} is being written".format(self.job.manifest["version"])
         if self.on_trial:
             return cmds.STATUS_REFUSED, "the running image is still on trial"
+        if not isinstance(args.get("manifest"), dict):
+            return cmds.STATUS_REFUSED, "malformed: want args {\"manifest\": {...}}"
         try:
-            self.job = self.updater.begin(args.get("manifest"))
+            self.job = self.updater.begin(args["manifest"])
         except UpdateError as exc:
             return cmds.STATUS_REFUSED, str(exc)
         self.job_command = command_id

@@ -19,7 +19,7 @@ MODULES = sorted(p.stem for p in MP_TESTS.glob("mp_*.py"))
 # Modules whose code is only meant for the device side (pty UART, unix-port sockets) run on
 # MicroPython only; the rest of the core is also importable and tested on CPython.
 CPYTHON_TOO = {"mp_cbor", "mp_ccm", "mp_envelope", "mp_outbox", "mp_p256", "mp_corometrics",
-               "mp_mqtt", "mp_link", "mp_config", "mp_bridge", "mp_ioboard"}
+               "mp_mqtt", "mp_link", "mp_config", "mp_bridge", "mp_ioboard", "mp_fwupdate"}
 CASES = [(m, f) for m in MODULES for f in re.findall(r"^def (test_\w+)\(", (MP_TESTS / f"{m}.py").read_text(), re.M)]
 
 
