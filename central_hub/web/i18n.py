@@ -144,6 +144,30 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "hub.faults": ("中心自身的问题", "Problems of the hub itself"),
     "fault.printer-offline": ("打印机离线", "printer offline"),
     "fault.card-reader": ("读卡器故障", "card reader fault"),
+    "fault.paper-low": ("纸将用尽", "paper low"),
+    "fault.paper-jam": ("卡纸", "paper jam"),
+    "fault.cover-open": ("打印机盖打开", "printer cover open"),
+    "fault.printer-fault": ("打印机故障", "printer fault"),
+    "fault.a4-printer": ("A4 打印机故障", "A4 printer fault"),
+    "fault.card-reader-gone": ("读卡器已断开", "card reader gone"),
+    "fault.idcard-reader": ("身份证阅读器故障", "ID-card reader fault"),
+    "fault.bankcard-reader": ("银行卡读卡器故障", "bank-card reader fault"),
+    "fault.pinpad-gone": ("密码键盘已断开", "PIN pad gone"),
+    "fault.ioboard": ("控制板故障", "I/O board fault"),
+    "fault.monitor-signal-lost": ("监护仪无信号", "monitor signal lost"),
+    "fault.archive-low-disk": ("归档磁盘空间不足", "archive disk low"),
+    "fault.clock-unsynced": ("时钟未同步", "clock not synchronised"),
+    "fault.fault-report-invalid": ("故障报告格式无效", "fault report invalid"),
+    # `device-<name>`: a kiosk device that is missing or failing (kiosk.flows.devices), by its name
+    "device.idcard": ("身份证阅读器", "ID-card reader"),
+    "device.bankcard": ("银行卡读卡器", "bank-card reader"),
+    "device.pinpad": ("密码键盘", "PIN pad"),
+    "device.receipt": ("凭条打印机", "receipt printer"),
+    "device.a4": ("A4 打印机", "A4 printer"),
+    "device.ioboard": ("控制板", "I/O board"),
+    "device.touch": ("触摸屏", "touchscreen"),
+    "device.monitor": ("胎心监护仪", "CTG monitor"),
+    "fault.device": ("{device}故障", "{device} fault"),
     "nav.users": ("用户", "Users"),
     "users.title": ("用户管理", "User accounts"),
     "users.role": ("角色", "Role"),
@@ -214,12 +238,19 @@ def translator(language: str) -> Callable[..., str]:
 
 
 def fault_label(language: str) -> Callable[[str], str]:
-    """A fault code in words; codes this table does not know are shown as they are."""
+    """A fault code in words: a known code from the table, `device-<name>` as that device's fault
+    (its name translated when known), any other code exactly as the device sent it (the page escapes it)."""
     index = 0 if language != "en" else 1
 
     def label(code: str) -> str:
         pair = TEXT.get(f"fault.{code}")
-        return pair[index] if pair else code
+        if pair:
+            return pair[index]
+        prefix, _, name = str(code).partition("-")
+        if prefix == "device" and name:
+            device = TEXT.get(f"device.{name}")
+            return TEXT["fault.device"][index].format(device=device[index] if device else name)
+        return str(code)
 
     return label
 
