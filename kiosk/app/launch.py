@@ -128,6 +128,9 @@ def _configure_kivy(config: KioskConfig, windowed: bool) -> None:
     from kivy.config import Config
 
     Config.set("kivy", "exit_on_escape", "0")
+    from kiosk.app.graphics import configure_rendering
+
+    configure_rendering()
     if windowed:
         Config.set("graphics", "fullscreen", "0")
         Config.set("graphics", "width", str(WINDOW_SIZE[0]))

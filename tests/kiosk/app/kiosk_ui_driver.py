@@ -24,6 +24,9 @@ Config.set("graphics", "width", "1280")
 Config.set("graphics", "height", "800")
 Config.set("kivy", "exit_on_escape", "0")
 Config.set("input", "mouse", "mouse,disable_multitouch")
+from kiosk.app.graphics import configure_rendering  # noqa: E402
+
+configure_rendering()  # as the app ships
 
 from kiosk.app.fonts import register_default_font  # noqa: E402
 

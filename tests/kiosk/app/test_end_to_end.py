@@ -15,7 +15,16 @@ import pytest
 
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
-from tests.acquirer_simulator.support import CARDS, MAC_KEY, PIN, PIN_KEY, TAK, TERMINAL, Acquirer, run_acquirer
+from tests.acquirer_simulator.support import (
+    CARDS,
+    MAC_KEY,
+    PIN,
+    PIN_KEY,
+    TAK,
+    TERMINAL,
+    Acquirer,
+    run_acquirer,
+)
 from tests.kiosk.app.conftest import Runner
 from tests.kiosk.app.script import book_first_slot, note, pay_with_pin, register_new_patient, tap, wait
 from tests.support.hub import HubFactory, HubProcess, wait_for_records
