@@ -67,7 +67,6 @@ class StreamingAnalyzer:
         self._look = max(1, int(round(cfg.lookahead_s * hz / self._knot))) * self._knot
         self._back = int(cfg.lookback_s * hz)
         self._len = int(cfg.history_s * hz)
-        self._bands = cfg.selective_bands_bpm
         self._fhr, self._toco, self._base, self._tbase = (Ring(self._len) for _ in range(4))
         self._h_live, self._h_local, self._h_wide = (
             SlidingHistogram(self._fhr, R.PLAUSIBLE_FHR_MIN_BPM, R.PLAUSIBLE_FHR_MAX_BPM, 0.25) for _ in range(3))
@@ -177,8 +176,7 @@ class StreamingAnalyzer:
         if k < 0:  # start-up: the trailing window is all there is
             h = self._h_live
             h.move_to(0, n)
-            live = baseline_from_histograms(h.counts, h.sums, MIN_VALID_SAMPLES, self._live_base,
-                                            bands_bpm=self._bands)
+            live = baseline_from_histograms(h.counts, h.sums, MIN_VALID_SAMPLES, self._live_base)
             out = []
         else:  # the settled knot's window [k - lookahead, k + lookahead) is the trailing window
             out = self._settle_knot(k, n)
@@ -195,11 +193,10 @@ class StreamingAnalyzer:
         loc, wide, toco = self._h_local, self._h_wide, self._h_toco
         loc.move_to(lo, hi)
         wide.move_to(max(floor, k - self._back), hi)
-        val = baseline_from_histograms(loc.counts, loc.sums, MIN_VALID_SAMPLES, self._knot_v, wide.counts,
-                                       self._bands)
+        val = baseline_from_histograms(loc.counts, loc.sums, MIN_VALID_SAMPLES, self._knot_v, wide.counts)
         back_hi = max(lo, min(k, hi))
         val = level_change(val, loc.counts, loc.sums, MIN_VALID_SAMPLES,
-                           lambda: fine_histogram(self._fhr.get(lo, back_hi))[0], self._bands)
+                           lambda: fine_histogram(self._fhr.get(lo, back_hi))[0])
         self._last_window_baseline = val
         toco.move_to(lo, hi)
         tval = toco.percentile(self.config.toco_baseline_percentile) \
