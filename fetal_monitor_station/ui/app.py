@@ -118,6 +118,28 @@ def build_app(controller: NurseStation, font: Path, lang: str = "zh",
         def set_nurse(self, text: str) -> None:
             self.controller.nurse_id = text.strip()
 
+        def nurse_card(self) -> None:
+            """Nurse id from her card on the reader (read off the UI thread)."""
+            import threading
+
+            self.message = self.texts("reading_card")
+
+            def work() -> None:
+                try:
+                    nurse, error = self.controller.nurse_from_card(), None
+                except StationError as exc:
+                    nurse, error = None, str(exc)
+                Clock.schedule_once(lambda _dt: self.nurse_card_done(nurse, error), 0)
+
+            threading.Thread(target=work, name="idcard-nurse", daemon=True).start()
+
+        def nurse_card_done(self, nurse: str | None, error: str | None) -> None:
+            if nurse is None:
+                self.message = self.texts("error", msg=error or "")
+                return
+            self.shell.ids.nurse.text = nurse  # shown and, through on_text, the id actions use
+            self.message = ""
+
         def run_action(self, action: Callable[[NurseStation], Any]) -> Any:
             """A nurse action: errors become the message line, never a crash."""
             if not self.controller.nurse_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time as _time
 from typing import Any
 
@@ -14,8 +15,10 @@ from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 
+from fetal_monitor_station.county_records import OUTCOMES, DischargeForm
 from fetal_monitor_station.episodes import Episode
-from fetal_monitor_station.errors import EpisodeError
+from fetal_monitor_station.errors import EpisodeError, StationError
+from fetal_monitor_station.idcard.protocol import CardHolder
 from fetal_monitor_station.report.paper import PAPER_SPEEDS_CM_MIN
 from fetal_monitor_station.ui.controller import Snapshot
 from fetal_monitor_station.ui.detail import DetailPresenter
@@ -255,12 +258,22 @@ class AlarmsScreen(Screen):
 
 class AdmitScreen(Screen):
     bed_ids = ListProperty([])
+    outcome_texts = ListProperty([])
+    card_text = StringProperty("")
     _shown: Any = None
+    _card: CardHolder | None = None  # the patient card read for this form (cleared when the name is edited)
 
     def show(self, snap: Snapshot) -> None:
         app = _app()
         self.bed_ids = [v.bed_id for v in snap.views]
-        unassigned = app.controller.admission.unassigned()[-8:]
+        texts = [app.texts(f"outcome_{o}") for o in OUTCOMES]
+        if texts != self.outcome_texts:
+            index = self.outcome_texts.index(self.ids.outcome.text) if self.ids.outcome.text in self.outcome_texts \
+                else len(OUTCOMES) - 1
+            self.outcome_texts = texts
+            self.ids.outcome.text = texts[index]
+        self._show_card()
+        unassigned = app.controller.admission.unassigned()[-5:]
         shown = (app.lang, [u.episode for u in unassigned], int(app.controller_clock() / 60))
         if shown == self._shown:
             return
@@ -270,25 +283,73 @@ class AdmitScreen(Screen):
         now = app.controller_clock()
         for u in unassigned:
             ep = u.episode
-            row = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(6))
+            row = BoxLayout(orientation="vertical", size_hint_y=None, height=dp(104), spacing=dp(2))
             row.add_widget(Label(text=app.texts("unassigned_row", bed=ep.bed_id, start=_time.strftime(
                 "%H:%M", _time.localtime(ep.admitted_s)), age=int((now - ep.admitted_s) / 60)),
-                color=(0, 0, 0, 1), font_size="19sp"))
-            b = Button(text=app.texts("do_assign"), font_size="19sp", size_hint_x=None, width=dp(220))
+                color=(0, 0, 0, 1), font_size="18sp"))
+            b = Button(text=app.texts("do_assign"), font_size="18sp", size_hint_y=None, height=dp(56))
             b.bind(on_release=lambda _b, e=ep: self.assign(e))
             row.add_widget(b)
             box.add_widget(row)
         box.add_widget(Label())
+
+    # -- the patient's ID card: read off the UI thread, the form filled on it ---------------
+    def read_card(self) -> None:
+        app = _app()
+        app.message = app.texts("reading_card")
+
+        def work() -> None:
+            try:
+                holder, error = app.controller.read_card(), None
+            except StationError as exc:
+                holder, error = None, str(exc)
+            from kivy.clock import Clock
+
+            Clock.schedule_once(lambda _dt: self.card_done(holder, error), 0)
+
+        threading.Thread(target=work, name="idcard-read", daemon=True).start()
+
+    def card_done(self, holder: CardHolder | None, error: str | None) -> None:
+        app = _app()
+        if holder is None:
+            app.message = app.texts("error", msg=error or "")
+            return
+        self._card = None
+        self.ids.patient_name.text = holder.name
+        self._card = holder  # after the name: editing the name by hand drops the card
+        app.message = ""
+        self._show_card()
+
+    def name_edited(self, text: str) -> None:
+        if self._card is not None and text != self._card.name:
+            self._card = None
+            self._show_card()
+
+    def _show_card(self) -> None:
+        c = self._card
+        self.card_text = "" if c is None else _app().texts("card_line", id=c.masked_id, birth=c.birth.isoformat())
 
     def _form(self) -> tuple[str, str, str]:
         return self.ids.patient_id.text, self.ids.patient_name.text, self.ids.ga.text
 
     def admit(self) -> None:
         pid, name, ga = self._form()
-        _app().run_action(lambda c: c.admission.admit(self.ids.bed.text, pid, name, ga, c.nurse_id))
+        card = None if self._card is None else self._card.masked_id
+        if _app().run_action(lambda c: c.admission.admit(self.ids.bed.text, pid, name, ga, c.nurse_id,
+                                                         id_card=card)) is not None:
+            self._card = None
+            self._show_card()
+
+    def discharge_form(self) -> DischargeForm:
+        i = self.outcome_texts.index(self.ids.outcome.text) if self.ids.outcome.text in self.outcome_texts \
+            else len(OUTCOMES) - 1
+        return DischargeForm(OUTCOMES[i], self.ids.record_id.text, self.ids.delivery_date.text,
+                             self.ids.live_births.text, bool(self.ids.in_facility.active), self.ids.systolic.text,
+                             self.ids.diastolic.text, self.ids.weight.text)
 
     def discharge(self) -> None:
-        _app().run_action(lambda c: c.admission.discharge(self.ids.bed.text, c.nurse_id))
+        form = self.discharge_form()
+        _app().run_action(lambda c: c.admission.discharge(self.ids.bed.text, c.nurse_id, form))
 
     def transfer(self) -> None:
         _app().run_action(lambda c: c.admission.transfer(self.ids.bed.text, self.ids.to_bed.text, c.nurse_id))

@@ -36,11 +36,19 @@ def main() -> None:
     configure_kivy(WIDTH, HEIGHT, False)
     ward = build_ward(tmp, hub=HubLink(connected=False, waiting=37))
     ward.sim.monitors[5].port.unplug()  # bed-06: the monitor's USB adapter pulled
+    from fetal_monitor_station.idcard.reader import open_reader
+    from kiosk.idcard.identity import parse_text_block
+    from kiosk.idcard.simulator import start_on_pty, valid_card
+
+    card = start_on_pty([valid_card(21)])  # the kiosk's reader simulator, the device side on a pty
+    ward.nurse.card_reader = open_reader(card.port_url)
     font = cjk_font()
     app = build_app(ward.nurse, font, "zh", ward.nurse._clock)
     from kivy.clock import Clock
 
-    report: dict[str, Any] = {"shots": [], "state": {}}
+    holder = parse_text_block(valid_card(21).text)
+    report: dict[str, Any] = {"shots": [], "state": {}, "card": {"name": holder.name, "id": holder.id_number,
+                                                                  "birth": holder.birth_date.isoformat()}}
     steps: list[Any] = []
     started = time.monotonic()
 
@@ -105,14 +113,19 @@ def main() -> None:
     try:
         app.run()
     finally:
+        card.stop()
         ward.stop()
 
 
 def _fill_admit(app: Any) -> None:
+    """The admit form filled from the patient's ID card on the simulated reader, a discharge form of an NST."""
     s = app.screen("admit")
     s.ids.patient_id.text = "H10099"
-    s.ids.patient_name.text = "周婷"
+    s.card_done(app.controller.read_card(), None)  # what the "read ID card" button's thread hands back
     s.ids.ga.text = "39+4"
+    s.ids.outcome.text = s.outcome_texts[1]  # antenatal NST
+    s.ids.record_id.text = "PR2026-0099"
+    s.ids.systolic.text, s.ids.diastolic.text, s.ids.weight.text = "118", "76", "68.5"
 
 
 def _search(app: Any, query: str) -> None:

@@ -77,5 +77,14 @@ def test_alarms_admit_archive_contents(shots: dict) -> None:
     assert "bed-06  Monitor disconnected" in alarms
     admit = _texts(shots, "admit", "zh")
     assert "待处理监护" in admit and "bed-05" in admit  # the trace recorded before admission
+    card = shots["card"]
+    for lang, born in (("zh", "出生"), ("en", "born")):
+        admit = _texts(shots, "admit", lang)
+        masked = card["id"][:4] + "*" * 10 + card["id"][-4:]
+        assert masked in admit and f"{born} {card['birth']}" in admit and card["name"] in admit  # filled from the card
+        assert card["id"] not in admit  # the full ID number is never on screen
+    en = _texts(shots, "admit", "en")
+    assert "Antenatal NST" in en and "Pregnancy record no." in en and "PR2026-0099" in en
+    assert "产前监护 (NST)" in _texts(shots, "admit", "zh") and "建档号" in _texts(shots, "admit", "zh")
     archive = _texts(shots, "archive", "zh")
     assert "H10004  赵敏  bed-04" in archive
