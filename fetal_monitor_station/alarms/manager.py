@@ -59,7 +59,8 @@ class _Bed:
         self.th = th
         w = int(th.episode_window_s * SAMPLE_HZ)
         self.timers = {k: ConditionTimer(w, th.hold_fraction) for k in TIMED_KINDS}
-        self.timers[PROLONGED_DECELERATION] = ConditionTimer(w, th.prolonged_decel_hold_fraction)
+        self.timers[PROLONGED_DECELERATION] = ConditionTimer(w, th.prolonged_decel_hold_fraction,
+                                                             th.prolonged_decel_max_gap_s)
         self.rule_s = {FHR_HIGH_LIMIT: th.fhr_limit_delay_s, FHR_LOW_LIMIT: th.fhr_limit_delay_s,
                        PROLONGED_DECELERATION: th.prolonged_decel_s, SIGNAL_LOSS: th.signal_loss_s,
                        MATERNAL_COINCIDENCE: th.coincidence_s, REDUCED_VARIABILITY: th.reduced_variability_s}
@@ -253,9 +254,9 @@ class AlarmManager:
         if timer.since is None and not (met & valid).any():
             return out
         judged = np.flatnonzero(valid)
-        for since, fire, end in timer.run(t0 + judged / SAMPLE_HZ, met[judged], bed.rule_s[kind]):
+        for since, fire, end, held in timer.run(t0 + judged / SAMPLE_HZ, met[judged], bed.rule_s[kind]):
             if fire is not None:
-                out += self._raise(bed_id, kind, fire + shift, since, f"{kind.replace('_', ' ')} for {fire - since:.0f} s")
+                out += self._raise(bed_id, kind, fire + shift, since, f"{kind.replace('_', ' ')} for {held:.0f} s")
             if end is not None and key in self._active:
                 out += self._clear(bed_id, kind, end + shift)
         return out

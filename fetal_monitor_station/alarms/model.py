@@ -68,6 +68,9 @@ class AlarmThresholds:
     # station: a prolonged deceleration does not return to the baseline; recurrent shorter ones
     # (below for half the time) must not add up to one, so its episode needs 80 % of the last minute
     prolonged_decel_hold_fraction: float = 0.8
+    # station: signal gaps longer than this inside a deceleration do not count towards its 3 min
+    # (a fall seen for 1 min, 2 min of signal loss, 10 s more, has not been seen for 3 min)
+    prolonged_decel_max_gap_s: float = 30.0
     signal_loss_s: float = 60.0  # station
     disconnect_s: float = 10.0  # station: no sample at all for this long
     coincidence_bpm: float = 5.0  # station: |FHR - MHR| below this...
@@ -83,7 +86,8 @@ class AlarmThresholds:
 
     def __post_init__(self) -> None:
         for name in ("bradycardia_s", "tachycardia_s", "rate_clear_after_s", "fhr_limit_delay_s", "prolonged_decel_s", "signal_loss_s", "disconnect_s",
-                     "coincidence_s", "escalate_after_s", "episode_window_s", "reduced_variability_s"):
+                     "coincidence_s", "escalate_after_s", "episode_window_s", "reduced_variability_s",
+                     "prolonged_decel_max_gap_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"alarm threshold {name} must be positive")
         if not self.bradycardia_bpm < self.tachycardia_bpm:

@@ -4,8 +4,10 @@ An episode starts at the first sample meeting the condition. It lives while at l
 `hold_fraction` of the valid samples of the last `window_s` (or of the episode so far, if
 shorter) meet it; missing samples (None) neither feed nor end it. `held_for()` is how long the
 condition really held: from the episode's start to the last sample that met it, so time the
-hysteresis keeps the episode alive after the condition stopped is not counted. `holding` says
-whether the latest judged sample met it: a timed alarm fires only then.
+hysteresis keeps the episode alive after the condition stopped is not counted; with `max_gap_s`,
+nor is a stretch of missing samples longer than that (nobody saw the condition then: a
+deceleration seen for 1 min, then 2 min of signal loss, then 10 s more, has not been seen for
+3 min). `holding` says whether the latest judged sample met it: a timed alarm fires only then.
 """
 
 from __future__ import annotations
@@ -23,20 +25,26 @@ class ConditionTimer:
     sample met the condition and an episode is alive; `last_true`: the last sample that met it (kept
     after the episode ends); plain attributes: read at 4 Hz per bed."""
 
-    __slots__ = ("_window", "_hold", "since", "last_true", "holding", "_flags", "_true")
+    __slots__ = ("_window", "_hold", "_max_gap", "since", "last_true", "holding", "_flags", "_true",
+                 "_last_judged", "_unseen")
 
-    def __init__(self, window_samples: int, hold_fraction: float) -> None:
+    def __init__(self, window_samples: int, hold_fraction: float, max_gap_s: float | None = None) -> None:
         self._window = max(1, window_samples)
         self._hold = hold_fraction
+        self._max_gap = max_gap_s
         self.since: float | None = None
         self.last_true: float | None = None
         self.holding = False
         self._flags: deque[bool] = deque()
         self._true = 0
+        self._last_judged: float | None = None
+        self._unseen = 0.0  # time of the episode's gaps longer than max_gap_s
 
     def update(self, t: float, condition: bool | None) -> None:
         if condition is None:
             return
+        gap = 0.0 if self._last_judged is None else t - self._last_judged
+        self._last_judged = t
         if self.since is None:
             if not condition:
                 self.holding = False
@@ -44,6 +52,9 @@ class ConditionTimer:
             self.since = t
             self._flags.clear()
             self._true = 0
+            self._unseen = 0.0
+        elif self._max_gap is not None and gap > self._max_gap:
+            self._unseen += gap
         self.holding = condition
         if condition:
             self.last_true = t
@@ -56,15 +67,16 @@ class ConditionTimer:
             self.holding = False
 
     def run(self, t: npt.NDArray[np.float64], met: npt.NDArray[np.bool_], rule_s: float
-            ) -> list[tuple[float, float | None, float | None]]:
+            ) -> list[tuple[float, float | None, float | None, float]]:
         """`update(t[i], met[i])` for consecutive judged samples, with numpy per episode instead of
-        per sample. Returns (since, fire, end) for each episode alive in them: `fire` the first
-        sample at which it held and had held for `rule_s`, `end` the sample that ended it (None:
-        not in these samples)."""
-        out: list[tuple[float, float | None, float | None]] = []
+        per sample. Returns (since, fire, end, held) for each episode alive in them: `fire` the
+        first sample at which it held and had held for `rule_s` (`held` s then), `end` the sample
+        that ended it (None: not in these samples)."""
+        out: list[tuple[float, float | None, float | None, float]] = []
         pos, n, w = 0, met.size, self._window
         while pos < n:
-            if self.since is None:
+            continuing = self.since is not None
+            if not continuing:
                 hits = np.flatnonzero(met[pos:])
                 if not hits.size:
                     self.holding = False
@@ -73,7 +85,9 @@ class ConditionTimer:
                 self.since = float(t[pos])
                 self._flags.clear()
                 self._true = 0
+                self._unseen = 0.0
             since = self.since
+            assert since is not None
             prior = np.fromiter(self._flags, dtype=bool, count=len(self._flags))
             seg = met[pos:]
             flags = np.concatenate((prior, seg))
@@ -83,31 +97,45 @@ class ConditionTimer:
             true = csum[k + 1] - csum[k + 1 - length]
             ends = np.flatnonzero((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length))
             stop = int(ends[0]) if ends.size else seg.size  # seg index of the ending sample
-            ts = t[pos:pos + stop]
-            fires = np.flatnonzero(seg[:stop] & (ts - since >= rule_s))
-            fire = float(ts[fires[0]]) if fires.size else None
+            ts = t[pos:]
+            if self._max_gap is not None:
+                before = self._last_judged if continuing and self._last_judged is not None else float(ts[0])
+                gaps = np.diff(ts, prepend=before)
+                unseen = self._unseen + np.cumsum(np.where(gaps > self._max_gap, gaps, 0.0))
+            else:
+                unseen = np.zeros(ts.size)
+            held = ts - since - unseen
+            fires = np.flatnonzero(seg[:stop] & (held[:stop] >= rule_s))
+            fire = (float(ts[fires[0]]), float(held[fires[0]])) if fires.size else None
             trues = np.flatnonzero(seg[:stop + 1] if ends.size else seg)
             if trues.size:
-                self.last_true = float(t[pos + int(trues[-1])])
+                self.last_true = float(ts[int(trues[-1])])
+            last = stop if ends.size else seg.size - 1
+            self._last_judged = float(ts[last])
+            self._unseen = float(unseen[last])
+            report = (since, None if fire is None else fire[0], float(ts[stop]) if ends.size else None,
+                      0.0 if fire is None else fire[1])
+            out.append(report)
             if ends.size:
-                out.append((since, fire, float(t[pos + stop])))
                 self.since = None
                 self.holding = False
                 pos += stop + 1
                 continue
-            out.append((since, fire, None))
             tail = flags[-w:].tolist()
             self._flags = deque(tail)
             self._true = int(sum(tail))
             self.holding = bool(seg[-1])
             break
+        if n:
+            self._last_judged = float(t[-1])
         return out
 
     def held_for(self) -> float:
-        """Seconds from the episode's start to the last sample meeting the condition."""
+        """Seconds the condition was seen to hold: from the episode's start to the last sample
+        meeting it, less the gaps longer than `max_gap_s`."""
         if self.since is None or self.last_true is None:
             return 0.0
-        return self.last_true - self.since
+        return self.last_true - self.since - self._unseen
 
     def reset(self) -> None:
         self.since = None

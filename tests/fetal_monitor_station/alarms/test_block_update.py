@@ -84,37 +84,37 @@ def test_the_cases_cover_raising_and_escalation() -> None:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_timer_run_matches_update(seed: int) -> None:
+    """On judged samples with gaps (some longer than `max_gap_s`), cut into blocks anywhere."""
     rng = np.random.default_rng(seed)
-    n = 2000
-    # runs of True and False of random lengths, some flicker
-    met = np.repeat(rng.random(60) < 0.5, rng.integers(1, 80, 60))[:n]
+    met = np.repeat(rng.random(60) < 0.5, rng.integers(1, 80, 60))[:2000]
     met ^= rng.random(met.size) < 0.05
-    t = np.arange(met.size) / SAMPLE_HZ
+    t = np.cumsum(np.where(rng.random(met.size) < 0.01, rng.uniform(1.0, 40.0, met.size), 1 / SAMPLE_HZ))
     window, hold, rule_s = int(rng.integers(8, 300)), float(rng.choice([0.5, 0.8])), float(rng.integers(2, 40))
-    a, b = ConditionTimer(window, hold), ConditionTimer(window, hold)
+    max_gap = None if seed % 3 == 0 else 10.0
+    a, b = ConditionTimer(window, hold, max_gap), ConditionTimer(window, hold, max_gap)
     fired, ended = [], []
     for ti, m in zip(t.tolist(), met.tolist(), strict=True):
         was = a.since
         a.update(ti, m)
         if a.holding and a.held_for() >= rule_s and (not fired or fired[-1][0] != a.since):
-            fired.append((a.since, ti))
+            fired.append((a.since, ti, a.held_for()))
         if was is not None and a.since is None:
             ended.append(ti)
     got = []
     for lo, hi in ((0, 700), (700, 701), (701, 1500), (1500, met.size)):  # blocks cut anywhere
         got += b.run(t[lo:hi], met[lo:hi], rule_s)
     assert fired and _merge_fires(got) == fired
-    assert [e for _, _, e in got if e is not None] == ended
+    assert [e for _, _, e, _ in got if e is not None] == ended
     assert (b.since, b.last_true, b.holding, b.held_for()) == (a.since, a.last_true, a.holding, a.held_for())
 
 
 def _merge_fires(got: list) -> list:
     """An episode cut by a block boundary is reported once per block; its first fire is what counts."""
     seen: dict = {}
-    for s, f, _ in got:
+    for s, f, _, held in got:
         if f is not None and s not in seen:
-            seen[s] = f
-    return list(seen.items())
+            seen[s] = (s, f, held)
+    return list(seen.values())
 
 
 def test_level_tracker_block_matches_push() -> None:

@@ -20,7 +20,7 @@ from fetal_monitor_station.sources.synthetic import Span, SyntheticSpec, generat
 from fetal_monitor_station.sources.synthetic_shapes import dip
 from fetal_monitor_station.trace import SAMPLE_HZ, Trace
 
-from .test_alarms import run
+from .test_alarms import first_raise, run, step_trace
 from .test_clinical_rules import raises
 
 
@@ -85,3 +85,24 @@ def test_a_tachycardia_with_recurrent_decelerations_is_still_alarmed() -> None:
     crossing = float(np.flatnonzero(truth.baseline_bpm > 160.0)[0]) / SAMPLE_HZ
     fired = raises(changes, TACHYCARDIA)
     assert fired and fired[0].at <= crossing + 20 * 60.0
+
+
+def test_a_deceleration_seen_for_less_than_3_min_across_a_gap_is_not_prolonged() -> None:
+    """CTU-UHB 1011 (normal outcome), min 10.6-13.7: FHR down for ~1 min, 2 min of signal loss,
+    ~10 s down again, then back: timed across the gap, 'prolonged deceleration for 186 s' (high).
+    Gaps > 30 s do not count towards the 3 min; short dropouts inside a real one do not stop it."""
+    tr = step_trace(140.0, 0.0, 1800.0)
+    t = np.arange(len(tr)) / SAMPLE_HZ
+    fhr = tr.fhr1_bpm - dip(t, 900.0, 910.0, 1110.0, 45.0, hold_until_s=1095.0)
+    fhr[(t >= 970.0) & (t < 1090.0)] = np.nan  # 60 s seen, 120 s lost, 20 s seen
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=tr.toco))
+    assert raises(changes, PROLONGED_DECELERATION) == []
+    # a 4-min one with a 5-s dropout every 30 s is still alarmed at 3 min (+ the dropouts)
+    fhr = tr.fhr1_bpm - dip(t, 900.0, 910.0, 1160.0, 45.0, hold_until_s=1140.0)
+    for a in np.arange(920.0, 1140.0, 30.0):
+        fhr[(t >= a) & (t < a + 5.0)] = np.nan
+    _, changes, _ = run(Trace.from_arrays(fhr, toco=tr.toco))
+    assert 900.0 + 180.0 <= first_raise(changes, PROLONGED_DECELERATION) <= 900.0 + 200.0
+    assert AlarmThresholds(prolonged_decel_max_gap_s=60.0).prolonged_decel_max_gap_s == 60.0
+    with pytest.raises(ValueError):
+        AlarmThresholds(prolonged_decel_max_gap_s=0.0)
