@@ -96,6 +96,13 @@ class Request:
     corr: str  # hex of the correlation data
     idem: str | None
     args: dict[str, Any]
+    epoch: bytes = b""  # the device's boot epoch: request counters are fresh per (device, epoch)
+
+    @property
+    def window_key(self) -> str:
+        """What the hub's request replay window is kept under: a restored outbox (counters from an
+        old mark again) comes with a new epoch, so its requests are answered, not taken for replays."""
+        return f"{self.device_id}/{self.epoch.hex()}" if self.epoch else self.device_id
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def open_request(key: DirectionKey, where: str, payload: bytes) -> Request:
     body = msg.records[0].body
     schemas.validate(REQUEST_SCHEMA, body)
     return Request(msg.device_id, msg.counter, msg.sealed_at_ms, body["method"], body["corr"], body["idem"],
-                   body["args"])
+                   body["args"], msg.epoch)
 
 
 def seal_response(key: DirectionKey, device_id: str, counter: int, corr: str, *, result: Any = None,
