@@ -98,7 +98,7 @@ class Responder:
             self.stats.add("rpc_refused_properties")
             log.warning("%s: request refused: response topic or correlation data do not match", device_id)
             return None
-        if not self._fresh(device_id, request.counter):
+        if not self._fresh(request.window_key, request.counter):  # per (device, boot epoch)
             self.stats.add("rpc_refused_replay")
             log.warning("%s: request refused: counter %d already used (replay)", device_id, request.counter)
             return None
