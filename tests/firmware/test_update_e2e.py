@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,12 @@ from mqtt_broker_config.launcher import BrokerProcess
 from provisioning import cakey
 from provisioning import firmware as fw
 from provisioning.site import Site
-from tests.firmware.conftest import MICROPYTHON, mp_env
+from tests.firmware.conftest import CHANNEL_HUB, MICROPYTHON, mp_env
 from tests.firmware.test_e2e_mosquitto import Monitor
-from tests.support.broker import start_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DEVICE = "bridge-ctg-007"
-CHANNEL_HUB = "hub-2"  # the channel's own identity: a second connection as `hub` would take the workers' session
 KEY_ID = "fw-2026"
 FAST_KDF = cakey.ScryptCost(2**10, 8, 1)
 SLOT_BYTES = 256 * 1024  # hw_host.Board's default slot size
@@ -80,15 +77,6 @@ class RebootingBridge:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
         self._thread.join(10)
-
-
-@pytest.fixture
-def channel_broker(site: Site) -> Iterator[BrokerProcess]:
-    site.issue_hub_identity(CHANNEL_HUB)  # before the broker renders its ACL
-    proc = start_broker(site.path)
-    yield proc
-    proc.stop()
-    shutil.rmtree(proc.run_dir, ignore_errors=True)
 
 
 def _wait(check: Any, timeout_s: float = WAIT_S) -> Any:
