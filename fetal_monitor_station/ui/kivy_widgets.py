@@ -158,9 +158,7 @@ class MiniTrace(Widget):
         sx = self.width / self.window_s
         times = [s.t_s for s in samples]
         step = max(1, int(len(samples) / max(self.width, 1.0)))  # about one point per pixel
-        with self.canvas:
-            Color(1, 1, 1, 1)
-            Rectangle(pos=self.pos, size=self.size)
+        with self.canvas:  # on the tile's white: no background of its own (each pixel painted once)
             Color(*BAND)
             lo, hi = (p.fhr_y_mm(b) / p.fhr.height_mm for b in NORMAL_BAND_BPM)
             Rectangle(pos=(self.x, y_fhr + lo * h_fhr), size=(self.width, (hi - lo) * h_fhr))
