@@ -88,6 +88,7 @@ def main() -> None:
                 lambda: app.show("alarms"),
                 lambda: shot("alarms"),
                 lambda: (app.show("admit"), _fill_admit(app)),
+                lambda: None,  # the card is read on its own thread and handed back through the clock
                 lambda: shot("admit"),
                 lambda: (app.show("archive"), _search(app, "赵")),
                 lambda: shot("archive"),
@@ -121,7 +122,7 @@ def _fill_admit(app: Any) -> None:
     """The admit form filled from the patient's ID card on the simulated reader, a discharge form of an NST."""
     s = app.screen("admit")
     s.ids.patient_id.text = "H10099"
-    s.card_done(app.controller.read_card(), None)  # what the "read ID card" button's thread hands back
+    s.read_card()  # the "read ID card" button: the simulated reader on its pty, off the UI thread
     s.ids.ga.text = "39+4"
     s.ids.outcome.text = s.outcome_texts[1]  # antenatal NST
     s.ids.record_id.text = "PR2026-0099"
