@@ -59,6 +59,7 @@ class _Bed:
         self.th = th
         w = int(th.episode_window_s * SAMPLE_HZ)
         self.timers = {k: ConditionTimer(w, th.hold_fraction) for k in TIMED_KINDS}
+        self.timers[SIGNAL_LOSS] = ConditionTimer(w, th.signal_loss_hold_fraction)
         self.timers[PROLONGED_DECELERATION] = ConditionTimer(w, th.prolonged_decel_hold_fraction,
                                                              th.prolonged_decel_max_gap_s)
         self.rule_s = {FHR_HIGH_LIMIT: th.fhr_limit_delay_s, FHR_LOW_LIMIT: th.fhr_limit_delay_s,

@@ -72,6 +72,9 @@ class AlarmThresholds:
     # (a fall seen for 1 min, 2 min of signal loss, 10 s more, has not been seen for 3 min)
     prolonged_decel_max_gap_s: float = 30.0
     signal_loss_s: float = 60.0  # station
+    # station: signal loss holds while this share of the last minute's samples is lost (a signal
+    # that comes and goes half the time is poor, not lost: the quality figure shows it)
+    signal_loss_hold_fraction: float = 0.8
     disconnect_s: float = 10.0  # station: no sample at all for this long
     coincidence_bpm: float = 5.0  # station: |FHR - MHR| below this...
     coincidence_s: float = 60.0  # ...for this long
@@ -90,6 +93,9 @@ class AlarmThresholds:
                      "prolonged_decel_max_gap_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"alarm threshold {name} must be positive")
+        for name in ("hold_fraction", "prolonged_decel_hold_fraction", "signal_loss_hold_fraction"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"alarm threshold {name} must be in (0, 1]")
         if not self.bradycardia_bpm < self.tachycardia_bpm:
             raise ValueError("bradycardia_bpm must be below tachycardia_bpm")
         if not self.fhr_low_limit_bpm < self.fhr_high_limit_bpm:
