@@ -4,16 +4,18 @@
     mch-provision renew --site S --from-hub [--hub-id hub]       every CSR devices sent over the link
     mch-provision renew --site S DEVICE --finish [--force]       the old serial onto the CRL
     mch-provision rotate-keys --site S DEVICE --out DIR [--grace-days 7]   new envelope keys
+    mch-provision crl-url --site S http://HOST/PATH | --clear     the CRL Distribution Point
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from provisioning import pki, renew, rotate
+from provisioning import pki, renew, rotate, views
 from provisioning.errors import ProvisioningError
 from provisioning.files import read_bytes, write_public
 from provisioning.site import Site
@@ -35,6 +37,7 @@ def add_renew_parser(sub: Any, site_args: Any) -> None:
     p.add_argument("--force", action="store_true",
                    help="with --finish: revoke even though the hub has not noted the device's switch")
     add_rotate_parser(sub, site_args)
+    add_crl_url_parser(sub, site_args)
 
 
 def add_rotate_parser(sub: Any, site_args: Any) -> None:
@@ -46,6 +49,30 @@ def add_rotate_parser(sub: Any, site_args: Any) -> None:
                    help="where the device's new link-keys.json goes (its bundle directory or a stick)")
     p.add_argument("--grace-days", type=float, default=rotate.DEFAULT_GRACE.days,
                    help="how long envelopes under the old keys are still accepted (default 7)")
+
+
+def add_crl_url_parser(sub: Any, site_args: Any) -> None:
+    p = sub.add_parser("crl-url", allow_abbrev=False,
+                       help="the HTTP URL the CRL is published at, named in every certificate issued from now on")
+    site_args(p)
+    p.add_argument("url", nargs="?", help="http://HOST[:PORT]/PATH (serve deploy/broker/ca/crl.der there)")
+    p.add_argument("--clear", action="store_true", help="issue certificates without a distribution point again")
+
+
+def run_crl_url(args: argparse.Namespace, site: Site) -> str:
+    if bool(args.url) == bool(args.clear):
+        raise ProvisioningError("give the URL, or --clear")
+    path = site.path / pki.CRL_URL_FILE
+    if args.clear:
+        path.unlink(missing_ok=True)
+    else:
+        write_public(path, (pki.validate_crl_url(args.url) + "\n").encode())
+    site._issuer = replace(site.issuer(), crl_url=pki.read_crl_url(site.path))  # signatures from now on name it
+    next_update = site.renew_crl()  # the CRL names (or stops naming) its distribution point
+    views.sync_public(site.path, site.info.hub_ids)
+    where = f"at {args.url}" if args.url else "without a distribution point"
+    return (f"CRL re-issued {where} (next update {next_update:%Y-%m-%d}); certificates issued from now on name it; "
+            "renew older ones before a clustered broker relies on it")
 
 
 def run_rotate(args: argparse.Namespace, site: Site) -> str:

@@ -7,8 +7,10 @@ Pure functions over objects and PEM bytes; the site layout and files live in `si
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -34,10 +36,42 @@ PrivateKey = ec.EllipticCurvePrivateKey
 
 @dataclass(frozen=True)
 class Issuer:
-    """A CA that signs: its certificate and its (decrypted, in memory only) key."""
+    """A CA that signs: its certificate, its (decrypted, in memory only) key, and the HTTP URL its
+    CRL is published at (`CRL_URL_FILE`), named in every certificate and CRL it signs when set."""
 
     cert: x509.Certificate
     key: PrivateKey
+    crl_url: str | None = None
+
+
+# The CRL Distribution Point: a clustered broker (EMQX) fetches each client certificate's CRL from
+# it instead of being handed crl.pem; mosquitto ignores it. Plain http (RFC 5280 §4.2.1.13: the
+# CRL is signed, and fetching it must not need TLS, which needs the CRL).
+CRL_URL_FILE = "ca/crl-url.txt"
+CRL_URL_RE = re.compile(r"http://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+
+
+def validate_crl_url(url: str) -> str:
+    if not isinstance(url, str) or not CRL_URL_RE.fullmatch(url):
+        raise ProvisioningError(f"CRL URL {url!r}: want http://HOST[:PORT]/PATH (letters, digits, ._~-/ only), "
+                                "e.g. http://pki.county-mch.example/crl.der")
+    return url
+
+
+def read_crl_url(site_dir: Path) -> str | None:
+    """The site's CRL URL, or None when none is configured."""
+    path = Path(site_dir) / CRL_URL_FILE
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ProvisioningError(f"cannot read {path}: {exc.strerror}") from None
+    return validate_crl_url(text) if text else None
+
+
+def _crl_uri(url: str) -> list[x509.GeneralName]:
+    return [x509.UniformResourceIdentifier(url)]
 
 
 def now_utc() -> datetime:
@@ -166,6 +200,9 @@ def issue_leaf(cn: str, public_key: ec.EllipticCurvePublicKey, issuer: Issuer, *
     )
     if hosts:
         builder = builder.add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
+    if issuer.crl_url:
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=_crl_uri(issuer.crl_url), relative_name=None, reasons=None, crl_issuer=None)]), critical=False)
     return builder.sign(issuer.key, HASH)
 
 
@@ -213,6 +250,11 @@ def build_crl(issuer: Issuer, revoked: dict[int, datetime], number: int, last_up
         .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(_aki(issuer), critical=False)
     )
+    if issuer.crl_url:  # EMQX checks that the CRL says where it is from (RFC 5280 §5.2.5: critical)
+        builder = builder.add_extension(x509.IssuingDistributionPoint(
+            full_name=_crl_uri(issuer.crl_url), relative_name=None, only_contains_user_certs=False,
+            only_contains_ca_certs=False, only_some_reasons=None, indirect_crl=False,
+            only_contains_attribute_certs=False), critical=True)
     for serial, when in sorted(revoked.items()):
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())

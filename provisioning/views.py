@@ -1,6 +1,6 @@
 """Deploy views: the part of the site each server needs, kept current by every site change.
 
-    <site>/deploy/broker/     site.json  ca/chain.pem ca/crl.pem ca/revoked.txt  broker/broker.{crt,key}.pem
+    <site>/deploy/broker/     site.json  ca/chain.pem ca/crl.pem ca/crl.der ca/revoked.txt  broker/broker.{crt,key}.pem
     <site>/deploy/<hub_id>/   site.json  ca/chain.pem ca/crl.pem ca/revoked.txt  hub/<hub_id>.{crt,key}.pem
                               registry/<device>.json
 
@@ -15,13 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from mch_link import registry
 from mch_link.registry import RegistryEntry
 from mch_link.sitefiles import REVOKED_FILE, broker_view, hub_view
+from provisioning import pki
 from provisioning.files import make_dir, read_bytes, write_public, write_secret
 
 PUBLIC_FILES = (registry.SITE_FILE, "ca/chain.pem", "ca/crl.pem", REVOKED_FILE)
 BROKER_FILES = (("broker/broker.crt.pem", False), ("broker/broker.key.pem", True))
+CRL_DER = "ca/crl.der"  # the CRL as served at the site's CRL Distribution Point (pki.CRL_URL_FILE)
 
 
 def _copy(site: Path, view: Path, rel: str, secret: bool) -> None:
@@ -40,12 +44,21 @@ def views(site: Path, hub_ids: Iterable[str]) -> list[Path]:
     return [broker_view(site), *(hub_view(site, h) for h in hub_ids)]
 
 
+def _crl_der(site: Path, view: Path) -> None:
+    """The CRL in DER beside crl.pem in the broker's view: what an HTTP server at the CRL
+    Distribution Point serves (RFC 5280 §4.2.1.13) for a clustered broker to fetch."""
+    crl = pki.crl_from_pem(read_bytes(site / "ca/crl.pem", "CRL"), "ca/crl.pem")
+    write_public(view / CRL_DER, crl.public_bytes(serialization.Encoding.DER))
+
+
 def sync_public(site: Path, hub_ids: Iterable[str]) -> None:
     """site.json, chain, CRL and revoked list into every view (after revoke, renew-crl, issue-hub)."""
     for view in views(site, hub_ids):
         if view.is_dir():
             for rel in PUBLIC_FILES:
                 _copy(site, view, rel, secret=False)
+    if broker_view(site).is_dir():
+        _crl_der(site, broker_view(site))
 
 
 def export_broker(site: Path) -> Path:
@@ -55,6 +68,7 @@ def export_broker(site: Path) -> Path:
         _copy(site, view, rel, secret=False)
     for rel, secret in BROKER_FILES:
         _copy(site, view, rel, secret)
+    _crl_der(site, view)
     return view
 
 
