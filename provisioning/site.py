@@ -165,7 +165,8 @@ class Site:
                 key_path = self.ca_dir / LEGACY_ISSUING_KEY
                 key = pki.key_from_pem(read_bytes(key_path, "issuing CA key"), str(key_path), self._passphrase)
             cert_path = self.ca_dir / "issuing.crt.pem"
-            self._issuer = pki.Issuer(pki.cert_from_pem(read_bytes(cert_path, "issuing CA"), str(cert_path)), key)
+            self._issuer = pki.Issuer(pki.cert_from_pem(read_bytes(cert_path, "issuing CA"), str(cert_path)), key,
+                                      pki.read_crl_url(self.path))
         return self._issuer
 
     # --- identities ----------------------------------------------------------------------
