@@ -212,6 +212,8 @@ def run(args: argparse.Namespace) -> None:
         print(cli_renew.run_renew(args, _open(args)), file=out)
     elif args.command == "rotate-keys":
         print(cli_renew.run_rotate(args, _open(args)), file=out)
+    elif args.command == "crl-url":
+        print(cli_renew.run_crl_url(args, _open(args)), file=out)
     elif args.command == "firmware":
         cli_firmware.run_firmware_command(args, out)
 
