@@ -3,13 +3,14 @@ changes of baseline level (pure functions over numpy arrays)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from ..trace import SAMPLE_HZ, FloatArray
-from .baseline import baseline_from_histograms, mode_from_counts, share_near
+from .baseline import SELECTIVE_BANDS_BPM, baseline_from_histograms, mode_from_counts, share_near
 from .events import Episode
 
 NADIR_SMOOTH_S = 30.0  # station: smoothing of the FHR for the nadir time used in typing
@@ -18,8 +19,12 @@ ONSET_SEARCH = int(60.0 * SAMPLE_HZ)  # look this far before the detected start 
 CONTEXT = int(15.0 * SAMPLE_HZ)  # signal loss is also measured this far around a deceleration
 FALL_SMOOTH_S = 8.0  # station: light smoothing for the fall time (abrupt stays abrupt)
 FALL_SMOOTH = int(FALL_SMOOTH_S * SAMPLE_HZ)
-FALL_LOW, FALL_HIGH = 0.2, 0.8  # station: the fall is timed between 20 % and 80 % of the depth...
-FALL_SPAN_TO_FULL = 2.16  # ...and scaled to the whole fall (a quarter-sine fall: 1 / (0.59 - 0.13))
+# station: the fall is timed between 10 % and 90 % of the depth (the usual rise time; between 20 %
+# and 80 % the span was shorter and noise moved its ends by as much, so shallow early
+# decelerations in variable traces read as abrupt)...
+FALL_LOW, FALL_HIGH = 0.1, 0.9
+# ...and scaled to the whole fall (a quarter-sine fall crosses level p at (2/pi) asin(p) of it)
+FALL_SPAN_TO_FULL = 1.0 / (2.0 / math.pi * (math.asin(FALL_HIGH) - math.asin(FALL_LOW)))
 LEVEL_SWITCH_MIN_BPM = 10.0  # station: a level this far from the baseline may be a new baseline...
 LEVEL_BAND_BPM = 8.0  # ...when this close to it...
 LEVEL_SHARE = 0.7  # ...are this share of each half of the +/- 5-min window
@@ -37,7 +42,7 @@ def refine_deceleration(ep: Episode, dev: FloatArray, lo: int, context: FloatArr
     """Nadir and onset of a deceleration for typing, plus the signal loss in `context` (the FHR
     around it). Variability moves the raw minimum and the first crossing by tens of seconds, so:
     the nadir is the minimum of the deviation smoothed over `NADIR_SMOOTH_S`; the onset-to-nadir
-    time is measured where it is robust, between the last crossings of 20 % and 80 % of the depth
+    time is measured where it is robust, between the last crossings of 10 % and 90 % of the depth
     before the nadir (on a `FALL_SMOOTH_S` smoothing, which keeps an abrupt fall abrupt), scaled to
     the whole fall (`FALL_SPAN_TO_FULL`); onset = nadir minus that time.
 
@@ -66,7 +71,8 @@ def refine_deceleration(ep: Episode, dev: FloatArray, lo: int, context: FloatArr
 
 
 def level_change(val: float | None, counts: FloatArray, sums: FloatArray, min_valid: int,
-                 back_counts: Callable[[], FloatArray]) -> float | None:
+                 back_counts: Callable[[], FloatArray],
+                 bands_bpm: Sequence[float] = SELECTIVE_BANDS_BPM) -> float | None:
     """A change of baseline level: when the +/- 5-min window is dominated, in both its halves, by
     a level far from the continuity estimate `val`, that level is the baseline (NICHD: a change
     lasting >= 10 min is a new baseline; a prolonged deceleration of < 7 min cannot fill both
@@ -79,5 +85,5 @@ def level_change(val: float | None, counts: FloatArray, sums: FloatArray, min_va
     back = back_counts()
     if share_near(back, level, LEVEL_BAND_BPM) >= LEVEL_SHARE and \
             share_near(counts - back, level, LEVEL_BAND_BPM) >= LEVEL_SHARE:
-        return baseline_from_histograms(counts, sums, min_valid, level)
+        return baseline_from_histograms(counts, sums, min_valid, level, bands_bpm=bands_bpm)
     return val
