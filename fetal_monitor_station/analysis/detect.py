@@ -52,6 +52,8 @@ class ExcursionDetector:
         self._nans = 0  # NaN samples seen before the current chunk
         self._nans_at_start = 0
         self._nans_at_last = 0  # NaNs before the open run's last valid sample
+        self._prev_valid = -1  # last valid sample before the current chunk (-1: none yet)
+        self._nans_at_prev = 0  # NaNs before it
         self._edge_pos = self._rules[1].edge if 1 in self._rules else math.inf
         self._edge_neg = -self._rules[-1].edge if -1 in self._rules else -math.inf
 
@@ -84,6 +86,13 @@ class ExcursionDetector:
         cut = np.flatnonzero((np.diff(sv) != 0) | gap) + 1
         starts = np.concatenate(([0], cut))
         ends = np.concatenate((cut, [vi.size]))
+        # a run entered across a short gap starts just after the last valid sample before it, as
+        # a run left across one ends at the first valid sample after it: the crossing is in the gap
+        prev = np.concatenate(([self._prev_valid - i0], vi[:-1]))[starts]
+        lead = vi[starts] - prev - 1 <= self._max_gap
+        if self._prev_valid < 0:
+            lead[0] = False
+        run_start = np.where(lead, prev + 1, vi[starts])
         signed = sv * dv
         peaks = np.maximum.reduceat(signed, starts)
         bsums = np.add.reduceat(b[vi], starts)  # finite: dev is NaN wherever the baseline is
@@ -108,23 +117,28 @@ class ExcursionDetector:
         n_seg = len(starts)
         if first < n_seg:
             g = np.arange(first, n_seg - 1)
-            reach = vi[ends[g] - 1] + 1 + self._max_gap - vi[starts[g]]  # longest it can last
+            reach = vi[ends[g] - 1] + 1 + self._max_gap - run_start[g]  # longest it can last
             keep = g[(sv[starts[g]] != 0) & (reach >= self._min_len) & (peaks[g] >= self._min_amp)]
             for k in keep.tolist():
-                self._open_segment(k, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0)
+                self._open_segment(k, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0, int(run_start[k]))
                 self._close(self._next_end(vi, gap, int(ends[k]), i0), prefix, i0, out)
             last = n_seg - 1
             if last >= first and sv[starts[last]] != 0:
-                self._open_segment(last, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0)
+                self._open_segment(last, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0,
+                                   int(run_start[last]))
+        self._nans_at_prev = self._nans + int(prefix[int(vi[-1])])
+        self._prev_valid = int(vi[-1]) + i0
         self._nans += int(prefix[-1])
         return out
 
     def _open_segment(self, k: int, vi: np.ndarray, starts: np.ndarray, ends: np.ndarray, signed: FloatArray,
-                      peaks: FloatArray, bsums: FloatArray, sv: np.ndarray, prefix: np.ndarray, i0: int) -> None:
+                      peaks: FloatArray, bsums: FloatArray, sv: np.ndarray, prefix: np.ndarray, i0: int,
+                      start: int) -> None:
         a, e = int(starts[k]), int(ends[k])
         self._sign = int(sv[a])
-        self._start = int(vi[a]) + i0
-        self._nans_at_start = self._nans + int(prefix[int(vi[a])])
+        self._start = start + i0
+        # the NaNs of a leading gap (start < 0: it began in an earlier chunk) count as lost
+        self._nans_at_start = self._nans + int(prefix[start]) if start >= 0 else self._nans_at_prev
         self._peak = float(peaks[k])
         self._peak_i = int(vi[a + int(np.argmax(signed[a:e]))]) + i0
         self._base_sum = float(bsums[k])
