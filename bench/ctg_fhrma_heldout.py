@@ -1,9 +1,11 @@
-"""How much of our FHRMA baseline figure is owed to choosing the windows on the same 66 files.
+"""How much of our FHRMA figures is owed to choosing the parameters on the same 66 files.
 
 `python -m bench.ctg_fhrma_heldout [--data DIR]` reads the FHRMA data as bench.ctg_fhrma does. The
-baseline's two windows (`lookback_s`, `lookahead_s` of AnalysisConfig) were chosen on the 66
-FHRMA training recordings, and `bench.ctg_fhrma` scores them on those same files. Here every
-configuration of a small grid around the chosen one is run on every file once; then, leaving
+baseline's two windows (`lookback_s`, `lookahead_s` of AnalysisConfig), its selective-averaging
+bands and the excursion edge (`selective_bands_bpm`, `edge_bpm`) were chosen on the 66 FHRMA
+training recordings, and `bench.ctg_fhrma` scores them on those same files. Here every
+configuration of a grid around the chosen one (windows x {the previous bands and edge, the
+shipped ones}) is run on every file once; then, leaving
 each file out in turn, the configuration with the best median RMSD on the other 65 is picked
 and scored on the file left out (leave-one-out cross-validation of the choice). The held-out
 median is compared with the in-sample median of the shipped defaults (a ratio) and with the
@@ -28,13 +30,20 @@ from fetal_monitor_station.analysis.offline import analyse_trace
 
 LOOKBACK_S = (600.0, 900.0, 1200.0, 1800.0)
 LOOKAHEAD_S = (180.0, 300.0, 450.0)
+# (selective bands, edge): those before 2026-12-03 and the shipped ones
+SHAPES = (((20.0, 12.0, 8.0, 6.0), 1.0), (AnalysisConfig().selective_bands_bpm, AnalysisConfig().edge_bpm))
 DEFERRAL_S = 15 * 60.0  # AnalysisConfig: history covers both windows plus 15 min
 METRICS = ("rmsd", "madi", "acc_f1", "dec_f1")
 
 
-def config(lookback_s: float, lookahead_s: float) -> AnalysisConfig:
+Config = tuple[float, float, int]  # lookback, lookahead, index into SHAPES
+
+
+def config(lookback_s: float, lookahead_s: float, shape: int = len(SHAPES) - 1) -> AnalysisConfig:
+    bands, edge = SHAPES[shape]
     return AnalysisConfig(fhr_channel=CHANNEL_AUTO, lookback_s=lookback_s, lookahead_s=lookahead_s,
-                          history_s=max(AnalysisConfig().history_s, lookback_s + lookahead_s + DEFERRAL_S))
+                          history_s=max(AnalysisConfig().history_s, lookback_s + lookahead_s + DEFERRAL_S),
+                          selective_bands_bpm=bands, edge_bpm=edge)
 
 
 def main() -> int:
@@ -45,23 +54,23 @@ def main() -> int:
     if not files:
         print(f"cannot measure: no FHRMA recording matched the method files in {data}", file=sys.stderr)
         return 1
-    default = (AnalysisConfig().lookback_s, AnalysisConfig().lookahead_s)
-    grid = [(b, a) for b in LOOKBACK_S for a in LOOKAHEAD_S]
+    default: Config = (AnalysisConfig().lookback_s, AnalysisConfig().lookahead_s, len(SHAPES) - 1)
+    grid: list[Config] = [(b, a, sh) for sh in range(len(SHAPES)) for b in LOOKBACK_S for a in LOOKAHEAD_S]
     assert default in grid, "the grid must hold the shipped defaults"
-    print(f"using FHRMA data at {data}: {len(files)} recordings, {len(grid)} window pairs "
-          f"(lookback x lookahead, s), defaults {default}")
+    print(f"using FHRMA data at {data}: {len(files)} recordings, {len(grid)} configurations "
+          f"(lookback x lookahead, s, x shape {[f'bands {b} edge {e}' for b, e in SHAPES]}), defaults {default}")
     ks = range(len(METHODS))
     # scores[g][i][k][metric]: configuration g on file i against the reference method k faces
     scores: list[list[list[dict[str, float]]]] = []
-    for b, a in grid:
-        docs = [analyse_trace(f.trace, config(b, a), with_alarms=False) for f in files]
+    for b, a, sh in grid:
+        docs = [analyse_trace(f.trace, config(b, a, sh), with_alarms=False) for f in files]
         scores.append([[score_ours(f, d, k) for k in ks] for f, d in zip(files, docs, strict=True)])
-        print(f"  lookback {b:5.0f} lookahead {a:4.0f}: median RMSD vs each method's reference "
+        print(f"  lookback {b:5.0f} lookahead {a:4.0f} shape {sh}: median RMSD vs each method's reference "
               + " / ".join(f"{np.nanmedian([s[k]['rmsd'] for s in scores[-1]]):.2f}" for k in ks) + " bpm")
     theirs = [[score(f, f.bases[k], f.events["acc"][k], f.events["dec"][k], reference(f, k)) for k in ks]
               for f in files]
     parts, better = [], {m: True for m in METRICS}
-    picks: Counter[tuple[float, float]] = Counter()
+    picks: Counter[Config] = Counter()
     for k, name in enumerate(METHODS):
         rmsd = np.array([[s[k]["rmsd"] for s in per_file] for per_file in scores])  # configs x files
         held: dict[str, list[float]] = {m: [] for m in METRICS}

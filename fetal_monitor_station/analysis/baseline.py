@@ -14,6 +14,8 @@ benchmarks compare against.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..trace import FloatArray
@@ -25,7 +27,10 @@ FINE_BIN_BPM = 0.25  # monitors report quarter-bpm: fine bins hold exact values
 FINE_PER_COARSE = 4  # 1-bpm bins for the mode
 N_FINE_BINS = int(round((HIST_MAX_BPM - HIST_MIN_BPM) / FINE_BIN_BPM)) + 1
 HIST_SMOOTH_HALF_BPM = 3
-SELECTIVE_BANDS_BPM = (20.0, 12.0, 8.0, 6.0)
+# station: the first pass keeps what is within 25 bpm (an acceleration or deceleration of >= 15 bpm
+# still pulls the first mean), the last ones close in on the central peak (chosen on the FHRMA
+# training files, checked leave-one-out: bench/ctg_fhrma_heldout)
+SELECTIVE_BANDS_BPM = (25.0, 15.0, 10.0, 6.0, 4.0, 3.0)
 PEAK_KEEP_RATIO = 0.5
 _KERNEL = np.ones(2 * HIST_SMOOTH_HALF_BPM + 1) / (2 * HIST_SMOOTH_HALF_BPM + 1)
 _FINE_CENTRES = HIST_MIN_BPM + FINE_BIN_BPM * np.arange(N_FINE_BINS)
@@ -64,7 +69,8 @@ def mode_from_counts(fine_counts: FloatArray, previous_bpm: float | None = None)
 
 def baseline_from_histograms(counts: FloatArray, sums: FloatArray, min_valid: int,
                              previous_bpm: float | None = None,
-                             mode_counts: FloatArray | None = None) -> float | None:
+                             mode_counts: FloatArray | None = None,
+                             bands_bpm: Sequence[float] = SELECTIVE_BANDS_BPM) -> float | None:
     """Mode (of `mode_counts`, a longer window, if given) then selective averaging of `counts`."""
     total = float(counts.sum())
     if total < min_valid:
@@ -73,7 +79,7 @@ def baseline_from_histograms(counts: FloatArray, sums: FloatArray, min_valid: in
     estimate = mode_from_counts(wide, previous_bpm)
     c = np.concatenate(([0.0], np.cumsum(counts)))
     sm = np.concatenate(([0.0], np.cumsum(sums)))
-    for band in SELECTIVE_BANDS_BPM:
+    for band in bands_bpm:
         a = int(np.searchsorted(_FINE_CENTRES, estimate - band, side="right"))
         b = int(np.searchsorted(_FINE_CENTRES, estimate + band, side="left"))
         kept = c[b] - c[a]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import rules as R
+from .baseline import SELECTIVE_BANDS_BPM
 
 LEAD_FIGO = "figo"
 LEAD_NICHD = "nichd"  # CN2015 uses NICHD for intrapartum
@@ -25,7 +26,11 @@ class AnalysisConfig:
     lookahead_s: float = R.BASELINE_WINDOW_S / 2  # the settled baseline looks this far ahead...
     lookback_s: float = 1200.0  # ...and this far back to choose the level (long decelerations stay a minority)
     history_s: float = 2400.0  # ring buffer length
-    edge_bpm: float = 1.0  # deviation that opens/closes an acceleration or deceleration run
+    # the baseline's selective averaging: bands narrowing around the level (bpm, widest first)
+    selective_bands_bpm: tuple[float, ...] = SELECTIVE_BANDS_BPM
+    # deviation that opens/closes an acceleration or deceleration run: 0 = where the FHR crosses
+    # the baseline (FIGO/NICHD time an excursion from and back to the baseline)
+    edge_bpm: float = 0.0
     toco_edge: float = 4.0  # toco rise that opens/closes a contraction run
     toco_baseline_percentile: float = 10.0
     decel_typing_delay_s: float = 90.0  # wait for the contraction to end before typing
@@ -39,6 +44,11 @@ class AnalysisConfig:
             raise ValueError(f"fhr_channel must be fhr1, fhr2 or auto, got {self.fhr_channel!r}")
         if not 0 < self.knot_s <= 60 or self.lookahead_s < self.knot_s:
             raise ValueError("knot_s must be in (0, 60] and lookahead_s >= knot_s")
+        bands = self.selective_bands_bpm
+        if not bands or any(b <= 0 for b in bands) or any(x < y for x, y in zip(bands[:-1], bands[1:], strict=True)):
+            raise ValueError(f"selective_bands_bpm must be positive and narrowing, got {bands!r}")
+        if self.edge_bpm < 0:
+            raise ValueError(f"edge_bpm must be >= 0, got {self.edge_bpm!r}")
         if self.history_s < self.lookback_s + self.lookahead_s + 15 * 60:
             raise ValueError("history_s must cover the baseline windows plus 15 min of deferral")
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..trace import SAMPLE_HZ, CtgSample, FloatArray
 from . import rules as R
-from .baseline import baseline_from_histograms, fine_histogram
+from .baseline import baseline_from_histograms, fine_histogram, share_near
 from .classify import ClassificationTracker, MinuteFeatures
 from .config import CHANNEL_AUTO, CHANNEL_FHR2, AnalysisConfig
 from .detect import ExcursionDetector, ExcursionRule, type_deceleration
@@ -53,6 +53,7 @@ MAX_MINUTE_DEFER = 10 * SPM  # a minute waits for an open excursion at most this
 EPISODE_MEMORY_S = 3600.0
 SHIFT_TAIL = int(60.0 * SAMPLE_HZ)  # the last minute of an excursion tells a level shift
 MERGE_GAP = int(60.0 * SAMPLE_HZ)  # station: pieces of a deceleration across a gap this short are joined
+START_CLEAR_SHARE = 0.8  # station: a start with more than a fifth in excursions waits for more
 TOCO_MIN_VALID_FRACTION = 0.25
 TOCO_HIST_MAX = 256.0  # toco beyond this is left out of the toco baseline
 TOCO_BIN = 0.5
@@ -67,6 +68,9 @@ class StreamingAnalyzer:
         self._look = max(1, int(round(cfg.lookahead_s * hz / self._knot))) * self._knot
         self._back = int(cfg.lookback_s * hz)
         self._len = int(cfg.history_s * hz)
+        # FIGO: the baseline is read over 10 min; an unclear start waits until that much is in
+        self._first = max(self._look, int(R.BASELINE_WINDOW_S * hz))
+        self._bands = cfg.selective_bands_bpm
         self._fhr, self._toco, self._base, self._tbase = (Ring(self._len) for _ in range(4))
         self._h_live, self._h_local, self._h_wide = (
             SlidingHistogram(self._fhr, R.PLAUSIBLE_FHR_MIN_BPM, R.PLAUSIBLE_FHR_MAX_BPM, 0.25) for _ in range(3))
@@ -173,10 +177,17 @@ class StreamingAnalyzer:
     def _on_knot(self) -> list[AnalysisEvent]:
         n = self._n
         k = n - self._look
-        if k < 0:  # start-up: the trailing window is all there is
+        startup = k < 0
+        if not startup and self._knot_i is None and n < self._first:
+            # the first settled baseline waits (up to `_first` samples) while excursions fill much
+            # of the first minutes, so a deceleration there is not taken for the level
+            self._h_live.move_to(0, n)
+            startup = not self._start_is_clear(self._h_live.counts, self._h_live.sums)
+        if startup:  # start-up: the trailing window is all there is
             h = self._h_live
             h.move_to(0, n)
-            live = baseline_from_histograms(h.counts, h.sums, MIN_VALID_SAMPLES, self._live_base)
+            live = baseline_from_histograms(h.counts, h.sums, MIN_VALID_SAMPLES, self._live_base,
+                                            bands_bpm=self._bands)
             out = []
         else:  # the settled knot's window [k - lookahead, k + lookahead) is the trailing window
             out = self._settle_knot(k, n)
@@ -186,6 +197,12 @@ class StreamingAnalyzer:
         self._refresh_slow()
         return out
 
+    def _start_is_clear(self, counts: FloatArray, sums: FloatArray) -> bool:
+        """The first minutes hold a level: most of their samples within 15 bpm of it (FIGO: beyond
+        that an excursion is an acceleration or a deceleration)."""
+        level = baseline_from_histograms(counts, sums, MIN_VALID_SAMPLES, None, bands_bpm=self._bands)
+        return level is not None and share_near(counts, level, R.DECEL_MIN_FALL_BPM) >= START_CLEAR_SHARE
+
     def _settle_knot(self, k: int, n_avail: int) -> list[AnalysisEvent]:
         floor = max(0, n_avail - self._len)
         lo = max(floor, k - self._look)
@@ -193,10 +210,11 @@ class StreamingAnalyzer:
         loc, wide, toco = self._h_local, self._h_wide, self._h_toco
         loc.move_to(lo, hi)
         wide.move_to(max(floor, k - self._back), hi)
-        val = baseline_from_histograms(loc.counts, loc.sums, MIN_VALID_SAMPLES, self._knot_v, wide.counts)
+        val = baseline_from_histograms(loc.counts, loc.sums, MIN_VALID_SAMPLES, self._knot_v, wide.counts,
+                                       self._bands)
         back_hi = max(lo, min(k, hi))
         val = level_change(val, loc.counts, loc.sums, MIN_VALID_SAMPLES,
-                           lambda: fine_histogram(self._fhr.get(lo, back_hi))[0])
+                           lambda: fine_histogram(self._fhr.get(lo, back_hi))[0], self._bands)
         self._last_window_baseline = val
         toco.move_to(lo, hi)
         tval = toco.percentile(self.config.toco_baseline_percentile) \
@@ -366,7 +384,8 @@ class StreamingAnalyzer:
         if n == 0 or self._finished:
             self._finished = True
             return out
-        k = (self._knot_i + self._knot) if self._knot_i is not None else 0
+        # nothing settled yet (a short recording): the first settlement sees all of it
+        k = (self._knot_i + self._knot) if self._knot_i is not None else min(n, self._look)
         while k < n:
             out += self._settle_knot(k, n)
             k += self._knot

@@ -135,6 +135,10 @@ def test_config_is_validated() -> None:
         AnalysisConfig(lead="acog")
     with pytest.raises(ValueError):
         AnalysisConfig(history_s=60.0)
+    with pytest.raises(ValueError):
+        AnalysisConfig(selective_bands_bpm=(6.0, 12.0))  # bands must narrow
+    with pytest.raises(ValueError):
+        AnalysisConfig(edge_bpm=-1.0)
     assert AnalysisConfig(lead="nichd").prolonged_decel_s == 120.0
 
 
