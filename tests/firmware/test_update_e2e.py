@@ -1,5 +1,5 @@
 """A firmware release end to end: signed and published with provisioning, offered through the hub's
-audited command path, streamed by the hub's update channel through the real Mosquitto to the CTG
+audited command path, streamed by the hub's update channel (`mch-hub firmware run`) through the real Mosquitto to the CTG
 bridge on the MicroPython unix port, installed and confirmed; then a release that fails its health
 check (it never gets a hub acknowledgement in its window) rolled back by the bootloader model.
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,13 +22,9 @@ import pytest
 from mchfw import slots_host
 
 from central_hub.audit import AuditLog
-from central_hub.command_link import CommandLink
 from central_hub.commands import Commands, CommandState
-from central_hub.directory import Directory
-from central_hub.firmware_channel import FirmwareChannel
 from central_hub.fleet import faults_of
 from central_hub.store import open_store
-from mch_link.registry import hub_identity
 from mch_link.sitefiles import hub_view
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning import cakey
@@ -124,14 +122,13 @@ def test_published_offered_installed_then_unhealthy_release_rolled_back(
 
     hub = hub_factory(site.path, broker=channel_broker)
     store = open_store(hub.db_url)
-    sender_store = open_store(hub.db_url)
-    directory = Directory.from_site(site.path)
-    link = CommandLink(hub_identity(site.path, CHANNEL_HUB), (channel_broker.host, channel_broker.port), directory,
-                       sender_store)
-    commands = Commands(store, AuditLog(store), link, lambda d: (e := directory.get(d)) is not None and e.active)
-    channel = FirmwareChannel(hub_view(site.path, CHANNEL_HUB) / "firmware", store, link, commands)
-    stopping = threading.Event()
-    runner = threading.Thread(target=channel.run, args=(stopping,), daemon=True)
+    commands = Commands(store, AuditLog(store), None, lambda d: False)  # reads the commands the channel issues
+    view = hub_view(site.path, CHANNEL_HUB)
+    channel_log = open(tmp_path / "channel.log", "w")  # noqa: SIM115 - the channel process writes it
+    channel = subprocess.Popen([str(Path(sys.executable).parent / "mch-hub"), "firmware", "run", "--site", str(view),
+                                "--hub-id", CHANNEL_HUB, "--db", hub.db_url,
+                                "--broker", f"{channel_broker.host}:{channel_broker.port}"],
+                               stdout=channel_log, stderr=subprocess.STDOUT)
     monitor = Monitor()
     bridge = RebootingBridge(bundle, state, monitor.path, tmp_path / "bridge.log")
 
@@ -142,10 +139,7 @@ def test_published_offered_installed_then_unhealthy_release_rolled_back(
         return next((c for c in commands.for_device(DEVICE) if c.args.get("release") == release), None)
 
     try:
-        link.start()
-        assert link.wait_connected(30), "the channel's command link did not connect"
         bridge.start()
-        runner.start()
         assert _wait(lambda: (r := fleet_row()) is not None and r.online and r.firmware == "mchfw/1.0.0"), \
             (fleet_row(), bridge.log.read_text()[-3000:])
 
@@ -174,14 +168,18 @@ def test_published_offered_installed_then_unhealthy_release_rolled_back(
         assert boot.manifest(boot.running)["version"] == "1.1.0"
 
         # What the technician sees after syncing the view back.
-        channel.write_status()
+        status = view / "firmware" / "status.json"
+        assert _wait(lambda: status.exists() and '"failed"' in status.read_text()), (tmp_path / "channel.log").read_text()
         [reported] = [h for h in fw.status(site.path) if h["hub"] == CHANNEL_HUB]
         outcome = {d["release"]: (d["state"], d["rolled_back"]) for d in reported["devices"]}
         assert outcome == {"esp32-1.1.0": ("done", False), "esp32-1.2.0": ("failed", True)}
+        channel.send_signal(signal.SIGTERM)
+        assert channel.wait(20) == 0, (tmp_path / "channel.log").read_text()  # a clean stop
     finally:
-        stopping.set()
         bridge.stop()
         monitor.close()
-        link.stop()
+        if channel.poll() is None:
+            channel.kill()
+            channel.wait(10)
+        channel_log.close()
         store.close()
-        sender_store.close()
