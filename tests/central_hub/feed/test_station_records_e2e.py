@@ -45,6 +45,7 @@ ID_NUMBER = synthetic_id("44052419950412004")
 def test_station_visit_and_delivery_reach_the_county(site: Site, enroll_device: Any, broker: BrokerProcess,
                                                      hub_factory: HubFactory, county: CountyProcess,
                                                      tmp_path: Path) -> None:
+    bundle = enroll_device(STATION, "station")  # before the hub starts: it reads the registry then
     state = tmp_path / "hub-state"
     state.mkdir(mode=0o700)
     fd = os.open(state / "county-match.key", os.O_WRONLY | os.O_CREAT, 0o600)
@@ -68,10 +69,13 @@ def test_station_visit_and_delivery_reach_the_county(site: Site, enroll_device: 
                              today=now.date(), baseline_bpm=None)
     assert visit is not None and delivery is not None and visit[0] == "antenatal-visit/1"
 
-    link = DeviceLink.from_bundle(enroll_device(STATION, "station"), tmp_path / "station-outbox.db",
+    link = DeviceLink.from_bundle(bundle, tmp_path / "station-outbox.db",
                                   (broker.host, broker.port))
     link.start()
     try:
+        deadline = time.monotonic() + 20
+        while not link.stats.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
         for schema, body in (visit, delivery):
             link.submit(Kind.RECORDS, schema, body)
         assert link.wait_drained(30)
