@@ -6,9 +6,11 @@ Phases (the county simulator runs as its own process, as in production the count
 2. throughput: --records pregnancy records committed to a fresh hub store (SQLite, the ingest's
    own commit path, so the trigger queues them); the sender drains the outbox: read, decrypt,
    map, validate (fhir.resources R4B), seal, POST, mark sent. resources/s; ratio to the ceiling.
-3. lag: records of mixed kinds (per 10: 2 pregnancy records, 6 visits, 1 delivery, 1 CTG episode)
-   committed at --rate per second for --lag-s seconds while `mch-hub feed run` (its own process)
-   sends; per record, accepted-at minus committed-at; p50/p99.
+3. lag: records of mixed kinds (per 10: a booking, a kiosk pregnancy record, 6 visits, 1 delivery,
+   1 CTG episode) committed at --rate per second for --lag-s seconds while `mch-hub feed run` (its
+   own process) sends; per record, accepted-at minus committed-at; p50/p99. Their patients are in
+   the hub's patient index (services.db), so the feed looks up each one's county blind index, as
+   it does for kiosk and station records in production.
 
 Target (issue 15): >= 1,000 resources/s; lag p99 < 5 s at 100 records/s.
 Ends with `RESULT feed resources_per_s=... ratio=... ceiling_resources_per_s=... sender_resources_per_cpu_s=...
@@ -39,6 +41,9 @@ from central_hub.feed.county import CountyClient
 from central_hub.feed.mapping import Source, to_bundle
 from central_hub.feed.sender import FeedSender
 from central_hub.feed.validate import validate_bundle
+from central_hub.services.db import ServicesDb, services_db_url
+from central_hub.services.dispatcher import Dispatcher
+from central_hub.services.privacy import Privacy
 from central_hub.store import Store, open_store
 from central_hub.store.model import RecordTuple, record_aad, record_digest
 from mch_link.registry import load_site_info
@@ -123,13 +128,33 @@ def throughput(store: Store, sender: FeedSender, cipher: DataCipher, bodies: lis
     return resources / (time.perf_counter() - started), resources / (time.process_time() - cpu_started)
 
 
-def mixed(rng: random.Random, n: int) -> tuple[str, dict[str, Any]]:
-    """Every 10 records: 2 pregnancy records, 6 antenatal visits, 1 delivery, 1 CTG episode."""
-    patient = f"P{1 + n % 1000:07d}"
+def index_patients(state: Path, cipher: DataCipher, index: BlindIndex, n: int) -> list[str]:
+    """`n` patients registered in the hub's patient index, as the kiosk's requests register them."""
+    db = ServicesDb(services_db_url(f"sqlite:///{state / 'hub.db'}", state))
+    desk = Dispatcher(db, Privacy(cipher, index), None)
+    out = []
+    for k in range(n):
+        body = pregnancy(random.Random(k), 5000 + k)
+        ok, p = desk.handle("bench", "patient.register", {"id_number": body["id_number"], "name": "测试",
+                                                          "sex": "2", "birth_date": body["birth_date"]}, f"b{k}")
+        if not ok:
+            raise SystemExit(f"bench.feed: could not register a synthetic patient: {p}")
+        out.append(str(p["patient_id"]))
+    db.close()
+    return out
+
+
+def mixed(rng: random.Random, n: int, patients: list[str]) -> tuple[str, dict[str, Any]]:
+    """Every 10 records: a booking, a kiosk pregnancy record, 6 antenatal visits, 1 delivery, 1 CTG episode."""
+    patient = patients[n % len(patients)]
     record = f"R{1 + n % 1000:07d}"
     slot = n % 10
-    if slot < 2:
+    if slot == 0:
         return "antenatal-booking/1", pregnancy(rng, n)
+    if slot == 1:
+        return "pregnancy-record/1", {"record_id": f"R{n:016x}", "patient_id": patient, "lmp": "2026-09-01",
+                                      "edd": "2027-06-08", "gestational_age_days": 93, "bmi": 21.5,
+                                      "screen_positive": False, "positive_items": []}
     if slot < 8:
         return "antenatal-visit/1", {"visit_id": f"V{n:07d}", "record_id": record, "patient_id": patient,
                                      "visit_date": "2026-04-01", "ga_days": 100, "weight_kg": 58.0,
@@ -143,7 +168,7 @@ def mixed(rng: random.Random, n: int) -> tuple[str, dict[str, Any]]:
 
 
 def lag(site: Path, db: str, url: str, store: Store, cipher: DataCipher, rng: random.Random, first_msg: int,
-        rate: float, seconds: float) -> tuple[list[int], float]:
+        rate: float, seconds: float, patients: list[str]) -> tuple[list[int], float]:
     """`mch-hub feed run` in its own process, as in production; records committed here at `rate`."""
     relay = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "feed", "run", "--site", str(site), "--db", db,
                               "--county", url, "--log-level", "WARNING"], stderr=subprocess.PIPE, text=True)
@@ -157,7 +182,7 @@ def lag(site: Path, db: str, url: str, store: Store, cipher: DataCipher, rng: ra
             wait = started + k / rate - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            schema, body = mixed(rng, first_msg + k)
+            schema, body = mixed(rng, first_msg + k, patients)
             commit(store, cipher, [(first_msg + k, body)], int(time.time() * 1000), schema)
         deadline = time.monotonic() + 60
         while outbox.feed_status(store)["pending"] and time.monotonic() < deadline:
@@ -205,7 +230,9 @@ def main() -> int:
             print(f"feed (outbox -> map -> validate -> POST -> sent): {ours_rps:.0f} resources/s"
                   f" ({args.records} records), ratio {ours_rps / ceiling_rps:.2f};"
                   f" the sender's own CPU: {per_cpu_s:.0f} resources per CPU-second", flush=True)
-            lags, per_record = lag(hub_view(site.path, "hub"), db, url, store, cipher, rng, args.records + 1, args.rate, args.lag_s)
+            patients = index_patients(state, cipher, index, 200)
+            lags, per_record = lag(hub_view(site.path, "hub"), db, url, store, cipher, rng, args.records + 1, args.rate,
+                                   args.lag_s, patients)
         finally:
             store.close()
             county.terminate()
