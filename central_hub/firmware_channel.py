@@ -67,6 +67,9 @@ class ChannelError(HubError):
 class PieceSender(Protocol):
     """central_hub.command_link.CommandLink: sends one fw-chunk/1 body, HubError if the broker did not take it."""
 
+    @property
+    def connected(self) -> bool: ...
+
     def send_chunk(self, device_id: str, body: dict[str, Any]) -> None: ...
 
 
@@ -206,8 +209,9 @@ class FirmwareChannel:
         while not stopping.is_set():
             try:
                 self.commands.expire()
-                self.take_offers()
-                self.pump()
+                if self.sender.connected:  # an offer taken while the broker is away would fail at once
+                    self.take_offers()
+                    self.pump()
                 if time.monotonic() >= next_status:
                     self.write_status()
                     next_status = time.monotonic() + STATUS_EVERY_S
@@ -281,5 +285,7 @@ def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) 
 
 
 class _NoSender:
+    connected = False
+
     def send_chunk(self, device_id: str, body: dict[str, Any]) -> None:
         raise HubError("status only: nothing is sent")

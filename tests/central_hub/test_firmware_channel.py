@@ -30,6 +30,7 @@ class Link:
         self.commands: list[tuple[str, dict[str, Any]]] = []
         self.pieces: list[tuple[str, dict[str, Any]]] = []
         self.down = False
+        self.connected = True
 
     def send(self, device_id: str, body: dict[str, Any]) -> None:
         validate("cmd/1", body)
@@ -132,3 +133,30 @@ def test_pieces_stop_when_the_device_refuses_and_status_shows_answers(rig: Rig, 
     assert by_device["bridge-ctg-002"]["rolled_back"] and by_device["bridge-ctg-002"]["firmware"] == "mchfw/1.0.0"
     assert by_device["bridge-ctg-002"]["device_faults"] == ["update-rolled-back"]
     assert json.loads(channel.write_status().read_text())["devices"] == status["devices"]
+
+
+def test_offers_wait_while_the_broker_is_away(rig: Rig, tmp_path: Path) -> None:
+    """Taken while the command link is not connected, an offer's command failed at once ("not sent")."""
+    import threading
+    import time
+
+    link = Link()
+    link.connected = False
+    _publish(tmp_path, "1.1.0")
+    _offer(tmp_path, "1.1.0", ["bridge-ctg-001"])
+    channel = _channel(rig, tmp_path, link)
+    stopping = threading.Event()
+    runner = threading.Thread(target=channel.run, args=(stopping,), daemon=True)
+    runner.start()
+    try:
+        time.sleep(1.0)
+        assert link.commands == [] and channel.taken == set()
+        link.connected = True
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(link.pieces) < 4:
+            time.sleep(0.05)
+        assert [b["command"] for _, b in link.commands] == ["update-offer"] and len(link.pieces) == 4
+        assert (tmp_path / "status.json").exists()
+    finally:
+        stopping.set()
+        runner.join(5)
