@@ -1,7 +1,7 @@
 """Certificate renewal over the link, the device's side (and the CSR rule the hub applies too).
 
 1. `RenewalClient.ask()`: a fresh ECDSA P-256 key is made on the device into
-   ``<bundle>/renew/`` (0600; kept across retries, so every ask sends the same CSR) and the
+   ``<bundle>/renew/`` (0600; kept across retries, so every ask is for the same key) and the
    CSR (CN = device id) goes to the hub as the request ``cert.renew``. The hub answers
    ``queued`` until a technician has signed it (the hub holds no CA key: see docs/security.md),
    then ``issued`` with the new certificate.
@@ -16,7 +16,9 @@ The link (envelope) keys do not change, so records in flight are not affected.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +40,8 @@ KEY_FILE, CERT_FILE, CA_FILE = "device.key.pem", "device.crt.pem", "ca.pem"
 OLD_SUFFIX = ".old"
 PUBLIC_MODE = 0o644
 MAX_PEM_CHARS = 8192  # a P-256 CSR or certificate is well under 2 KiB
+
+log = logging.getLogger(__name__)
 
 
 class RenewalError(LinkError):
@@ -163,3 +167,54 @@ def _signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
 
+
+
+RENEW_COMMAND = "renew"  # the dashboard's cmd/1 (central_hub.commands): start a renewal
+
+
+class RenewalRunner:
+    """Carries out the hub's ``renew`` command: asks in a thread of its own (the command arrives on
+    the MQTT network thread, which must not wait for an answer), again every `retry_s` while the
+    request is queued, until switched or stopped. Pass `on_command` to DeviceLink (or call it from
+    the application's own command handler)."""
+
+    def __init__(self, client: RenewalClient, retry_s: float = 600.0) -> None:
+        self.client, self.retry_s = client, retry_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.outcome: Outcome | None = None
+        self.error: str | None = None
+
+    def on_command(self, command: str, args: dict[str, Any]) -> tuple[str, str]:
+        if command != RENEW_COMMAND:
+            return "refused", f"{command} is not supported by this device"
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return "done", "a renewal is already under way"
+            self._thread = threading.Thread(target=self._run, name="cert-renewal", daemon=True)
+            self._thread.start()
+        return "done", "renewal requested"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.outcome = self.client.ask()
+                self.error = None
+            except (LinkError, OSError, ValueError) as exc:  # hub away, refused, bad answer or file: later
+                self.error = str(exc)
+                log.warning("%s: renewal attempt failed: %s", self.client.device_id, exc)
+            if self.outcome is not None and self.outcome.status == SWITCHED:
+                return
+            self._stop.wait(self.retry_s)
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once the renewal thread has finished (switched or stopped)."""
+        thread = self._thread
+        if thread is None:
+            return False
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()

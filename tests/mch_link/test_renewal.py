@@ -95,3 +95,34 @@ def test_the_hub_is_not_told_when_the_broker_refuses_the_new_certificate(site: S
         renewal.RenewalClient(DEVICE, bundle, hub, FakeLink(accepts=False)).ask()
     assert [m for m, _ in hub.calls] == [renewal.RENEW_METHOD]
     assert (bundle / "device.crt.pem.old").is_file()  # the old pair is there to go back to
+
+
+class QueuedThenIssued(FakeHub):
+    """Queued for the first `queued` asks (the technician has not signed yet), then issued."""
+
+    def __init__(self, sign: Any, queued: int) -> None:
+        super().__init__(sign)
+        self.queued = queued
+
+    def call(self, method: str, args: dict[str, Any], *, idempotency_key: str | None = None,
+             timeout_s: float = 1.0) -> Any:
+        if method == renewal.RENEW_METHOD and self.queued > 0:
+            self.queued -= 1
+            self.calls.append((method, args))
+            return {"status": "queued"}
+        return super().call(method, args, timeout_s=timeout_s)
+
+
+def test_the_renew_command_asks_until_switched_in_its_own_thread(site: Site, bundle: Path) -> None:
+    hub = QueuedThenIssued(lambda key: pki.issue_leaf(DEVICE, key, site.issuer(), server=False,
+                                                      validity=pki.DEVICE_VALIDITY, site_id=site.info.site_id), 2)
+    runner = renewal.RenewalRunner(renewal.RenewalClient(DEVICE, bundle, hub, FakeLink()), retry_s=0.05)
+    assert runner.on_command("reboot", {})[0] == "refused"
+    assert runner.on_command("renew", {}) == ("done", "renewal requested")
+    assert runner.wait(10)
+    assert runner.outcome is not None and runner.outcome.status == renewal.SWITCHED
+    keys = [x509.load_pem_x509_csr(args["csr"].encode()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        for method, args in hub.calls if method == renewal.RENEW_METHOD]
+    assert len(keys) == 3 and len(set(keys)) == 1  # the same key asked three times
+    runner.stop()

@@ -54,7 +54,7 @@ def test_renewal_over_the_link_switch_then_revoke(site: Site, broker: BrokerProc
         link.submit_many(Kind.RECORDS, "sim/1", _bodies(0, 50))
         assert client.ask() == renewal.Outcome(renewal.QUEUED)  # the hub cannot sign: queued for the technician
         assert (queue / f"{DEVICE}{CSR_SUFFIX}").is_file()
-        assert client.ask().status == renewal.QUEUED  # asking again sends the same CSR (one key, kept)
+        assert client.ask().status == renewal.QUEUED  # asking again: the same key (kept in renew/)
         assert len(list((bundle / renewal.PENDING_DIR).iterdir())) == 1
 
         signed = run("renew", "--site", site.path, "--from-hub", env_passphrase=PASS)
