@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import os
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from mch_link.registry import load_site_info
 from mch_link.topics import Kind
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
+from tests.central_hub.test_commands_e2e import wait_for
 from tests.support.county import CountyProcess
 from tests.support.hub import HubFactory
 
@@ -53,16 +53,6 @@ class LinkQueue:
 
     def add(self, kind: str, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
         return int(self.link.submit(Kind.RECORDS, schema, body, made_at_ms))
-
-
-def _wait(what: str, check: Any, timeout_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_queued_registration_reaches_services_and_county_once(site: Site, enroll_device: Any,
@@ -90,8 +80,7 @@ def test_queued_registration_reaches_services_and_county_once(site: Site, enroll
         hub.restart()
         assert link.wait_drained(WAIT_S)
         sdb = open_store(services_db_url(hub.db_url, state))
-        done = _wait("the registration taken in", lambda: sdb.read(
-            "SELECT status, patient_id, record_id FROM svc_registrations"))
+        done = wait_for(lambda: sdb.read("SELECT status, patient_id, record_id FROM svc_registrations"), WAIT_S)
         assert [d[0] for d in done] == ["created"]
         _, patient_id, record_id = done[0]
 
@@ -106,7 +95,7 @@ def test_queued_registration_reaches_services_and_county_once(site: Site, enroll
         sdb.close()
 
         store = open_store(hub.db_url)
-        _wait("both pregnancy records in the feed's outbox", lambda: outbox.feed_status(store)["pending"] >= 2)
+        assert wait_for(lambda: outbox.feed_status(store)["pending"] >= 2, WAIT_S)
         site_id = load_site_info(site.path).site_id
         lookup = PatientIndexLookup(hub.db_url, state)
         sender = FeedSender(store, load_or_create(state), BlindIndex(COUNTY_KEY), site_id, CountyClient(county.url),
