@@ -17,6 +17,10 @@ keys kept apart from it.
   nonce. Replay windows come back as they were at the backup, so envelopes older than it are still
   refused. Records acknowledged after the backup are not in it (the recovery point is the last
   backup: docs/scale.md).
+- On SQLite the hospital services keep their own file (``<state>/services.db``: patient index,
+  pregnancy records, bookings, payments, queued registrations taken in); it is copied the same way
+  beside ``hub.db`` and restored into the target's state directory. On PostgreSQL their tables
+  are in the same database, hence in the dump.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +50,8 @@ from central_hub.store import POSTGRES_PREFIXES, SQLITE_PREFIX, open_store
 
 FORMAT = "mch-hub-backup/1"
 MANIFEST = "manifest.json"
-SQLITE_FILE, PG_FILE = "hub.db", "hub.pgdump"
+SQLITE_FILE, PG_FILE, SERVICES_FILE = "hub.db", "hub.pgdump", "services.db"
+SERVICES_TABLES = ("svc_patients", "svc_pregnancy_records", "svc_bookings", "svc_payments", "svc_registrations")
 KEY_FILES = (datakey.KEY_FILE, blindindex.KEY_FILE)
 TABLES = ("records", "envelopes", "windows", "quarantine", "fleet", "downlink", "feed_outbox")
 RESTORE_DOWNLINK_SKIP = 1 << 32
@@ -64,6 +70,8 @@ class Manifest:
     sha256: str
     counts: dict[str, int]
     key_fingerprint: str
+    services_sha256: str | None = None  # SQLite: the services' own file, copied beside the database
+    services_counts: dict[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, **self.__dict__}
@@ -91,7 +99,11 @@ def backup(db_url: str, state_dir: Path, out_dir: Path, key_out: Path | None) ->
         kind, name, counts = "postgresql", PG_FILE, _pg_dump(db_url, out_dir / PG_FILE)
     else:
         raise BackupError(f"database URL {db_url!r}: want sqlite:///<path> or postgresql://...")
-    manifest = Manifest(int(time.time() * 1000), kind, name, _sha256(out_dir / name), counts, key_fingerprint(cipher))
+    services, services_counts = Path(state_dir) / SERVICES_FILE, None
+    if kind == "sqlite" and services.is_file():
+        services_counts = _sqlite_backup(services, out_dir / SERVICES_FILE, SERVICES_TABLES)
+    manifest = Manifest(int(time.time() * 1000), kind, name, _sha256(out_dir / name), counts, key_fingerprint(cipher),
+                        None if services_counts is None else _sha256(out_dir / SERVICES_FILE), services_counts)
     (out_dir / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
     if key_out is not None:
         _copy_keys(Path(state_dir), Path(key_out))
@@ -103,11 +115,20 @@ def restore(backup_dir: Path, db_url: str, state_dir: Path, key_dir: Path | None
     data = Path(backup_dir) / manifest.data_file
     if _sha256(data) != manifest.sha256:
         raise BackupError(f"{data}: SHA-256 differs from the manifest (damaged or altered backup)")
+    services = Path(backup_dir) / SERVICES_FILE
+    if manifest.services_sha256 is not None and _sha256(services) != manifest.services_sha256:
+        raise BackupError(f"{services}: SHA-256 differs from the manifest (damaged or altered backup)")
     _install_keys(Path(state_dir), key_dir, manifest.key_fingerprint)
     if manifest.kind == "sqlite":
         if not db_url.startswith(SQLITE_PREFIX):
             raise BackupError("a SQLite backup restores into a sqlite:/// database")
         _sqlite_restore(data, Path(db_url[len(SQLITE_PREFIX):]), force)
+        if manifest.services_sha256 is not None:
+            _sqlite_restore(services, Path(state_dir) / SERVICES_FILE, force)
+            with closing(sqlite3.connect(Path(state_dir) / SERVICES_FILE)) as conn:
+                got = _counts(conn, SERVICES_TABLES)
+            if got != manifest.services_counts:
+                raise BackupError(f"restored services rows differ from the manifest: {got} != {manifest.services_counts}")
     else:
         if not db_url.startswith(POSTGRES_PREFIXES):
             raise BackupError("a PostgreSQL backup restores into a postgresql:// database")
@@ -137,14 +158,14 @@ def read_manifest(backup_dir: Path) -> Manifest:
 
 
 # -- SQLite -------------------------------------------------------------------------------
-def _sqlite_backup(source: Path, target: Path) -> dict[str, int]:
+def _sqlite_backup(source: Path, target: Path, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
     if not source.is_file():
         raise BackupError(f"no database at {source}")
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst, pages=4096)  # consistent even while workers write: restarts on a change
-        return _counts(dst)
+        return _counts(dst, tables)
     except sqlite3.Error as exc:
         raise BackupError(f"sqlite backup of {source}: {exc}") from None
     finally:
@@ -169,9 +190,9 @@ def _sqlite_restore(data: Path, target: Path, force: bool) -> None:
         os.chmod(target, 0o600)
 
 
-def _counts(conn: Any) -> dict[str, int]:
+def _counts(conn: Any, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in TABLES if t in names}
+    return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables if t in names}
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
