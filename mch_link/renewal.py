@@ -218,3 +218,13 @@ class RenewalRunner:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def runner_for(link: Any, bundle: Path, rpc: Caller | None = None, retry_s: float = 600.0) -> RenewalRunner:
+    """A renewal runner over a DeviceLink whose certificate lives in `bundle`; `rpc`: the
+    application's RpcClient on that link if it has one (a second would take its responses)."""
+    if rpc is None:
+        from mch_link.rpc import RpcClient  # only a device without request/response makes one here
+
+        rpc = RpcClient(link, link.config.device_id, link.keys)
+    return RenewalRunner(RenewalClient(link.config.device_id, bundle, rpc, link), retry_s)
