@@ -63,10 +63,12 @@ def build_station(config: StationConfig, *, opener: PortOpener = serial.serial_f
         if config.link is not None:
             try:
                 from mch_link.device import DeviceLink
+                from mch_link.renewal import runner_for
 
                 owned_link = link = DeviceLink.from_bundle(config.link.bundle, config.link.outbox,
                                                            broker=config.link.broker,
                                                            heartbeat_s=config.link.heartbeat_s)
+                link.on_command = runner_for(link, config.link.bundle).on_command  # the hub's `renew`
             except LinkError as exc:
                 raise ConfigError(f"link: {exc}") from None
         else:
