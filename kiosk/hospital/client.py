@@ -31,6 +31,7 @@ from kiosk.hospital.api import (
 )
 from mch_link.device import DeviceLink
 from mch_link.errors import LinkError
+from mch_link.renewal import runner_for
 from mch_link.rpc import RpcClient, RpcRefused, RpcTimeout
 from mch_link.topics import Kind
 
@@ -61,6 +62,7 @@ class HubHospitalClient:
         stops the link when the app ends."""
         link = DeviceLink.from_bundle(bundle, outbox, broker)
         client = cls(RpcClient(link, link.config.device_id, link.keys), link, **kwargs)
+        link.on_command = runner_for(link, bundle, client.rpc).on_command  # the hub's `renew` command
         link.start()
         return client, link
 
