@@ -5,14 +5,17 @@
 | antenatal-booking/1  | Patient (upsert: blind-indexed ID number), EpisodeOfCare (upsert), Encounter (booking), |
 |                      | Observations EDD 11778-8, GA 49051-6, LMP, gravidity, parity, height, weight, BMI, BP 85354-9, |
 |                      | Flag (risk colour, when not green), Condition per screen-positive item          |
-| pregnancy-record/1   | (the kiosk's self-registration, 自助建档) Patient, EpisodeOfCare (upsert), Observations EDD, |
-|                      | GA, LMP, BMI; Flag (screen positive) and a Condition per positive item           |
+| pregnancy-record/1   | (the kiosk's self-registration, 自助建档) Patient (upsert with the county blind index kept |
+|                      | in the patient index), EpisodeOfCare (upsert), Observations EDD, GA, LMP, BMI;   |
+|                      | Flag (screen positive) and a Condition per positive item                         |
 | antenatal-visit/1    | Patient, EpisodeOfCare (created if new), Encounter, Observations GA, BP, weight, fundal height, FHR 55283-6 |
 | delivery/1           | Patient, EpisodeOfCare, Encounter (delivery), Observations GA, live births      |
 | episode/1 (station)  | Patient, Encounter of the CTG session (upsert: admitted -> in progress, discharged -> finished) |
 | classification/1     | Observation FHR 55283-6 (baseline, variability, FIGO/NICHD class) on the session's Encounter |
 
-An unidentified CTG episode (no patient admitted) is not the county's: `Skip`.
+An unidentified CTG episode (no patient admitted) is not the county's: `Skip`. Records that name the
+patient only by the hub's patient id (kiosk, station) get the county blind index through
+`Source.patient_index` (central_hub/feed/patients.py), when the patient index has it.
 """
 
 from __future__ import annotations
