@@ -1,6 +1,7 @@
 """Deploy views: the part of the site each server needs, kept current by every site change.
 
-    <site>/deploy/broker/     site.json  ca/chain.pem ca/crl.pem ca/crl.der ca/revoked.txt  broker/broker.{crt,key}.pem
+    <site>/deploy/broker/     site.json  ca/chain.pem ca/crl.pem ca/revoked.txt  broker/broker.{crt,key}.pem
+                              (+ ca/crl.der once the site has a CRL URL)
     <site>/deploy/<hub_id>/   site.json  ca/chain.pem ca/crl.pem ca/revoked.txt  hub/<hub_id>.{crt,key}.pem
                               registry/<device>.json
 
@@ -46,7 +47,11 @@ def views(site: Path, hub_ids: Iterable[str]) -> list[Path]:
 
 def _crl_der(site: Path, view: Path) -> None:
     """The CRL in DER beside crl.pem in the broker's view: what an HTTP server at the CRL
-    Distribution Point serves (RFC 5280 §4.2.1.13) for a clustered broker to fetch."""
+    Distribution Point serves (RFC 5280 §4.2.1.13) for a clustered broker to fetch; only while
+    the site has a CRL URL (`mch-provision crl-url`)."""
+    if pki.read_crl_url(site) is None:
+        (view / CRL_DER).unlink(missing_ok=True)
+        return
     crl = pki.crl_from_pem(read_bytes(site / "ca/crl.pem", "CRL"), "ca/crl.pem")
     write_public(view / CRL_DER, crl.public_bytes(serialization.Encoding.DER))
 

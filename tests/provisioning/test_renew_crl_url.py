@@ -69,6 +69,7 @@ def test_bad_urls_are_refused_and_clear_removes_the_point(site: Site, crl_server
     assert not (site.path / pki.CRL_URL_FILE).exists()
     assert run("crl-url", "--site", site.path, crl_server, env_passphrase=PASS).returncode == EXIT_OK
     assert run("crl-url", "--site", site.path, "--clear", env_passphrase=PASS).returncode == EXIT_OK
+    assert not (broker_view(site.path) / "ca" / "crl.der").exists()  # served only while a URL is set
     crl = site.crl()
     with pytest.raises(x509.ExtensionNotFound):
         crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint)
