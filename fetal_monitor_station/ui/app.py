@@ -120,18 +120,8 @@ def build_app(controller: NurseStation, font: Path, lang: str = "zh",
 
         def nurse_card(self) -> None:
             """Nurse id from her card on the reader (read off the UI thread)."""
-            import threading
-
             self.message = self.texts("reading_card")
-
-            def work() -> None:
-                try:
-                    nurse, error = self.controller.nurse_from_card(), None
-                except StationError as exc:
-                    nurse, error = None, str(exc)
-                Clock.schedule_once(lambda _dt: self.nurse_card_done(nurse, error), 0)
-
-            threading.Thread(target=work, name="idcard-nurse", daemon=True).start()
+            kivy_screens.off_ui_thread(self.controller.nurse_from_card, self.nurse_card_done)
 
         def nurse_card_done(self, nurse: str | None, error: str | None) -> None:
             if nurse is None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time as _time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kivy.app import App
 from kivy.factory import Factory
@@ -34,6 +35,22 @@ from fetal_monitor_station.ui.overview import (
 )
 
 ALARM_FRAME_WIDTH = 6.0
+T = TypeVar("T")
+
+
+def off_ui_thread(work: Callable[[], T], done: Callable[[T | None, str | None], None]) -> None:
+    """Run a blocking device call (the ID-card reader) on its own thread; `done(result, error)` runs
+    on the UI thread through the clock, with the StationError's text when it failed."""
+    def run() -> None:
+        try:
+            result, error = work(), None
+        except StationError as exc:
+            result, error = None, str(exc)
+        from kivy.clock import Clock
+
+        Clock.schedule_once(lambda _dt: done(result, error), 0)
+
+    threading.Thread(target=run, name="device-call", daemon=True).start()
 
 
 def _app() -> Any:
@@ -297,17 +314,7 @@ class AdmitScreen(Screen):
     def read_card(self) -> None:
         app = _app()
         app.message = app.texts("reading_card")
-
-        def work() -> None:
-            try:
-                holder, error = app.controller.read_card(), None
-            except StationError as exc:
-                holder, error = None, str(exc)
-            from kivy.clock import Clock
-
-            Clock.schedule_once(lambda _dt: self.card_done(holder, error), 0)
-
-        threading.Thread(target=work, name="idcard-read", daemon=True).start()
+        off_ui_thread(app.controller.read_card, self.card_done)
 
     def card_done(self, holder: CardHolder | None, error: str | None) -> None:
         app = _app()

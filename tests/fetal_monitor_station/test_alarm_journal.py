@@ -24,12 +24,22 @@ from tests.fetal_monitor_station.test_station import PATIENT, T0, LowFhrPolicy
 CLI = [sys.executable, "-m", "fetal_monitor_station.cli"]
 
 
-def test_raise_acknowledge_and_clear_are_journalled_by_the_station_alone(tmp_path: Path) -> None:
-    clock = lambda: T0 + 3600  # noqa: E731
+def _clock() -> float:
+    return T0 + 3600
+
+
+def _journalled_station(tmp_path: Path) -> tuple[Station, NurseJournal]:
+    """A station whose alarm changes go to a nurse journal, as `mch-station run` wires it."""
     st = Station([BedConfig("bed-01", str(tmp_path / "bed-01"))], Archive(tmp_path / "archive.sqlite3"),
-                 Publisher(FakeLink()), alarm_policy=LowFhrPolicy(), clock=clock)
-    journal = NurseJournal(tmp_path / "nurse.sqlite3", clock)
-    st.listeners.append(AlarmJournaller(journal, clock))
+                 Publisher(FakeLink()), alarm_policy=LowFhrPolicy(), clock=_clock)
+    journal = NurseJournal(tmp_path / "nurse.sqlite3", _clock)
+    st.listeners.append(AlarmJournaller(journal, _clock))
+    return st, journal
+
+
+def test_raise_acknowledge_and_clear_are_journalled_by_the_station_alone(tmp_path: Path) -> None:
+    st, journal = _journalled_station(tmp_path)
+    clock = _clock
     ep = st.admit("bed-01", PATIENT)
     for s in steady(8, fhr=140.0, t0_s=T0):
         st.process("bed-01", s)
@@ -52,12 +62,8 @@ def test_a_screen_acknowledging_writes_the_acknowledgement_once(tmp_path: Path) 
     """The engine's change comes back to the board after its own acknowledgement: one journal row, one entry."""
     from fetal_monitor_station.ui.controller import NurseStation
 
-    clock = lambda: T0 + 3600  # noqa: E731
-    st = Station([BedConfig("bed-01", str(tmp_path / "bed-01"))], Archive(tmp_path / "archive.sqlite3"),
-                 Publisher(FakeLink()), alarm_policy=LowFhrPolicy(), clock=clock)
-    journal = NurseJournal(tmp_path / "nurse.sqlite3", clock)
-    st.listeners.append(AlarmJournaller(journal, clock))
-    nurse = NurseStation(st, journal, clock=clock, font=Path("/nonexistent-font.ttf"))
+    st, journal = _journalled_station(tmp_path)
+    nurse = NurseStation(st, journal, clock=_clock, font=Path("/nonexistent-font.ttf"))
     ep = st.admit("bed-01", PATIENT)
     st.process("bed-01", CtgSample(T0, 90.0))
     nurse.refresh()
