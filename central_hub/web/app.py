@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from central_hub import indicators
+from central_hub import exports, indicators
 from central_hub.commands import CommandError, CommandKind
 from central_hub.errors import HubError, StoreError
 from central_hub.fleet import Presence
@@ -39,6 +39,7 @@ from central_hub.web.services import Dashboard
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
+EXPORT_LIMIT = 10_000_000
 SSE_KEEPALIVE_S = 15.0
 HTML = "text/html; charset=utf-8"
 
@@ -295,6 +296,20 @@ def create_app(dash: Dashboard) -> FastAPI:
     def quarantine(request: Request) -> Response:
         return quarantine_page(request, gate(request, Permission.VIEW))
 
+    @app.get("/quarantine/export")
+    def quarantine_export(request: Request) -> Response:
+        """The quarantine (as filtered) as CSV or JSON, written by sqlite-utils (central_hub.exports); audited."""
+        session = gate(request, Permission.VIEW)
+        fmt = "json" if request.query_params.get("format") == "json" else "csv"
+        reason = request.query_params.get("reason") or None
+        device_id = request.query_params.get("device") or None
+        items = dash.quarantine.items(reason, device_id, limit=EXPORT_LIMIT)
+        text = exports.write(exports.quarantine_rows(items), exports.QUARANTINE_TABLE, "id", fmt, None,
+                             exports.QUARANTINE_COLUMNS) or ""
+        dash.audit.append(session.username, "quarantine-export", "quarantine",
+                          {"format": fmt, "reason": reason, "device": device_id, "rows": len(items)})
+        return _download(text, fmt, "quarantine")
+
     @app.post("/quarantine/{item_id}/release")
     async def release(request: Request, item_id: int) -> Response:
         session = gate(request, Permission.RELEASE)
@@ -368,6 +383,12 @@ def create_app(dash: Dashboard) -> FastAPI:
         area = str(params.get("area")) if params.get("area") in known else indicators.ALL_AREAS
         made = indicator_view.charts(pregnancies, year, split, area, lambda k: t(f"ind.{k}"), t("ind.whole")) \
             if problem is None else []
+        if params.get("format") in ("csv", "json") and problem is None:  # the year's rows as `mch-hub report` gives
+            rows = [r.as_dict() for r in indicators.compute(pregnancies, start, end, by_area=True)]
+            fmt = str(params.get("format"))
+            dash.audit.append(session.username, "indicators-export", f"indicators/{year}", {"format": fmt})
+            return _download(exports.write(rows, indicators.TABLE, indicators.KEY, fmt, None, indicators.COLUMNS)
+                             or "", fmt, f"indicators-{year}")
         return page(request, "indicators.html", session, charts=made, year=year, split=split, splits=indicator_view.SPLITS,
                     area=area, areas=known, start=start.isoformat(), end=end.isoformat(), problem=problem)
 
@@ -388,6 +409,12 @@ def create_app(dash: Dashboard) -> FastAPI:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
+
+
+def _download(text: str, fmt: str, name: str) -> Response:
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return Response(text.encode("utf-8"), media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"', "Cache-Control": "no-store"})
 
 
 def _sse(event: str, data: str) -> str:

@@ -194,6 +194,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "users.unlocked": ("已解锁 {name}。", "{name} unlocked."),
     "users.disabled_done": ("已停用 {name}（其会话已结束）。", "{name} disabled (sessions ended)."),
     "users.enabled_done": ("已启用 {name}。", "{name} enabled."),
+    "export.csv": ("导出 CSV", "Export CSV"),
+    "export.json": ("导出 JSON", "Export JSON"),
     "nav.indicators": ("统计指标", "Indicators"),
     "ind.title": ("孕产妇保健统计指标", "Maternal-care indicators"),
     "ind.year": ("统计年度", "Statistical year"),

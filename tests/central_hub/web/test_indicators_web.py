@@ -7,6 +7,7 @@ import re
 
 from starlette.testclient import TestClient
 
+from central_hub.audit import AuditLog
 from central_hub.web.charts import Bar, bar_chart
 from central_hub.web.services import Dashboard
 from tests.central_hub.test_indicators import B, commit_population
@@ -52,3 +53,19 @@ def test_chart_text_is_escaped_and_an_empty_slot_is_no_bar() -> None:
     svg = bar_chart("<script>", [Bar("a&b", None), Bar('"q"', 12.5, "1/8")], "%", 100.0, chart_id="c")
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg and "&quot;q&quot;" in svg
     assert svg.count("<rect") == 1 and 'data-value="12.5"' in svg
+
+
+def test_indicator_export_download_is_made_by_sqlite_utils_and_audited(client: TestClient, dashboard: Dashboard,
+                                                                       feeder: Feeder) -> None:
+    commit_population(dashboard.store, feeder.rig.cipher)
+    login(client, "olga")
+    got = client.get("/indicators?year=2026&format=csv")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    assert 'filename="indicators-2026.csv"' in got.headers["content-disposition"]
+    lines = got.text.splitlines()
+    assert lines[0].startswith("indicator,name_zh,area,start,end,numerator,denominator,value")
+    assert f"early_booking_rate,早孕建册率,{B},2025-10-01,2026-09-30,1,2,50.0,%" in got.text  # hand count: 1 of 2
+    doc = client.get("/indicators?year=2026&format=json").json()
+    assert {(d["area"], d["indicator"], d["numerator"], d["denominator"]) for d in doc} >= {
+        ("all", "screen_positive_rate", 5, 15), (B, "high_risk_rate", 1, 2)}
+    assert [e.action for e in AuditLog(dashboard.store).entries(2)] == ["indicators-export"] * 2

@@ -87,3 +87,20 @@ def test_an_auditor_cannot_release_and_a_forged_form_is_refused(client: TestClie
     assert cross.status_code == 403
     assert dashboard.store.record_count() == 0
     assert {"forbidden", "csrf-refused"} <= {e.action for e in AuditLog(dashboard.store).entries()}
+
+
+def test_quarantine_export_download(client: TestClient, dashboard: Dashboard, feeder: Feeder,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    hold(feeder, monkeypatch, fed.booking(random.Random(8), 8), msg_id=8)
+    feeder.quarantine_garbage()
+    login(client, "olga")
+    got = client.get("/quarantine/export?format=csv&reason=unknown-schema")
+    assert got.status_code == 200 and 'filename="quarantine.csv"' in got.headers["content-disposition"]
+    header, row = got.text.splitlines()
+    assert header == "id,reason,device_id,topic,schema_id,msg_id,seen,first_at,last_at,first_at_ms,last_at_ms,detail"
+    assert row.startswith(f"1,unknown-schema,kiosk-001,mch/v1/kiosk-001/rec,{BOOKING},8,1,2026-09-21T14:13:20.000Z,")
+    everything = client.get("/quarantine/export?format=json").json()
+    assert [(q["id"], q["reason"], q["device_id"]) for q in everything] == [
+        (1, "unknown-schema", "kiosk-001"), (2, "malformed", "kiosk-002")]
+    assert "payload" not in everything[0]
+    assert AuditLog(dashboard.store).entries(1)[0].action == "quarantine-export"
