@@ -69,8 +69,10 @@ class AlarmThresholds:
     # (below for half the time) must not add up to one, so its episode needs 80 % of the last minute
     prolonged_decel_hold_fraction: float = 0.8
     # station: signal gaps longer than this inside a deceleration do not count towards its 3 min
-    # (a fall seen for 1 min, 2 min of signal loss, 10 s more, has not been seen for 3 min)
-    prolonged_decel_max_gap_s: float = 30.0
+    # (a fall seen for 1 min, 2 min of signal loss, 10 s more, has not been seen for 3 min); at
+    # 30 s the terminal bradycardia of CTU-UHB 1158 (pH 6.87, FHR 50-90 through many gaps) lost
+    # its high-priority alarm, at 60 s no acidaemic record does
+    prolonged_decel_max_gap_s: float = 60.0
     signal_loss_s: float = 60.0  # station
     # station: signal loss holds while this share of the last minute's samples is lost (a signal
     # that comes and goes half the time is poor, not lost: the quality figure shows it)
