@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -55,23 +56,20 @@ class CommandLink:
         return self._connected.wait(timeout_s)
 
     def send(self, device_id: str, body: dict[str, Any]) -> None:
-        try:
-            schemas.validate(CMD_SCHEMA, body)
-        except SchemaError as exc:
-            raise HubError(f"command refused before sending: {exc}") from None
-        if not self._connected.is_set():
-            raise HubError(f"not connected to the broker at {self.broker[0]}:{self.broker[1]}")
-        self._publish(self._sealer.command(device_id, body))
+        self._send(CMD_SCHEMA, body, lambda: self._sealer.command(device_id, body), "command")
 
     def send_chunk(self, device_id: str, body: dict[str, Any]) -> None:
         """One fw-chunk/1 piece of an offered image (central_hub.firmware_channel); HubError if not taken."""
+        self._send(CHUNK_SCHEMA, body, lambda: self._sealer.firmware_chunk(device_id, body), "firmware piece")
+
+    def _send(self, schema: str, body: dict[str, Any], seal: Callable[[], Downlink], what: str) -> None:
         try:
-            schemas.validate(CHUNK_SCHEMA, body)
+            schemas.validate(schema, body)
         except SchemaError as exc:
-            raise HubError(f"firmware piece refused before sending: {exc}") from None
+            raise HubError(f"{what} refused before sending: {exc}") from None
         if not self._connected.is_set():
             raise HubError(f"not connected to the broker at {self.broker[0]}:{self.broker[1]}")
-        self._publish(self._sealer.firmware_chunk(device_id, body))
+        self._publish(seal())
 
     def _publish(self, message: Downlink) -> None:
         info = self._client.publish(message.topic, message.payload, qos=1)
