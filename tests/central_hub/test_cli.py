@@ -16,6 +16,7 @@ from central_hub.store import open_store
 from mqtt_broker_config.launcher import free_port
 from provisioning.site import Site
 from tests.central_hub.helpers import FakeDevice, Rig
+from tests.support.hub import hub_site
 from tests.support.processes import terminate
 
 
@@ -49,7 +50,7 @@ def test_run_on_a_directory_that_is_not_a_site(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_run_with_a_missing_hub_identity(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--site", str(site.path), "--hub-id", "hub-7"]) == EXIT_ERROR
+    assert main(["run", "--site", str(hub_site(site.path)), "--hub-id", "hub-7"]) == EXIT_ERROR
     assert "hub identity 'hub-7': missing" in capsys.readouterr().err
 
 
@@ -66,7 +67,7 @@ def test_status_quarantine_stats_tables(site: Site, enroll_device, tmp_path: Pat
     rig.one("mch/v1/sim-001/rec", b"not an envelope")
     store.close()
 
-    assert main(["status", "--site", str(site.path), "--db", url]) == EXIT_OK
+    assert main(["status", "--site", str(hub_site(site.path)), "--db", url]) == EXIT_OK
     out = capsys.readouterr().out
     [line1] = [x for x in out.splitlines() if x.startswith("sim-001")]
     assert "fw/2.0" in line1 and line1.split()[-1] == "12" and " 4 " in line1
@@ -81,7 +82,7 @@ def test_status_quarantine_stats_tables(site: Site, enroll_device, tmp_path: Pat
     out = capsys.readouterr().out
     assert "records stored: 12" in out and "malformed: 1" in out
 
-    assert main(["status", "--site", str(site.path), "--db", url, "--json"]) == EXIT_OK
+    assert main(["status", "--site", str(hub_site(site.path)), "--db", url, "--json"]) == EXIT_OK
     fleet = {d["device_id"]: d for d in json.loads(capsys.readouterr().out)}
     assert fleet["sim-001"]["records_stored"] == 12 and fleet["sim-001"]["status"] == "active"
     assert fleet["sim-002"]["state"] == "never seen"
@@ -94,7 +95,7 @@ def test_status_quarantine_stats_tables(site: Site, enroll_device, tmp_path: Pat
 def test_run_without_a_broker_says_so_and_stops_at_once(site: Site, tmp_path: Path) -> None:
     """A technician with a wrong broker address sees why, and Ctrl-C/SIGTERM does not hang."""
     port = free_port()  # nobody listens here
-    proc = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "run", "--site", str(site.path),
+    proc = subprocess.Popen([sys.executable, "-m", "central_hub.cli", "run", "--site", str(hub_site(site.path)),
                              "--state-dir", str(tmp_path / "state"), "--broker", f"127.0.0.1:{port}"],
                             stderr=subprocess.PIPE, text=True)
     try:

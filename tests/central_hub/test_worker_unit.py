@@ -24,6 +24,7 @@ from central_hub.worker import HubWorker, StoreProcess, _Item
 from mch_link import envelope
 from provisioning.site import Site
 from tests.central_hub.helpers import NOW_MS, FakeDevice
+from tests.support.hub import hub_site
 
 WAIT_S = 30.0
 
@@ -53,7 +54,7 @@ class FakeClient:
 @pytest.fixture
 def config(site: Site, enroll_device, tmp_path: Path) -> WorkerConfig:
     enroll_device("sim-001")
-    return WorkerConfig.from_site(site.path, f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "state")
+    return WorkerConfig.from_site(hub_site(site.path), f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "state")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from central_hub.services.lane import PER_DEVICE_MAX, RpcLane
 from central_hub.services.responder import Inbound, Outbound
 from central_hub.stats import IngestStats
 from provisioning.site import Site
+from tests.support.hub import hub_site
 
 
 class BlockingResponder:
@@ -29,7 +30,7 @@ class BlockingResponder:
 
 
 def _lane(site: Site, tmp_path: Path) -> tuple[RpcLane, BlockingResponder, list[Outbound], IngestStats]:
-    config = WorkerConfig.from_site(site.path, f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "state")
+    config = WorkerConfig.from_site(hub_site(site.path), f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "state")
     published: list[Outbound] = []
     stats = IngestStats()
     lane = RpcLane(config, published.append, stats)
