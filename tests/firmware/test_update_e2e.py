@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from mqtt_broker_config.launcher import BrokerProcess
 from provisioning import cakey
 from provisioning import firmware as fw
 from provisioning.site import Site
-from tests.firmware.conftest import CHANNEL_HUB, MICROPYTHON, mp_env
+from tests.firmware.conftest import CHANNEL_HUB, MICROPYTHON, mp_env, wait_for
 from tests.firmware.test_e2e_mosquitto import Monitor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -78,13 +77,7 @@ class RebootingBridge:
 
 
 def _wait(check: Any, timeout_s: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
+    return wait_for(check, timeout_s)
 
 
 def _image(tag: str, size: int = 20000) -> bytes:
@@ -108,11 +101,11 @@ def _bundle(enrolled: Path, dst: Path, port: int) -> Path:
 
 
 def test_published_offered_installed_then_unhealthy_release_rolled_back(
-        site: Site, channel_broker: BrokerProcess, hub_factory, tmp_path: Path) -> None:
+        site: Site, dash_broker: BrokerProcess, hub_factory, tmp_path: Path) -> None:
     # Technician: signing key, releases, the device's bundle trusts the key, factory image 1.0.0 on slot 0.
     fw.generate_key(site.path, KEY_ID, b"firmware key passphrase", FAST_KDF)
     enrolled = site.enroll(DEVICE, "bridge").bundle
-    bundle = _bundle(enrolled, tmp_path / "bundle", channel_broker.port)
+    bundle = _bundle(enrolled, tmp_path / "bundle", dash_broker.port)
     fw.write_bundle_keys(site.path, bundle)
     state = tmp_path / "state"
     factory_image, factory = _release(site.path, tmp_path, "1.0.0")
@@ -120,14 +113,14 @@ def test_published_offered_installed_then_unhealthy_release_rolled_back(
     for version in ("1.1.0", "1.2.0"):
         fw.publish(site.path, *_release(site.path, tmp_path, version))
 
-    hub = hub_factory(site.path, broker=channel_broker)
+    hub = hub_factory(site.path, broker=dash_broker)
     store = open_store(hub.db_url)
     commands = Commands(store, AuditLog(store), None, lambda d: False)  # reads the commands the channel issues
     view = hub_view(site.path, CHANNEL_HUB)
     channel_log = open(tmp_path / "channel.log", "w")  # noqa: SIM115 - the channel process writes it
     channel = subprocess.Popen([str(Path(sys.executable).parent / "mch-hub"), "firmware", "run", "--site", str(view),
                                 "--hub-id", CHANNEL_HUB, "--db", hub.db_url,
-                                "--broker", f"{channel_broker.host}:{channel_broker.port}"],
+                                "--broker", f"{dash_broker.host}:{dash_broker.port}"],
                                stdout=channel_log, stderr=subprocess.STDOUT)
     monitor = Monitor()
     bridge = RebootingBridge(bundle, state, monitor.path, tmp_path / "bridge.log")
