@@ -156,3 +156,45 @@ def test_the_hubs_fleet_state_shows_the_stations_faults(site, enroll_device, bro
     finally:
         store.close()
         terminate(station, 20)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_report_that_did_not_print_shows_in_the_fleet_state(site, enroll_device, broker, hub_factory,  # noqa: ANN001
+                                                               cupsd: str, tmp_path: Path) -> None:  # noqa: F811
+    """The station's link reports the printer fault to the hub: CUPS job on a printer that is off."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    from kiosk.a4printer.simulator import SimulatedA4Printer
+    from mch_link.device import DeviceLink
+
+    bundle = enroll_device("station-01", "station")
+    hub = hub_factory(site.path, broker=broker)
+    sim = SimulatedA4Printer(tmp_path / "printer", server=cupsd, queue_prefix="mchctg")
+    link = DeviceLink.from_bundle(bundle, tmp_path / "outbox.sqlite3", broker=(broker.host, broker.port),
+                                  heartbeat_s=0.5)
+    st = _station(tmp_path, ("bed-01",))
+    watch = PrinterWatch(CupsPrinter(sim.queue, cupsd, timeout_s=5), lambda: T0)
+    health = StationHealth(st, st.archive.path, printer=watch, disk_usage=lambda _p: DiskUsage(1, 0, 10**12))
+    link.faults, link.alarm_summary = health.faults, health.alarm_summary
+    store = hub.store()
+    link.start()
+    try:
+        def codes() -> list[str]:
+            row = next((r for r in store.fleet_rows() if r.device_id == "station-01"), None)
+            return sorted(f["code"] for f in faults_of(row))
+
+        assert wait_for(lambda: codes() == ["monitor-disconnected"], 60), codes()
+        sim.power_off()
+        pdf = tmp_path / "r.pdf"
+        page = Canvas(str(pdf))
+        page.drawString(100, 700, "CTG report (test)")
+        page.save()
+        with pytest.raises(PrintError):
+            watch.print_pdf(pdf, "CTG test")
+        assert wait_for(lambda: codes() == ["monitor-disconnected", "printer-fault"], 60), codes()
+    finally:
+        link.stop()
+        store.close()
+        sim.stop()
+        st.archive.close()
