@@ -126,7 +126,9 @@ class RegistrationIntake:
             done = self._known(device_id, int(msg_id))
             if done is None:
                 body = self._open(device_id, int(msg_id), key_id, nonce, sealed)
-                done = self._take(device_id, int(msg_id), body, made_ms if made_ms is not None else received_ms)
+                # the kiosk's clock says when she filled it in; never later than the hub received it
+                made = int(received_ms) if made_ms is None else min(int(made_ms), int(received_ms))
+                done = self._take(device_id, int(msg_id), body, made)
                 log.info("queued registration %s #%d: %s (%s)", device_id, msg_id, done.status, done.detail)
             self._finish(done)
         return len(rows)

@@ -172,11 +172,19 @@ def test_a_conflict_is_kept_visible_and_nothing_is_merged(hub: Hub) -> None:
 def test_a_later_pregnancy_is_a_new_record(hub: Hub) -> None:
     hub.commit(1, queued("1" * 32, form()))
     later = MADE + dt.timedelta(days=400)
+    hub.clock.now = later.timestamp()  # received the day she made it
     hub.commit(2, queued("2" * 32, form(lmp=(later.date() - dt.timedelta(days=60)).isoformat(), gravidity=3,
                                         parity=2)), made=later)
     hub.intake.step()
     assert hub.outcomes() == [(1, "created"), (2, "created")]
     assert hub.count("svc_patients") == 1 and hub.count("svc_pregnancy_records") == 2
+
+
+def test_a_kiosk_clock_ahead_of_the_hub_counts_from_the_hubs_receipt(hub: Hub) -> None:
+    hub.commit(1, queued("0" * 32, form()), made=START + dt.timedelta(days=30))  # a kiosk clock a month ahead
+    hub.intake.step()
+    (record,) = hub.fed()
+    assert record["gestational_age_days"] == 84 + 3  # as of the day the hub received it, not the kiosk's date
 
 
 def test_bad_registrations_are_refused_with_the_reason(hub: Hub) -> None:
