@@ -52,19 +52,16 @@ def add_firmware_parser(sub: Any, site_args: Any) -> None:
     s.add_argument("--esp-image", action="store_true",
                    help="an ESP-IDF app image: check its secure_version equals the version's MAJOR")
 
-    v = fw.add_parser("verify", allow_abbrev=False, help="check an image against its manifest and the site's keys")
-    site_args(v, passphrase=False)
-    v.add_argument("image", type=Path)
-    v.add_argument("manifest", type=Path)
+    for name, text in (("verify", "check an image against its manifest and the site's keys"),
+                       ("publish", "verify, then copy a release into every hub's channel")):
+        sp = fw.add_parser(name, allow_abbrev=False, help=text)
+        site_args(sp, passphrase=False)
+        sp.add_argument("image", type=Path)
+        sp.add_argument("manifest", type=Path)
 
     t = fw.add_parser("trust", allow_abbrev=False, help="write the site's firmware keys into a device bundle")
     site_args(t, passphrase=False)
     t.add_argument("bundle", type=Path)
-
-    pub = fw.add_parser("publish", allow_abbrev=False, help="verify, then copy a release into every hub's channel")
-    site_args(pub, passphrase=False)
-    pub.add_argument("image", type=Path)
-    pub.add_argument("manifest", type=Path)
 
     o = fw.add_parser("offer", allow_abbrev=False, help="offer a published release to devices (through the hub)")
     site_args(o, passphrase=False)
