@@ -128,6 +128,8 @@ class AlarmManager:
         the block go sample by sample, as `update`. Clock time of a sample: the clock now minus
         how far the sample is before the last."""
         n = int(fhr.size)
+        if fhr.ndim != 1 or mhr.shape != fhr.shape:
+            raise ValueError(f"update_block needs fhr and mhr of one length, got {fhr.shape} and {mhr.shape}")
         if n == 0:
             return []
         bed = self._bed(bed_id)

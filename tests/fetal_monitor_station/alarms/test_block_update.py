@@ -179,3 +179,14 @@ def test_a_baseline_is_forgotten_even_when_no_new_one_forms() -> None:
         if (i + 1) % minute == 0:
             assert lt.baselines == reference_baselines(list(lt._minutes)), f"minute {(i + 1) // minute}"
     assert lt.baselines == ()
+
+
+def test_block_of_mismatched_arrays_is_refused_and_changes_nothing() -> None:
+    clock = SampleClock()
+    mgr = AlarmManager(AlarmThresholds(), clock)
+    an = StreamingAnalyzer()
+    an.push_block(np.full(240, 140.0))
+    with pytest.raises(ValueError, match="one length"):
+        mgr.update_block("b", [], an.snapshot(), np.full(240, 140.0), np.full(10, np.nan))
+    assert mgr.active() == [] and list(mgr.history) == []
+    assert mgr.update_block("b", [], an.snapshot(), np.empty(0), np.empty(0)) == []
