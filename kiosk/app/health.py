@@ -1,43 +1,67 @@
-"""Device probes between patients: each device's harmless self-test; the PIN pad also counts as
-faulty when it is locked (too many failed key-loading authentications: it will not make PIN blocks
-for a key it could not load). A fault disables only the flows that need that device."""
+"""Device probes between patients: each device's harmless self-test, turned into fault codes the
+hub's dashboard names (docs/kiosk-app.md): a PIN pad that is locked (too many failed key-loading
+authentications) or has lost its keys (its tamper response erases them) cannot make PIN blocks; a
+receipt printer says why it cannot print; a reader that does not answer is gone. A fault disables
+only the flows that need that device."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Any
 
 from kiosk.errors import KioskDeviceError
-from kiosk.flows.devices import DEVICE_NAMES, DeviceHealth, Devices
+from kiosk.flows.devices import DEVICE_NAMES, DeviceHealth, Devices, Fault
+from kiosk.receipt.commands import PaperLevel
 
 log = logging.getLogger(__name__)
 
-
-def probe(devices: Devices) -> dict[str, str | None]:
-    """Device -> fault reason (None when fine), for the devices that are installed."""
-    results: dict[str, str | None] = {}
-    for name in DEVICE_NAMES:
-        device = getattr(devices, name)
-        test: Callable[[], object] | None = getattr(device, "self_test", None)
-        if device is None or test is None:
-            continue
-        try:
-            if name == "pinpad" and device.status().locked:
-                results[name] = "PIN pad locked"
-                continue
-            test()
-            results[name] = None
-        except KioskDeviceError as exc:
-            results[name] = exc.message
-        except Exception as exc:  # a driver bug must not stop the kiosk, nor hide the other devices
-            log.exception("probe of %s crashed", name)
-            results[name] = f"unexpected {type(exc).__name__}"
-    return results
+GONE = {"idcard": "idcard-reader", "bankcard": "card-reader-gone", "pinpad": "pinpad-gone",
+        "receipt": "printer-offline", "a4": "a4-printer", "motor": "ioboard"}
 
 
-def apply(health: DeviceHealth, results: dict[str, str | None]) -> None:
-    for name, reason in results.items():
-        if reason is None:
+def _receipt_fault(status: Any) -> Fault | None:
+    if status.can_print:
+        return None
+    code = ("paper-out" if status.paper is PaperLevel.OUT else "cover-open" if status.cover_open
+            else "printer-offline" if not status.online else "printer-fault")
+    return Fault(code, f"receipt printer {status.describe()}")
+
+
+def _pinpad_fault(pad: Any) -> Fault | None:
+    status = pad.status()
+    if status.locked:
+        return Fault("pinpad-lockout", "PIN pad locked")
+    if status.master_keys == 0:
+        return Fault("pinpad-tamper", "PIN pad has no keys (tamper response, or never loaded): key ceremony needed")
+    pad.self_test()
+    return None
+
+
+def probe_one(name: str, device: Any) -> Fault | None:
+    """One device's fault, or None when it is fine."""
+    try:
+        if name == "pinpad":
+            return _pinpad_fault(device)
+        if name == "receipt":
+            return _receipt_fault(device.status())
+        device.self_test()
+        return None
+    except KioskDeviceError as exc:
+        return Fault(GONE.get(name, f"device-{name}"), exc.message)
+    except Exception as exc:  # a driver bug must not stop the kiosk, nor hide the other devices
+        log.exception("probe of %s crashed", name)
+        return Fault(f"device-{name}", f"unexpected {type(exc).__name__}")
+
+
+def probe(devices: Devices) -> dict[str, Fault | None]:
+    """Device -> fault (None when fine), for the devices that are installed and can test themselves."""
+    return {name: probe_one(name, getattr(devices, name)) for name in DEVICE_NAMES
+            if getattr(getattr(devices, name), "self_test", None) is not None}
+
+
+def apply(health: DeviceHealth, results: dict[str, Fault | None]) -> None:
+    for name, fault in results.items():
+        if fault is None:
             health.clear(name)
         else:
-            health.fault(name, reason)
+            health.fault(name, fault.reason, fault.code)

@@ -192,7 +192,7 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
                                    voice=EspeakVoice() if settings.voice else (lambda text, lang: None))
 
         def selftest() -> list[tuple[str, bool, str]]:
-            return [(name, reason is None, reason or "OK") for name, reason in probe(devices).items()]
+            return [(name, fault is None, fault.reason if fault else "OK") for name, fault in probe(devices).items()]
 
         def paper() -> PaperStatus:
             receipt = devices.receipt.status().describe() if devices.receipt else "not installed"

@@ -22,7 +22,7 @@ from kiosk.flows import booking as book
 from kiosk.flows import payment as payflow
 from kiosk.flows import pregnancy as preg
 from kiosk.flows import printing
-from kiosk.flows.devices import DEVICE_NAMES, FLOW_NEEDS, DeviceHealth, Devices
+from kiosk.flows.devices import DEVICE_NAMES, FLOW_NEEDS, DeviceHealth, Devices, Fault
 from kiosk.flows.identify import identify_by_card, identify_by_number, read_id_card
 from kiosk.flows.leave import leave
 from kiosk.flows.messages import Lang, Notice
@@ -38,6 +38,7 @@ T = TypeVar("T")
 RunAsync = Callable[[Callable[[], Any], Callable[[Any], None]], None]
 NUMBER_MAX = 20
 REGISTER_FIELDS = ("lmp", "height", "weight", "gravidity", "parity")
+DEVICE_TROUBLE = frozenset({"device_fault", "printer_out_before_pay", "receipt_failed", "card_read_failed"})
 FIELD_MAX = {"lmp": 8, "height": 5, "weight": 5, "gravidity": 2, "parity": 2}
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ class KioskPresenter:
         text = notice.text(self.view.lang)
         self._voice(text, self.view.lang)
         self._show(screen, message=text, actions=actions)
+        if notice.code in DEVICE_TROUBLE:  # a device failed her mid-visit: probe now, not only after her
+            self.check_devices()
 
     def _work(self, work: Callable[[], T], done: Callable[[T], None]) -> None:
         self.view = replace(self.view, busy=True)
@@ -126,7 +129,7 @@ class KioskPresenter:
 
     def check_devices(self) -> None:
         """Probe every device (between patients); faults disable only the flows that need them."""
-        def done(results: dict[str, str | None]) -> None:
+        def done(results: dict[str, Fault | None]) -> None:
             device_health.apply(self.health, results)
             self._refresh_available()
             self._changed()

@@ -67,6 +67,14 @@ class EppDevice:
     def locked(self) -> bool:
         return self.failures >= self.max_auth_failures
 
+    def tamper(self) -> None:
+        """The case was opened: like a real EPP's tamper response, every key is erased at once (it
+        then reports 0 master keys and refuses PIN blocks and MACs until a new key ceremony)."""
+        with self._lock:
+            self._masters.clear()
+            self._work.clear()
+            self._end_entry(keep=False)
+
     # --- keypad -------------------------------------------------------------------------
     def press(self, key: str) -> KeyEvent | None:
         """A key pressed: '0'..'9', 'CLEAR', 'CANCEL' or 'ENTER'; returns the byte to send, if any."""

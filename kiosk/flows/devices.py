@@ -115,6 +115,15 @@ DEVICE_NAMES: Mapping[str, tuple[str, str]] = {
 CRITICAL = frozenset({"pinpad", "bankcard", "receipt"})  # payment stops without them
 
 
+@dataclass(frozen=True)
+class Fault:
+    """A device fault: `code` as the link's state/1 carries it (the codes of docs/kiosk-app.md, which
+    the hub's dashboard names), `reason` in words for the technician (no personal data)."""
+
+    code: str
+    reason: str
+
+
 class DeviceHealth:
     """Faults by device (thread-safe); `on_change` is called with the snapshot after each change."""
 
@@ -122,25 +131,32 @@ class DeviceHealth:
         self._lock = threading.Lock()
         self._faults: dict[str, str] = {name: "not installed" for name in DEVICE_NAMES
                                         if getattr(devices, name) is None}
+        self._codes: dict[str, str] = {}
         self._since_ms: dict[str, int] = {}
         self._on_change = on_change
 
-    def fault(self, device: str, reason: str) -> None:
-        self._set(device, reason)
+    def fault(self, device: str, reason: str, code: str | None = None) -> None:
+        """`code`: the specific fault code (paper-out, pinpad-tamper, ...); default `device-<name>`."""
+        self._set(device, reason, code)
 
     def clear(self, device: str) -> None:
         self._set(device, None)
 
-    def _set(self, device: str, reason: str | None) -> None:
+    def _set(self, device: str, reason: str | None, code: str | None = None) -> None:
         with self._lock:
-            before = self._faults.get(device)
+            before = (self._faults.get(device), self._codes.get(device))
             if reason is None:
                 self._faults.pop(device, None)
+                self._codes.pop(device, None)
                 self._since_ms.pop(device, None)
             else:
                 self._faults[device] = reason
+                if code is None:
+                    self._codes.pop(device, None)
+                else:
+                    self._codes[device] = code
                 self._since_ms.setdefault(device, int(time.time() * 1000))
-            changed = before != reason
+            changed = before != (reason, code if reason is not None else None)
             snapshot = dict(self._faults)
         if changed and self._on_change is not None:
             self._on_change(snapshot)
@@ -161,6 +177,7 @@ class DeviceHealth:
     def link_faults(self) -> list[dict[str, Any]]:
         """The faults as the link's state/1 `faults` (birth and every heartbeat carry them to the hub)."""
         with self._lock:
-            return [{"code": f"device-{name}", "severity": "critical" if name in CRITICAL else "warning",
+            return [{"code": self._codes.get(name, f"device-{name}"),
+                     "severity": "critical" if name in CRITICAL else "warning",
                      **({"since_ms": self._since_ms[name]} if name in self._since_ms else {}),
                      "detail": reason[:200]} for name, reason in sorted(self._faults.items())]

@@ -166,6 +166,17 @@ def test_receipt_printer_out_of_paper_takes_no_payment(run_kiosk: Runner) -> Non
     assert report["hospital"]["payments"] == 0
 
 
+def test_paper_running_out_mid_visit_pauses_payment_at_once(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-paper-out-mid-visit", [
+        *known_patient(), note("menu_before"), {"do": "printer_out"}, *book_first_slot(), tap("pay_now"),
+        {"do": "bank_card"},
+        wait("message"), note("refused"), tap("to_menu"), wait("menu"), note("menu_after")])
+    assert "缴费（暂停使用）" not in " ".join(report["notes"]["menu_before"]["texts"])
+    assert "凭条打印机缺纸" in message(report, "refused")
+    assert "缴费（暂停使用）" in " ".join(report["notes"]["menu_after"]["texts"])  # probed then, not after her
+    assert report["hospital"]["payments"] == 0
+
+
 def test_hub_down_queues_identification_and_refuses_booking(run_kiosk: Runner) -> None:
     report = run_kiosk("scenario-hub-down", [
         {"do": "hospital", "set": {"unreachable": True}}, {"do": "place_id", "card": "valid"}, wait("message"),
