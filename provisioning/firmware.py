@@ -21,7 +21,6 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -243,14 +242,6 @@ def publish(site: Path, image: bytes, m: dict[str, Any]) -> list[Path]:
         write_public(where / MANIFEST_FILE, manifest_bytes(m))  # last: the hub takes a release with a manifest
         out.append(where)
     return out
-
-
-@dataclass(frozen=True)
-class Offer:
-    version: str
-    board: str
-    devices: tuple[str, ...]
-    technician: str
 
 
 def offer(site: Path, version: str, board: str, devices: list[str], technician: str,
