@@ -166,6 +166,11 @@ def test_published_offered_installed_then_unhealthy_release_rolled_back(
         [reported] = [h for h in fw.status(site.path) if h["hub"] == CHANNEL_HUB]
         outcome = {d["release"]: (d["state"], d["rolled_back"]) for d in reported["devices"]}
         assert outcome == {"esp32-1.1.0": ("done", False), "esp32-1.2.0": ("failed", True)}
+        shown = subprocess.run([str(Path(sys.executable).parent / "mch-hub"), "firmware", "status", "--site",
+                                str(view), "--db", hub.db_url], capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert {d["release"]: d["state"] for d in json.loads(shown.stdout)["devices"]} == {
+            "esp32-1.1.0": "done", "esp32-1.2.0": "failed"}
         channel.send_signal(signal.SIGTERM)
         assert channel.wait(20) == 0, (tmp_path / "channel.log").read_text()  # a clean stop
     finally:
