@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 MIN_SAMPLES_TO_END = 8  # 2 s at 4 Hz before an episode can be judged
+_ZERO = np.zeros(1, dtype=np.int64)
 
 
 class ConditionTimer:
@@ -77,7 +78,7 @@ class ConditionTimer:
         while pos < n:
             continuing = self.since is not None
             if not continuing:
-                hits = np.flatnonzero(met[pos:])
+                hits = met[pos:].nonzero()[0]
                 if not hits.size:
                     self.holding = False
                     break
@@ -91,23 +92,25 @@ class ConditionTimer:
             prior = np.fromiter(self._flags, dtype=bool, count=len(self._flags))
             seg = met[pos:]
             flags = np.concatenate((prior, seg))
-            csum = np.concatenate(([0], np.cumsum(flags)))
+            csum = np.concatenate((_ZERO, flags.cumsum()))
             k = np.arange(prior.size, flags.size)
             length = np.minimum(k + 1, w)
             true = csum[k + 1] - csum[k + 1 - length]
-            ends = np.flatnonzero((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length))
+            ends = ((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length)).nonzero()[0]
             stop = int(ends[0]) if ends.size else seg.size  # seg index of the ending sample
             ts = t[pos:]
             if self._max_gap is not None:
                 before = self._last_judged if continuing and self._last_judged is not None else float(ts[0])
-                gaps = np.diff(ts, prepend=before)
-                unseen = self._unseen + np.cumsum(np.where(gaps > self._max_gap, gaps, 0.0))
+                gaps = np.empty(ts.size)
+                gaps[0] = ts[0] - before
+                np.subtract(ts[1:], ts[:-1], out=gaps[1:])
+                unseen = self._unseen + (gaps * (gaps > self._max_gap)).cumsum()
             else:
                 unseen = np.zeros(ts.size)
             held = ts - since - unseen
-            fires = np.flatnonzero(seg[:stop] & (held[:stop] >= rule_s))
+            fires = (seg[:stop] & (held[:stop] >= rule_s)).nonzero()[0]
             fire = (float(ts[fires[0]]), float(held[fires[0]])) if fires.size else None
-            trues = np.flatnonzero(seg[:stop + 1] if ends.size else seg)
+            trues = (seg[:stop + 1] if ends.size else seg).nonzero()[0]
             if trues.size:
                 self.last_true = float(ts[int(trues[-1])])
             last = stop if ends.size else seg.size - 1
@@ -121,9 +124,9 @@ class ConditionTimer:
                 self.holding = False
                 pos += stop + 1
                 continue
-            tail = flags[-w:].tolist()
-            self._flags = deque(tail)
-            self._true = int(sum(tail))
+            tail = flags[-w:]
+            self._flags = deque(tail.tolist())
+            self._true = int(tail.sum())
             self.holding = bool(seg[-1])
             break
         if n:
