@@ -38,7 +38,7 @@ DEVICE = "bridge-ctg-007"
 KEY_ID = "fw-2026"
 FAST_KDF = cakey.ScryptCost(2**10, 8, 1)
 SLOT_BYTES = 256 * 1024  # hw_host.Board's default slot size
-HEALTH_WINDOW_MS = 12000
+HEALTH_WINDOW_MS = 20000  # long enough for a loaded machine to reach the hub, short for the rollback half
 WAIT_S = 90.0
 
 
