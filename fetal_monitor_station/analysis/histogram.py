@@ -56,6 +56,13 @@ class SlidingHistogram:
                       np.concatenate((np.full(leaving.size, -1.0), np.ones(entering.size))))
         self._lo, self._hi = lo, hi
 
+    def forget(self, at: np.ndarray, values: FloatArray) -> None:
+        """Ring samples at indices `at` (holding `values`) are about to be erased: drop those inside
+        the window from the counts."""
+        inside = (at >= self._lo) & (at < self._hi)
+        if inside.any():
+            self._add(values[inside], -1.0)
+
     def percentile(self, q: float) -> float | None:
         if self.total <= 0:
             return None

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..trace import SAMPLE_HZ, CtgSample, FloatArray
 from . import rules as R
+from .artefact import artefact_islands
 from .baseline import baseline_from_histograms, fine_histogram, share_near
 from .classify import ClassificationTracker, MinuteFeatures
 from .config import CHANNEL_AUTO, CHANNEL_FHR2, AnalysisConfig
@@ -53,6 +54,7 @@ MAX_MINUTE_DEFER = 10 * SPM  # a minute waits for an open excursion at most this
 EPISODE_MEMORY_S = 3600.0
 SHIFT_TAIL = int(60.0 * SAMPLE_HZ)  # the last minute of an excursion tells a level shift
 MERGE_GAP = int(60.0 * SAMPLE_HZ)  # station: pieces of a deceleration across a gap this short are joined
+ISLAND_SCAN = int(180.0 * SAMPLE_HZ)  # artefact islands are looked for in the last 3 min at each knot
 START_CLEAR_SHARE = 0.8  # station: a start with more than a fifth in excursions waits for more
 TOCO_MIN_VALID_FRACTION = 0.25
 TOCO_HIST_MAX = 256.0  # toco beyond this is left out of the toco baseline
@@ -176,6 +178,7 @@ class StreamingAnalyzer:
     # ------------------------------------------------------------------ per knot
     def _on_knot(self) -> list[AnalysisEvent]:
         n = self._n
+        self._reject_islands(n)
         k = n - self._look
         startup = k < 0
         if not startup and self._knot_i is None and n < self._first:
@@ -196,6 +199,23 @@ class StreamingAnalyzer:
             self._live_base = live
         self._refresh_slow()
         return out
+
+    def _reject_islands(self, n: int) -> None:
+        """Artefact islands (`artefact.py`) of the last `ISLAND_SCAN` samples become gaps for the
+        settled analysis (baseline, events, variability; the live values keep what came in), taken
+        out of the FHR histograms too. One is known once the signal is back after it, minutes
+        before its samples are settled."""
+        if not np.isnan(self._fhr.get(max(0, n - self._knot - 1), n)).any():
+            return  # no signal came back in this knot: no island can have become known
+        lo = max(0, n - self._len, n - ISLAND_SCAN)
+        recent = self._fhr.get(lo, n)
+        mask = artefact_islands(recent)
+        if not mask.any():
+            return
+        at = np.flatnonzero(mask)
+        for h in (self._h_live, self._h_local, self._h_wide):
+            h.forget(at + lo, recent[at])
+        self._fhr.data[(at + lo) % self._len] = np.nan
 
     def _start_is_clear(self, counts: FloatArray, sums: FloatArray) -> bool:
         """The first minutes hold a level: most of their samples within 15 bpm of it (FIGO: beyond
