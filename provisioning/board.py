@@ -22,6 +22,7 @@ from provisioning.files import read_bytes
 from provisioning.rawrepl import RawRepl
 
 BOARD_FILES = (CONFIG_FILE, LINK_KEYS_FILE, CERT_FILE, KEY_FILE, CA_FILE)
+OPTIONAL_BOARD_FILES = ("firmware-keys.json",)  # the signing keys it trusts (mch-provision firmware trust)
 DEFAULT_REMOTE_DIR = "/bundle"  # where mchfw reads its bundle on the board
 CHUNK = 256
 
@@ -67,7 +68,10 @@ def _write_file(repl: RawRepl, remote: str, data: bytes, progress: Progress | No
 
 
 def bundle_files(bundle: Path) -> dict[str, bytes]:
-    return {name: read_bytes(bundle / name, "bundle file") for name in BOARD_FILES}
+    files = {name: read_bytes(bundle / name, "bundle file") for name in BOARD_FILES}
+    files.update({name: read_bytes(bundle / name, "bundle file") for name in OPTIONAL_BOARD_FILES
+                  if (bundle / name).exists()})
+    return files
 
 
 def provision_board(repl: RawRepl, bundle: Path, device_id: str, remote_dir: str = DEFAULT_REMOTE_DIR,
