@@ -17,6 +17,7 @@ import pytest
 
 from mch_link.sitefiles import hub_view
 from provisioning import firmware
+from provisioning.board import bundle_files
 from provisioning.devsite import make_dev_site
 from provisioning.journal import JOURNAL_DIR, JOURNAL_FILE, read_entries
 from tests.provisioning.test_cli import CLI, EXIT_ERROR, EXIT_OK, TIMEOUT_S
@@ -91,6 +92,7 @@ def test_trust_publish_offer_and_status(site: Path, tmp_path: Path) -> None:
     assert fw("trust", "--site", site, bundle).returncode == EXIT_OK
     keys = json.loads((bundle / firmware.BUNDLE_KEYS_FILE).read_text())
     assert keys["format"] == "mchfw-keys/1" and set(keys["keys"]) == {"fw-2026"}
+    assert firmware.BUNDLE_KEYS_FILE in bundle_files(bundle)  # mch-provision board copies it onto the board
 
     image, manifest = _release(site, tmp_path, "1.1.0", b"release 1.1.0 " * 500)
     unpublished = fw("offer", "--site", site, "1.1.0", "bridge-ctg-001")
