@@ -3,6 +3,7 @@ hub's services.json, sharing a fresh random link MAC key (both mode 600).
 
     python -m acquirer_simulator.demo --accounts-out FILE --hub-state DIR --port 8583 \\
         --terminal-id KIOSK001 --pin-key <hex from the PIN pad's key ceremony> \\
+        [--terminal-mac-key <hex: the pad's terminal MAC key, then field 63 is required>] \\
         --account 6299990000000012345:123456 [--account PAN:PIN[:BALANCE_FEN[:BEHAVIOUR]] ...]
 """
 
@@ -50,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--port", type=int, required=True, help="the simulator's port")
     p.add_argument("--terminal-id", required=True, help="the kiosk's 8-character terminal id")
     p.add_argument("--pin-key", required=True, help="the terminal PIN key in hex (the PIN pad's, from the ceremony)")
+    p.add_argument("--terminal-mac-key", help="the terminal MAC key (TAK) in hex, 32 digits: payments and"
+                   " verifications must then carry the PIN pad's terminal MAC")
     p.add_argument("--algorithm", choices=["tdes", "sm4"], default="tdes")
     p.add_argument("--account", type=account, action="append", required=True, help="PAN:PIN[:BALANCE_FEN[:BEHAVIOUR]]")
     a = p.parse_args(argv)
@@ -59,10 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--pin-key: not hex")
     if len(a.terminal_id) != 8 or len(pin_key) not in (8, 16, 24):
         p.error("--terminal-id must be 8 characters and --pin-key 8, 16 or 24 bytes")
+    terminal: dict[str, str] = {"pin_key": a.pin_key, "algorithm": a.algorithm}
+    if a.terminal_mac_key is not None:
+        try:
+            if len(bytes.fromhex(a.terminal_mac_key)) != 16:
+                raise ValueError
+        except ValueError:
+            p.error("--terminal-mac-key: want 32 hex digits")
+        terminal["mac_key"] = a.terminal_mac_key
     mac_key = secrets.token_hex(16)
     try:
         _write_private(a.accounts_out, {"mac_key": mac_key, "accounts": dict(a.account),
-                                        "terminals": {a.terminal_id: {"pin_key": a.pin_key, "algorithm": a.algorithm}}})
+                                        "terminals": {a.terminal_id: terminal}})
         _write_private(a.hub_state / SERVICES_FILE, {"acquirer": {"host": a.host, "port": a.port, "mac_key": mac_key}})
     except OSError as exc:
         print(f"acquirer-simulator demo: error: {exc}", file=sys.stderr)

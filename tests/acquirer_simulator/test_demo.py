@@ -33,3 +33,17 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
         main(["--accounts-out", str(tmp_path / "a"), "--hub-state", str(tmp_path), "--port", "1", "--terminal-id",
               "SHORT", "--pin-key", "00", "--account", "1:2"])
     assert exc.value.code == 2
+
+
+def test_terminal_mac_key_is_written_for_the_terminal(tmp_path: Path) -> None:
+    accounts, state = tmp_path / "accounts.json", tmp_path / "hub-state"
+    tak = "5E4D3C2B1A0918273645546372819000"
+    assert main(["--accounts-out", str(accounts), "--hub-state", str(state), "--port", "8583", "--terminal-id",
+                 "KIOSK001", "--pin-key", "0123456789ABCDEFFEDCBA9876543210", "--terminal-mac-key", tak,
+                 "--account", "6299990000000012345:123456"]) == 0
+    assert Book.read(accounts).terminals["KIOSK001"].mac_key == bytes.fromhex(tak)
+    with pytest.raises(SystemExit) as exc:
+        main(["--accounts-out", str(accounts), "--hub-state", str(state), "--port", "8583", "--terminal-id",
+              "KIOSK001", "--pin-key", "0123456789ABCDEFFEDCBA9876543210", "--terminal-mac-key", "00",
+              "--account", "6299990000000012345:123456"])
+    assert exc.value.code == 2
