@@ -141,14 +141,15 @@ def main() -> int:
                      python=PY)
     try:
         # the bank: the acquirer simulator, with the simulated PIN pad's keys; the hub's services.json names it
-        from kiosk.app.demo_keys import PIN_KEY
+        from kiosk.app.demo_keys import PIN_KEY, TERMINAL_MAC_KEY
         from kiosk.bankcard.card_profiles import PROFILES
 
         acquirer_port = free_port()
         (RUN / "acquirer").mkdir(exist_ok=True)
         run_quiet([PY, "-m", "acquirer_simulator.demo", "--accounts-out", str(RUN / "acquirer" / "accounts.json"),
                    "--hub-state", str(hub_state), "--port", str(acquirer_port), "--terminal-id", KIOSK_TERMINAL_ID,
-                   "--pin-key", PIN_KEY.hex().upper(), "--account", f"{PROFILES['pse'].pan}:{DEMO_PIN}"])
+                   "--pin-key", PIN_KEY.hex().upper(), "--terminal-mac-key", TERMINAL_MAC_KEY.hex().upper(),
+                   "--account", f"{PROFILES['pse'].pan}:{DEMO_PIN}"])
         procs["acquirer"] = spawn("acquirer", [PY, "-m", "acquirer_simulator", "--accounts",
                                                str(RUN / "acquirer" / "accounts.json"), "--port", str(acquirer_port),
                                                "--journal", str(RUN / "acquirer" / "journal.json")])
