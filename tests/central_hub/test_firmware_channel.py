@@ -160,3 +160,14 @@ def test_offers_wait_while_the_broker_is_away(rig: Rig, tmp_path: Path) -> None:
     finally:
         stopping.set()
         runner.join(5)
+
+
+def test_a_device_sending_a_firmware_piece_upstream_is_quarantined(rig: Rig) -> None:
+    """fw-chunk/1 is bound to the cmd topic: on a device's record topic it is never stored."""
+    from mch_link.envelope import Record
+
+    dev = FakeDevice(rig.registry["bridge-ctg-001"])
+    piece = {"sha256": "ab" * 32, "offset": 0, "data": "AAAA"}
+    rig.one(*dev.seal([Record(1, piece, NOW_MS)], schema="fw-chunk/1"))
+    assert rig.reasons() == ["wrong-topic-kind"]
+    assert rig.store.record_ids("bridge-ctg-001") == []
