@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from central_hub.web.i18n import fault_label
+from central_hub.web.services import Dashboard
 from tests.central_hub.web.conftest import Feeder, login
 
 KIOSK_FAULTS = [
@@ -23,10 +24,11 @@ STATION_FAULTS = [{"code": "monitor-disconnected", "severity": "warning", "detai
 
 
 @pytest.fixture
-def faulty(feeder: Feeder) -> None:
+def faulty(feeder: Feeder, dashboard: Dashboard) -> None:
     now = int(time.time() * 1000)
     feeder.state("kiosk-001", "birth", now, kind="kiosk", firmware="kiosk/1.4", heartbeat_s=30, faults=KIOSK_FAULTS)
     feeder.state("station-001", "birth", now, kind="station", heartbeat_s=30, faults=STATION_FAULTS)
+    dashboard.live.refresh()  # the page reads the live read model: no waiting on its next poll
 
 
 def test_labels() -> None:
