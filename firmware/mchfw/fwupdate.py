@@ -23,10 +23,12 @@ from mchfw import commands as cmds
 from mchfw.store import Store
 from mchfw.update import UpdateError
 
+STATE_WRITING = "writing"  # pieces arriving (a reset now ends the offer: answered at the next boot)
 STATE_BOOTING = "booting"  # installed and marked to boot; the reset is next
 STATE_TRIAL = "trial"  # running the new image, not yet confirmed
 STATE_INSTALLED = "installed"
 STATE_ROLLED_BACK = "rolled-back"
+STATE_FAILED = "failed"  # a piece missing, the hash wrong, or a reset while writing
 FAULT_ROLLED_BACK = "update-rolled-back"
 FAULT_FAILED = "update-failed"
 DEFAULT_HEALTH_WINDOW_MS = 300000
@@ -52,6 +54,10 @@ class Session:
 
     def _after_boot(self) -> None:
         d = self.store.data
+        if d.get("state") == STATE_WRITING:
+            detail = "reset while {} was being written; offer it again".format(d.get("version"))
+            self._end(STATE_FAILED, cmds.STATUS_FAILED, detail, FAULT_FAILED)
+            return
         if d.get("state") not in (STATE_BOOTING, STATE_TRIAL):
             return
         on_new = self.updater.slots.running == d.get("slot") and self.running_version() == d.get("version")
@@ -101,10 +107,12 @@ class Session:
         if not isinstance(args.get("manifest"), dict):
             return cmds.STATUS_REFUSED, "malformed: want args {\"manifest\": {...}}"
         try:
-            self.job = self.updater.begin(args["manifest"])
+            job = self.updater.begin(args["manifest"])
         except UpdateError as exc:
             return cmds.STATUS_REFUSED, str(exc)
-        self.job_command = command_id
+        self.job, self.job_command = job, command_id
+        self.store.data.update(state=STATE_WRITING, command=command_id, version=job.manifest["version"])
+        self.store.save()
         return None  # answered once installed or rolled back (after the reboot)
 
     def chunk(self, body) -> None:
@@ -136,7 +144,8 @@ class Session:
     def _fail(self, detail: str) -> None:
         if self.job_command is not None:
             self.commands.finish(self.job_command, cmds.STATUS_FAILED, detail)
-        self.store.data["fault"] = {"code": FAULT_FAILED, "severity": "warning", "detail": detail[:200]}
+        self.store.data.update(state=STATE_FAILED, command=None,
+                               fault={"code": FAULT_FAILED, "severity": "warning", "detail": detail[:200]})
         self.store.save()
         self.job, self.job_command = None, None
         if self.announce is not None:

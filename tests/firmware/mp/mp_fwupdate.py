@@ -151,3 +151,23 @@ def test_hardware_secure_version_refuses_a_lower_major(tmp):
     [r] = d.offer("1.1.0", 13)
     assert r["status"] == "refused" and "secure version 2" in r["detail"]
     assert d.offer("2.0.0", 14) == []
+
+
+def test_a_reset_while_writing_answers_the_offer_at_the_next_boot(tmp):
+    """Else the hub would wait for the command's timeout (30 min) and keep sending pieces."""
+    _factory(tmp)
+    d = Device(tmp)
+    d.offer("1.1.0", 15)
+    d.session.chunk(d.pieces("1.1.0")[0])
+    d2 = d.reboot()  # power cut mid-transfer
+    assert d2.cmds.take_results() == [{"id": 15, "status": "failed",
+                                       "detail": "reset while 1.1.0 was being written; offer it again"}]
+    assert [f["code"] for f in d2.session.faults()] == ["update-failed"]
+    assert d2.session.running_version() == "1.0.0"
+    assert d2.offer("1.1.0", 16) == []  # offered again, it goes through
+    for p in d2.pieces("1.1.0"):
+        d2.session.chunk(p)
+    d3 = d2.reboot()
+    d3.session.healthy()
+    assert d3.cmds.take_results() == [{"id": 16, "status": "done", "detail": "installed 1.1.0"}]
+    assert d3.session.faults() == []
