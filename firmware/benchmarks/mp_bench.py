@@ -6,6 +6,8 @@ CPython): envelope seal/open time, outbox appends per second, bridge heap at ste
     mp_bench.py heap <dir> <backlog_records> <sim_seconds>
                                     -> {"peak_alloc_kb": .., "peak_live_kb": .., "sent": .., "acked": ..}
     mp_bench.py verify <n>          -> {"p256_verify_ms": ..}
+    mp_bench.py pieces <dir> <n>    -> {"pieces_per_s": .., "kb_per_s": ..}: fw-chunk/1 pieces of 2,048 bytes
+                                       opened, decoded and written into an update slot (files on the host)
 Prints one JSON line. The heap run needs fakebroker.py (tests/firmware/mp) on the path.
 """
 
@@ -69,6 +71,31 @@ def bench_verify(n):
     t0 = now_us()
     ok = all(p256.verify(q, b"mchfw p256 test 1", sig) for _ in range(n))
     return {"p256_verify_ms": (now_us() - t0) / n / 1000, "ok": ok}
+
+
+def bench_pieces(d, n):
+    import binascii
+    import hashlib
+
+    from mchfw import slots_host, update
+
+    piece = bytes(i % 251 for i in range(2048))
+    image = piece * n
+    m = {"format": "mchfw-manifest/1", "version": "9.9.9", "board": "esp32", "size": len(image),
+         "sha256": binascii.hexlify(hashlib.sha256(image).digest()).decode(), "key_id": "k", "signature": ""}
+    topic = "mch/v1/" + DEV + "/cmd"
+    sealed = [envelope.seal(DKEY, DIV, "hub", topic, i, "fw-chunk/1",
+                            [(0, None, {"sha256": m["sha256"], "offset": i * 2048,
+                                        "data": binascii.b2a_base64(piece).decode().strip()})], None)
+              for i in range(n)]
+    job = update.Install(slots_host.FileSlots(d, len(image)), m)
+    t0 = now_us()
+    for env in sealed:
+        body = envelope.open_envelope(env, DKEY, DIV, topic)[1][0][2]
+        job.write(binascii.a2b_base64(body["data"]))
+    job.finish()
+    dt = (now_us() - t0) / 1e6
+    return {"pieces_per_s": n / dt, "kb_per_s": len(image) / 1024 / dt}
 
 
 class SimClock:
@@ -172,6 +199,8 @@ def main(argv):
         out = bench_outbox(argv[2], int(argv[3]))
     elif mode == "verify":
         out = bench_verify(int(argv[2]))
+    elif mode == "pieces":
+        out = bench_pieces(argv[2], int(argv[3]))
     else:
         out = bench_heap(argv[2], int(argv[3]), int(argv[4]))
     print(json.dumps(out))
