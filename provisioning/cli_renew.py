@@ -33,7 +33,7 @@ def add_renew_parser(sub: Any, site_args: Any) -> None:
                    help="the device uses its new certificate: put the old one on the CRL (then mch-broker reload)")
     p.add_argument("--from-hub", action="store_true",
                    help="sign the renewal requests devices sent over the link (queued in deploy/<hub>/renewals/)")
-    p.add_argument("--hub-id", default="hub", help="the hub view whose queue --from-hub signs (default hub)")
+    p.add_argument("--hub-id", help="only this hub view's queue (default: every hub's; any worker may take a request)")
     p.add_argument("--force", action="store_true",
                    help="with --finish: revoke even though the hub has not noted the device's switch")
     add_rotate_parser(sub, site_args)
@@ -89,11 +89,16 @@ def run_renew(args: argparse.Namespace, site: Site) -> str:
     if args.from_hub:
         if args.device_id or args.csr or args.out or args.finish:
             raise ProvisioningError("--from-hub signs the whole queue: give no device, --csr, --out or --finish")
-        signed = renew.sign_queued(site, args.hub_id, timedelta(days=args.days))
-        if not signed:
-            return f"no renewal request queued in {site.path / 'deploy' / args.hub_id / renew.RENEWALS_DIR}"
-        return (f"signed {len(signed)} renewal(s): {', '.join(signed)}; copy deploy/{args.hub_id} to the hub, then "
-                "mch-provision renew --finish DEVICE once each has switched")
+        result = renew.sign_queued(site, [args.hub_id] if args.hub_id else None, timedelta(days=args.days))
+        lines = [f"{device}: not signed: {why}" for device, why in sorted(result.refused.items())]
+        if result.signed:
+            lines.append(f"signed {len(result.signed)} renewal(s): {', '.join(result.signed)}; copy the hub views to "
+                         "the hubs, then mch-provision renew --finish DEVICE once each has switched")
+        elif not result.refused:
+            lines.append(f"no renewal request queued in {site.path / 'deploy'}/<hub>/{renew.RENEWALS_DIR}")
+        if result.refused:
+            raise ProvisioningError("\n".join(lines))  # exit 1: the technician must look (what was signed stays)
+        return "\n".join(lines)
     if not args.device_id:
         raise ProvisioningError("name the device (or give --from-hub)")
     if args.finish:

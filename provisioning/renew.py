@@ -18,7 +18,8 @@ the hub's note that the device has switched (``<view>/renewals/<id>.switched.jso
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from mch_link import registry
 from mch_link.registry import DeviceStatus
 from mch_link.sitefiles import hub_view
 from provisioning import pki, views
-from provisioning.errors import EnrollmentError
+from provisioning.errors import EnrollmentError, ProvisioningError
 from provisioning.files import make_dir, write_secret
 from provisioning.site import Site
 
@@ -64,18 +65,38 @@ def _queue(site: Site, hub_id: str) -> Path:
     return hub_view(site.path, hub_id) / RENEWALS_DIR
 
 
-def sign_queued(site: Site, hub_id: str = "hub", validity: timedelta = pki.DEVICE_VALIDITY) -> list[str]:
-    """Sign the renewal CSRs devices sent over the link, queued in the hub's view; returns the
-    device ids signed (each gets `<id>.crt.pem` in the queue, the old serial kept for `finish`)."""
-    queue = _queue(site, hub_id)
-    done = []
-    for csr_path in sorted(queue.glob(f"*{CSR_SUFFIX}")):
-        device_id = csr_path.name[:-len(CSR_SUFFIX)]
-        cert = renew(site, device_id, csr_path.read_bytes(), validity)
-        write_secret(queue / f"{device_id}{CERT_SUFFIX}", cert)
-        csr_path.unlink()
-        done.append(device_id)
-    return done
+@dataclass(frozen=True)
+class Signed:
+    signed: list[str]  # device ids whose certificate now waits in every hub view's queue
+    refused: dict[str, str]  # device id -> why its request was not signed (the rest still were)
+
+
+def sign_queued(site: Site, hub_ids: Sequence[str] | None = None,
+                validity: timedelta = pki.DEVICE_VALIDITY) -> Signed:
+    """Sign the renewal CSRs devices sent over the link, queued in the hub views (every hub's by
+    default: any worker may have taken the request); the certificate goes into each of those
+    queues, whichever worker the device asks next, and the old serial is kept for `finish`."""
+    hubs = list(hub_ids or site.info.hub_ids)
+    newest: dict[str, Path] = {}
+    for hub_id in hubs:
+        for path in _queue(site, hub_id).glob(f"*{CSR_SUFFIX}"):
+            device_id = path.name[:-len(CSR_SUFFIX)]
+            if device_id not in newest or path.stat().st_mtime_ns > newest[device_id].stat().st_mtime_ns:
+                newest[device_id] = path
+    result = Signed([], {})
+    for device_id, csr_path in sorted(newest.items()):
+        try:
+            cert = renew(site, device_id, csr_path.read_bytes(), validity)
+        except ProvisioningError as exc:
+            result.refused[device_id] = str(exc)
+            continue
+        for hub_id in hubs:
+            queue = _queue(site, hub_id)
+            if queue.is_dir():
+                write_secret(queue / f"{device_id}{CERT_SUFFIX}", cert)
+                (queue / f"{device_id}{CSR_SUFFIX}").unlink(missing_ok=True)
+        result.signed.append(device_id)
+    return result
 
 
 def _switched(site: Site, device_id: str, new_serial: str) -> bool:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from central_hub.renewal import CERT_SUFFIX, CSR_SUFFIX, SWITCHED_SUFFIX
+from central_hub.renewal import CERT_SUFFIX, CSR_SUFFIX, SWITCHED_SUFFIX, RenewalDesk
 from mch_link import renewal
 from mch_link.device import DeviceLink
 from mch_link.keys import KEYS_FILE, LinkKeys
@@ -25,10 +26,9 @@ from provisioning.devsite import DEV_PASSPHRASE
 from provisioning.site import Site
 from tests.mqtt_broker_config.probe import connect
 from tests.provisioning.test_cli import EXIT_ERROR, EXIT_OK, run
+from tests.provisioning.test_renew import _renewal_csr
 from tests.support.broker import device_tls
 from tests.support.hub import HubFactory, count_records
-
-pytestmark = pytest.mark.integration
 
 PASS = DEV_PASSPHRASE.decode()
 DEVICE = "kiosk-041"
@@ -39,6 +39,7 @@ def _bodies(start: int, n: int) -> list[dict[str, object]]:
     return [{"seq": i, "fhr_bpm": [140] * 4, "toco": [10] * 4} for i in range(start, start + n)]
 
 
+@pytest.mark.integration
 def test_renewal_over_the_link_switch_then_revoke(site: Site, broker: BrokerProcess, hub_factory: HubFactory,
                                                   tmp_path: Path) -> None:
     bundle = tmp_path / "device"
@@ -100,3 +101,26 @@ def test_renewal_over_the_link_switch_then_revoke(site: Site, broker: BrokerProc
         assert store.quarantine_counts() == {}
     finally:
         store.close()
+
+
+def test_from_hub_signs_every_hub_queue_and_reports_what_it_could_not(site: Site, tmp_path: Path) -> None:
+    """A request taken by hub-2 is signed too, and its certificate waits in every hub's queue (any
+    worker may take the next ask); a device that cannot be renewed now is named, the others signed."""
+    site.issue_hub_identity("hub-2")
+    a_key = ec.generate_private_key(ec.SECP256R1())
+    site.enroll("kiosk-042", "kiosk")
+    b_bundle = site.enroll("kiosk-043", "kiosk").bundle
+    assert run("renew", "--site", site.path, "kiosk-043", "--csr", _renewal_csr(b_bundle, "kiosk-043", tmp_path / "b.csr"),
+               "--out", tmp_path / "b.crt.pem", env_passphrase=PASS).returncode == EXIT_OK  # b: a renewal waiting
+    csr_a = pki.make_csr("kiosk-042", a_key).decode()
+    assert RenewalDesk(hub_view(site.path, "hub-2")).renew("kiosk-042", {"csr": csr_a})[1]["status"] == "queued"
+    csr_b = pki.make_csr("kiosk-043", ec.generate_private_key(ec.SECP256R1())).decode()
+    assert RenewalDesk(hub_view(site.path, "hub")).renew("kiosk-043", {"csr": csr_b})[1]["status"] == "queued"
+
+    signed = run("renew", "--site", site.path, "--from-hub", env_passphrase=PASS)
+    assert signed.returncode == EXIT_ERROR
+    assert "kiosk-043: not signed" in signed.stderr and "signed 1 renewal(s): kiosk-042" in signed.stderr
+    for hub_id in ("hub", "hub-2"):  # whichever worker kiosk-042 asks next answers with its certificate
+        ok, answer = RenewalDesk(hub_view(site.path, hub_id)).renew("kiosk-042", {"csr": csr_a})
+        assert ok and answer["status"] == "issued", hub_id
+    assert (hub_view(site.path, "hub") / "renewals" / "kiosk-043.csr.pem").exists()  # kept for later
