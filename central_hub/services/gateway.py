@@ -76,11 +76,7 @@ class AcquirerGateway:
                    "4": f"{0:012d}"}
         try:
             with socket.create_connection((self.config.host, self.config.port), self.config.connect_timeout_s) as sock:
-                sock.settimeout(self.config.answer_timeout_s)
-                iso8583.send_frame(sock, iso8583.encode(request, self.config.mac_key))
-                answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
-            if answer.get("t") != iso8583.VERIFY_ANSWER or answer.get("11") != check.stan:
-                raise Iso8583Error(f"unexpected answer {answer.get('t')} for trace {answer.get('11')}")
+                answer = self._exchange(sock, request, iso8583.VERIFY_ANSWER)
         except (OSError, ConnectionError, Iso8583Error) as exc:
             log.warning("acquirer: no usable answer to verification %s (%s)", check.stan, exc.__class__.__name__)
             return VerifyResult(UNAVAILABLE, None, "the bank did not answer; the card could not be checked")
@@ -99,11 +95,7 @@ class AcquirerGateway:
             return GatewayResult(NOT_CHARGED, None, "the bank could not be reached; nothing was charged")
         try:
             with sock:
-                sock.settimeout(self.config.answer_timeout_s)
-                iso8583.send_frame(sock, iso8583.encode(request, self.config.mac_key))
-                answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
-            if answer.get("t") != iso8583.FINANCIAL_ANSWER or answer.get("11") != auth.stan:
-                raise Iso8583Error(f"unexpected answer {answer.get('t')} for trace {answer.get('11')}")
+                answer = self._exchange(sock, request, iso8583.FINANCIAL_ANSWER)
         except (OSError, ConnectionError, Iso8583Error) as exc:
             log.warning("acquirer: no usable answer to trace %s (%s); reversing", auth.stan, exc.__class__.__name__)
             return self._reverse(auth, request)
@@ -111,6 +103,15 @@ class AcquirerGateway:
         if code == iso8583.APPROVED:
             return GatewayResult(APPROVED, code, iso8583.reason_text(code), answer.get("38"))
         return GatewayResult(DECLINED, code, iso8583.reason_text(code))
+
+    def _exchange(self, sock: socket.socket, request: dict[str, str], answer_mti: str) -> dict[str, str]:
+        """Send one request and read its answer (MAC checked, same trace), within the answer timeout."""
+        sock.settimeout(self.config.answer_timeout_s)
+        iso8583.send_frame(sock, iso8583.encode(request, self.config.mac_key))
+        answer = iso8583.decode(iso8583.recv_frame(sock), self.config.mac_key)
+        if answer.get("t") != answer_mti or answer.get("11") != request["11"]:
+            raise Iso8583Error(f"unexpected answer {answer.get('t')} for trace {answer.get('11')}")
+        return answer
 
     def _financial(self, auth: Authorisation) -> dict[str, str]:
         when = auth.transmitted_at.astimezone(dt.UTC)
