@@ -5,6 +5,7 @@ nothing bound or unbound."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,22 @@ def test_unbinding_needs_the_pin_of_that_bound_card(d: Dispatcher) -> None:
     again = call(d, "card.verify_pin", {**_verify_args(pid), "binding_id": binding_id}, "idem-ver-0303")["ticket"]
     call(d, "card.unbind", {"patient_id": pid, "binding_id": binding_id, "verification": again}, "idem-unb-0303")
     assert call(d, "card.list", {"patient_id": pid}) == []
+
+
+def test_the_pan_of_a_verification_is_neither_logged_nor_stored(d: Dispatcher, services_db: ServicesDb,
+                                                                caplog: pytest.LogCaptureFixture,
+                                                                acquirer: Acquirer) -> None:
+    caplog.set_level(logging.DEBUG)
+    pid = _patient(d)
+    ticket = call(d, "card.verify_pin", _verify_args(pid), "idem-ver-0400")["ticket"]
+    call(d, "card.bind", _bind(pid, ticket), "idem-bind-0400")
+    call(d, "card.verify_pin", _verify_args(pid, pin="999999"), "idem-ver-0401")
+    pan = CARDS["approve"]
+    assert "621700******" in caplog.text and pan not in caplog.text
+    assert pan not in acquirer.journal_path.read_text()
+    rows = [str(r) for t in ("svc_card_bindings", "svc_idempotency") for r in services_db.query(f"SELECT * FROM {t}")]
+    assert rows and not any(pan in r for r in rows)
+    if not services_db.lock_suffix:  # SQLite: the file itself, WAL included
+        path = Path(services_db.store.url.removeprefix("sqlite:///"))
+        for f in (path, Path(f"{path}-wal")):
+            assert not f.exists() or pan.encode() not in f.read_bytes()
