@@ -155,7 +155,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "fault.pinpad-gone": ("密码键盘已断开", "PIN pad gone"),
     "fault.ioboard": ("控制板故障", "I/O board fault"),
     "fault.monitor-signal-lost": ("监护仪无信号", "monitor signal lost"),
-    "fault.archive-low-disk": ("归档磁盘空间不足", "archive disk low"),
+    "fault.archive-disk-low": ("归档磁盘空间不足", "archive disk low"),
     "fault.clock-unsynced": ("时钟未同步", "clock not synchronised"),
     "fault.fault-report-invalid": ("故障报告格式无效", "fault report invalid"),
     # `device-<name>`: a kiosk device that is missing or failing (kiosk.flows.devices), by its name

@@ -37,6 +37,11 @@ def test_labels() -> None:
         "缺纸", "密码键盘防拆触发", "密码键盘锁定", "监护仪断开", "磁盘空间不足"]
     assert [en(c) for c in ("paper-out", "pinpad-lockout", "device-reset")] == [
         "paper out", "PIN pad locked out", "device reset detected"]
+    # the kiosk's (docs/kiosk-app.md) and the station's (fetal_monitor_station/health.py) codes
+    assert [zh(c) for c in ("cover-open", "printer-offline", "printer-fault", "pinpad-gone", "card-reader-gone",
+                            "idcard-reader", "a4-printer", "ioboard", "archive-disk-low")] == [
+        "打印机盖打开", "打印机离线", "打印机故障", "密码键盘已断开", "读卡器已断开", "身份证阅读器故障", "A4 打印机故障",
+        "控制板故障", "归档磁盘空间不足"]
     assert (zh("device-receipt"), en("device-pinpad")) == ("凭条打印机故障", "PIN pad fault")
     assert (zh("device-scanner"), en("device-scanner")) == ("scanner故障", "scanner fault")  # name as sent
     assert (zh("zz-new-fault"), en("zz-new-fault")) == ("zz-new-fault", "zz-new-fault")
