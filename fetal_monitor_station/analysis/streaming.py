@@ -74,6 +74,8 @@ class StreamingAnalyzer:
         self._first = max(self._look, int(R.BASELINE_WINDOW_S * hz))
         self._bands = cfg.selective_bands_bpm
         self._fhr, self._toco, self._base, self._tbase = (Ring(self._len) for _ in range(4))
+        # samples of artefact islands erased from `_fhr` (absolute indices, values), for `recent_fhr`
+        self._erased: deque[tuple[np.ndarray, FloatArray]] = deque()
         self._h_live, self._h_local, self._h_wide = (
             SlidingHistogram(self._fhr, R.PLAUSIBLE_FHR_MIN_BPM, R.PLAUSIBLE_FHR_MAX_BPM, 0.25) for _ in range(3))
         self._h_toco = SlidingHistogram(self._toco, 0.0, TOCO_HIST_MAX, TOCO_BIN, with_sums=False)
@@ -172,8 +174,13 @@ class StreamingAnalyzer:
 
     def recent_fhr(self, n: int) -> FloatArray:
         """The last `n` (<= history) fetal samples pushed, as the analysis took them (channel picked,
-        implausible values NaN): what the alarms judge."""
-        return self._fhr.get(max(0, self._n - n), self._n)
+        implausible values NaN; artefact islands kept): what the alarms judge."""
+        lo = max(0, self._n - n)
+        out = self._fhr.get(lo, self._n)
+        for at, values in self._erased:  # artefact islands are the settled analysis's business only
+            inside = at >= lo
+            out[at[inside] - lo] = values[inside]
+        return out
 
     # ------------------------------------------------------------------ per knot
     def _on_knot(self) -> list[AnalysisEvent]:
@@ -216,6 +223,9 @@ class StreamingAnalyzer:
         for h in (self._h_live, self._h_local, self._h_wide):
             h.forget(at + lo, recent[at])
         self._fhr.data[(at + lo) % self._len] = np.nan
+        while self._erased and int(self._erased[0][0][-1]) < n - self._len:
+            self._erased.popleft()
+        self._erased.append((at + lo, recent[at]))
 
     def _start_is_clear(self, counts: FloatArray, sums: FloatArray) -> bool:
         """The first minutes hold a level: most of their samples within 15 bpm of it (FIGO: beyond

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fetal_monitor_station.analysis import StreamingAnalyzer
 from fetal_monitor_station.analysis.artefact import artefact_islands
 from fetal_monitor_station.analysis.offline import analyse_trace
 from fetal_monitor_station.sources.synthetic import SyntheticSpec, generate
@@ -60,3 +61,18 @@ def test_islands_in_a_trace_are_not_reported_as_decelerations() -> None:
     assert near == []
     base = np.array([np.nan if b is None else b for b in doc["baseline_bpm"]], float)
     assert abs(float(np.nanmedian(base[at(900.0):at(2000.0)])) - 140.0) < 5.0
+
+
+def test_the_alarms_still_judge_what_came_in() -> None:
+    """Islands are left out of the settled analysis only: `recent_fhr` (what the alarms judge) keeps
+    them, as the live path (one sample at a time) does."""
+    rng = np.random.default_rng(5)
+    fhr = 140.0 + rng.normal(0.0, 2.0, at(600.0))
+    fhr[at(495.0):at(500.0)] = np.nan
+    fhr[at(500.0):at(520.0)] = 70.0
+    fhr[at(520.0):at(525.0)] = np.nan
+    an = StreamingAnalyzer()
+    an.push_block(fhr)
+    assert np.isnan(an._fhr.get(at(500.0), at(520.0))).all()  # the settled analysis dropped it
+    assert np.array_equal(an.recent_fhr(fhr.size), fhr, equal_nan=True)
+    assert np.array_equal(an.recent_fhr(at(120.0)), fhr[-at(120.0):], equal_nan=True)
