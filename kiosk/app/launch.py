@@ -162,6 +162,7 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
     from kiosk.hospital.client import HubHospitalClient
     from mch_link.device import DeviceLink
     from mch_link.keys import KEYS_FILE, LinkKeys
+    from mch_link.renewal import runner_for
     from mch_link.rpc import RpcClient
 
     with contextlib.ExitStack() as stack:
@@ -182,10 +183,11 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
         for name, reason in opened.faults.items():
             health.fault(name, reason)
         link = DeviceLink.from_bundle(bundle, bundle / "outbox.sqlite3", broker=broker, faults=health.link_faults)
-        link.start()
-        stack.callback(link.stop)
         keys = LinkKeys.read(bundle / KEYS_FILE)
         client = HubHospitalClient(RpcClient(link, keys.device_id, keys), link)
+        link.on_command = runner_for(link, bundle, client.rpc).on_command  # the hub's `renew` command
+        link.start()
+        stack.callback(link.stop)
         worker = DeviceWorker()
         devices = opened.devices
         presenter = KioskPresenter(client, devices, settings, health=health, queue=LinkQueue(link), run_async=worker,
