@@ -14,6 +14,7 @@ benchmarks compare against.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,6 +68,14 @@ def mode_from_counts(fine_counts: FloatArray, previous_bpm: float | None = None)
     return float(peaks[np.argmin(np.abs(peaks + centre - previous_bpm))]) + centre
 
 
+def _within(level: float, band: float) -> tuple[int, int]:
+    """Fine bins [a, b) with centres strictly inside level +/- band (what searchsorted right / left on
+    the centres gives; the centres are exact multiples of a quarter, so the arithmetic is exact)."""
+    a = math.floor((level - band - HIST_MIN_BPM) / FINE_BIN_BPM) + 1
+    b = math.ceil((level + band - HIST_MIN_BPM) / FINE_BIN_BPM)
+    return min(N_FINE_BINS, max(0, a)), min(N_FINE_BINS, max(0, b))
+
+
 def baseline_from_histograms(counts: FloatArray, sums: FloatArray, min_valid: int,
                              previous_bpm: float | None = None,
                              mode_counts: FloatArray | None = None,
@@ -80,8 +89,7 @@ def baseline_from_histograms(counts: FloatArray, sums: FloatArray, min_valid: in
     c = np.concatenate(([0.0], np.cumsum(counts)))
     sm = np.concatenate(([0.0], np.cumsum(sums)))
     for band in bands_bpm:
-        a = int(np.searchsorted(_FINE_CENTRES, estimate - band, side="right"))
-        b = int(np.searchsorted(_FINE_CENTRES, estimate + band, side="left"))
+        a, b = _within(estimate, band)
         kept = c[b] - c[a]
         if kept < min_valid // 2:
             break
@@ -94,8 +102,7 @@ def share_near(fine_counts: FloatArray, level_bpm: float, band_bpm: float) -> fl
     total = float(fine_counts.sum())
     if total <= 0:
         return 0.0
-    a = int(np.searchsorted(_FINE_CENTRES, level_bpm - band_bpm, side="right"))
-    b = int(np.searchsorted(_FINE_CENTRES, level_bpm + band_bpm, side="left"))
+    a, b = _within(level_bpm, band_bpm)
     return float(fine_counts[a:b].sum()) / total
 
 

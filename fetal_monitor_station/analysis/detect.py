@@ -86,13 +86,6 @@ class ExcursionDetector:
         cut = np.flatnonzero((np.diff(sv) != 0) | gap) + 1
         starts = np.concatenate(([0], cut))
         ends = np.concatenate((cut, [vi.size]))
-        # a run entered across a short gap starts just after the last valid sample before it, as
-        # a run left across one ends at the first valid sample after it: the crossing is in the gap
-        prev = np.concatenate(([self._prev_valid - i0], vi[:-1]))[starts]
-        lead = vi[starts] - prev - 1 <= self._max_gap
-        if self._prev_valid < 0:
-            lead[0] = False
-        run_start = np.where(lead, prev + 1, vi[starts])
         signed = sv * dv
         peaks = np.maximum.reduceat(signed, starts)
         bsums = np.add.reduceat(b[vi], starts)  # finite: dev is NaN wherever the baseline is
@@ -117,19 +110,31 @@ class ExcursionDetector:
         n_seg = len(starts)
         if first < n_seg:
             g = np.arange(first, n_seg - 1)
-            reach = vi[ends[g] - 1] + 1 + self._max_gap - run_start[g]  # longest it can last
+            # longest it can last (a short gap before it may count too: `_run_start`)
+            reach = vi[ends[g] - 1] + 1 + 2 * self._max_gap - vi[starts[g]]
             keep = g[(sv[starts[g]] != 0) & (reach >= self._min_len) & (peaks[g] >= self._min_amp)]
             for k in keep.tolist():
-                self._open_segment(k, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0, int(run_start[k]))
+                self._open_segment(k, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0,
+                                   self._run_start(vi, int(starts[k]), i0))
                 self._close(self._next_end(vi, gap, int(ends[k]), i0), prefix, i0, out)
             last = n_seg - 1
             if last >= first and sv[starts[last]] != 0:
                 self._open_segment(last, vi, starts, ends, signed, peaks, bsums, sv, prefix, i0,
-                                   int(run_start[last]))
+                                   self._run_start(vi, int(starts[last]), i0))
         self._nans_at_prev = self._nans + int(prefix[int(vi[-1])])
         self._prev_valid = int(vi[-1]) + i0
         self._nans += int(prefix[-1])
         return out
+
+    def _run_start(self, vi: np.ndarray, a: int, i0: int) -> int:
+        """Where a run whose first valid sample is `vi[a]` starts (relative to the chunk): a run entered
+        across a short gap starts just after the last valid sample before it, as a run left across
+        one ends at the first valid sample after it (the crossing is somewhere in the gap)."""
+        first = int(vi[a])
+        prev = int(vi[a - 1]) if a > 0 else (self._prev_valid - i0 if self._prev_valid >= 0 else None)
+        if prev is not None and first - prev - 1 <= self._max_gap:
+            return prev + 1
+        return first
 
     def _open_segment(self, k: int, vi: np.ndarray, starts: np.ndarray, ends: np.ndarray, signed: FloatArray,
                       peaks: FloatArray, bsums: FloatArray, sv: np.ndarray, prefix: np.ndarray, i0: int,
