@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,3 +100,42 @@ def import_journal(store: Store, site_dir: Path, clock: Callable[[], float] = ti
         log.info("imported %d technician journal entr%s (up to %d)", len(new), "y" if len(new) == 1 else "ies",
                  entries[-1].seq)
     return ImportResult(len(new), len(entries))
+
+
+class JournalWatch:
+    """The running hub's import: at most every `interval_s`, import the synced copy when its size or
+    mtime changed since the last look (a technician's `journal sync` lands while the hub runs).
+    A refused copy is audited once by `import_journal` and not retried until it changes again."""
+
+    def __init__(self, site_dir: Path, interval_s: float = 30.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.path = journal_path(site_dir)
+        self.site_dir = Path(site_dir)
+        self.interval_s = interval_s
+        self._monotonic = monotonic
+        self._looked_at = float("-inf")
+        self._seen: tuple[int, int] | None = None
+
+    def poll(self, store: Store) -> ImportResult | None:
+        """The import's result when it ran, None when it was not due or the copy had not changed."""
+        now = self._monotonic()
+        if now - self._looked_at < self.interval_s:
+            return None
+        self._looked_at = now
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp == self._seen:
+            return None
+        try:
+            result = import_journal(store, self.site_dir)
+        except JournalImportError as exc:
+            self._seen = stamp  # audited and logged once; a fresh sync changes the stamp
+            log.error("%s", exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - the store down or anything else: never in ingest's way
+            log.warning("technician journal not imported yet (tried again at the next look): %s", exc)
+            return None
+        self._seen = stamp
+        return result

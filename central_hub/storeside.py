@@ -34,6 +34,7 @@ from central_hub.downlink import Downlink, DownlinkCounters, DownlinkSealer
 from central_hub.errors import HubError, StoreError, StoreUnavailable
 from central_hub.handler import Handler, Inbound
 from central_hub.ingest import Ingestor
+from central_hub.journal_import import JournalWatch
 from central_hub.stats import IngestStats
 from central_hub.store import open_store
 from central_hub.store.quarantine import RETENTION_DAYS
@@ -66,6 +67,7 @@ class StoreSide:
         path = getattr(self.store, "path", None)  # SQLite: the database file; PostgreSQL's disk is not ours
         self.disk = disk or (DiskWatch(Path(path).parent) if path is not None else None)
         self._pruned_at = float("-inf")
+        self.journal = JournalWatch(config.site_dir)
         try:
             directory = Directory.from_site(config.site_dir)
             sealer = DownlinkSealer(directory, DownlinkCounters(self.store))
@@ -84,6 +86,7 @@ class StoreSide:
         """
         self._watch_disk()
         self._prune_quarantine()
+        self.journal.poll(self.store)
         delay = RETRY_MIN_S
         while True:
             try:

@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from central_hub.audit import AuditLog
+from central_hub.config import WorkerConfig
+from central_hub.journal_import import REFUSED_ACTION
 from central_hub.store import open_store
+from central_hub.storeside import StoreSide
 from mch_link.journal_chain import JOURNAL_DIR, JOURNAL_FILE
 from mch_link.sitefiles import hub_view
 from provisioning.devsite import DEV_PASSPHRASE
@@ -96,3 +100,34 @@ def test_new_entries_after_an_import_are_appended(site: Site) -> None:
     added = rows[before:]
     assert [a for _, a, t in added if t == "kiosk-103"] == ["technician.enroll"]
     assert hub("journal", "import", "--site", site.path).returncode == EXIT_ERROR  # never the whole site
+
+
+def test_the_running_hub_imports_a_sync_that_lands_while_it_runs(site: Site, tmp_path: Path) -> None:
+    """The store half looks at the synced copy beside its batches: a sync done while the hub runs
+    reaches the audit log without anyone running `mch-hub journal import`; a tampered copy is
+    refused once (one refusal row), not at every batch."""
+    view = hub_view(site.path, "hub")
+    side = StoreSide(WorkerConfig.from_site(view, f"sqlite:///{tmp_path / 'hub.db'}", tmp_path / "state"),
+                     threading.Event())
+    try:
+        side.journal.interval_s = 0.0  # look at every batch (30 s in production)
+        assert side.commit([]) == []  # nothing synced yet: nothing imported, ingest unaffected
+        assert run("enroll", "--site", site.path, "kiosk-104", "--kind", "kiosk", "--technician", "tech-li",
+                   env_passphrase=PASS).returncode == EXIT_OK
+        assert run("journal", "sync", "--site", site.path, "--technician", "tech-li").returncode == EXIT_OK
+        side.commit([])
+        rows = [(e.actor, e.action, e.target) for e in AuditLog(side.store).entries(limit=100)]
+        assert ("technician:tech-li", "technician.enroll", "kiosk-104") in rows
+
+        copy = view / JOURNAL_DIR / JOURNAL_FILE
+        lines = copy.read_bytes().splitlines()
+        entry = json.loads(lines[0])
+        entry["subject"] = "kiosk-999"
+        copy.write_bytes(b"\n".join([json.dumps(entry).encode(), *lines[1:]]) + b"\n")
+        for _ in range(3):
+            assert side.commit([]) == []
+        actions = [e.action for e in AuditLog(side.store).entries(limit=100)]
+        assert actions.count(REFUSED_ACTION) == 1
+        assert actions.count("technician.enroll") == 1
+    finally:
+        side.close()
