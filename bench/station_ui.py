@@ -9,7 +9,10 @@
    through the station's listener hook (plus alarms raised, latched and acknowledged), the screen
    refreshed and rendered every minute of CTG time; RSS after the first hour vs after eight.
 
-    python -m bench.station_ui [--beds 32] [--window 30] [--hours 8]
+    python -m bench.station_ui [--beds 32] [--window 30] [--hours 8] [--multisamples N]
+
+`--multisamples 2` renders as Kivy's default did before fetal_monitor_station/ui/rendering.py (the
+baseline of an A/B pair); `--hours 0` leaves out the memory run (CPU pairs only, no rss_* figures).
 
 Needs Xvfb (starts its own on a free display) and a CJK font; exits non-zero with a message
 when it cannot measure. Ends with one RESULT line.
@@ -31,6 +34,7 @@ from typing import Any
 
 from bench.station_beds import WARMUP_S, cpu_s, measure, rss_mb, start_simulator, write_config
 from central_hub.launcher import terminate
+from fetal_monitor_station.ui.rendering import MULTISAMPLES
 
 REFRESH_HZ = 4
 
@@ -74,7 +78,7 @@ def _counting(nurse: Any) -> dict[str, list[float]]:
     return counts
 
 
-def child_ui(config: Path, seconds: float) -> None:
+def child_ui(config: Path, seconds: float, multisamples: int) -> None:
     """The engine and the nurse screen in this process, as `mch-station ui` runs them."""
     from fetal_monitor_station.config import load_config
     from fetal_monitor_station.nurse_journal import NurseJournal
@@ -89,18 +93,26 @@ def child_ui(config: Path, seconds: float) -> None:
     nurse = NurseStation(station, NurseJournal(journal_path(cfg.archive)), station_id=cfg.station_id)
     nurse.overview.auto_page_s = 5.0  # both pages of 16 drawn during the window
     counts = _counting(nurse)
-    configure_kivy(1280, 800, False)
+    configure_kivy(1280, 800, False, multisamples)
     app = build_app(nurse, cjk_font(), "zh")
     from kivy.clock import Clock
+    from kivy.graphics.opengl import GL_SAMPLES, glGetIntegerv
+
+    gl_samples = -1
+
+    def read_samples(_dt: float) -> None:  # what the driver gave (llvmpipe rounds 2 up to 4)
+        nonlocal gl_samples
+        gl_samples = int(glGetIntegerv(GL_SAMPLES)[0])
 
     station.start()
+    Clock.schedule_once(read_samples, 1.0)
     Clock.schedule_once(lambda _dt: app.stop(), seconds)
     try:
         app.run()
     finally:
         station.stop()
-    print("CHILD " + json.dumps({**counts, "frames": Clock.frames_displayed, "pages": nurse.overview.page_index}),
-          flush=True)
+    print("CHILD " + json.dumps({**counts, "frames": Clock.frames_displayed, "pages": nurse.overview.page_index,
+                                 "gl_samples": gl_samples}), flush=True)
 
 
 class _NullLink:
@@ -110,7 +122,7 @@ class _NullLink:
         return 0
 
 
-def child_memory(tmp: Path, beds: int, hours: float) -> None:
+def child_memory(tmp: Path, beds: int, hours: float, multisamples: int) -> None:
     """The nurse screen's own state over `hours` of CTG: every sample of every bed goes through the
     station's listener hook into the UI feed (the engine's per-sample cost is bench.station_beds'),
     one sample a minute through the engine so the tiles' values move, an alarm raised, latched and
@@ -134,7 +146,7 @@ def child_memory(tmp: Path, beds: int, hours: float) -> None:
                       Publisher(_NullLink()), clock=lambda: clock[0])
     episodes = {b: station.admit(b, Patient(f"H{i:05d}", "测试", 39, 0)).episode_id for i, b in enumerate(traces)}
     nurse = NurseStation(station, NurseJournal(tmp / "mem-nurse.sqlite3"), clock=lambda: clock[0])
-    configure_kivy(1280, 800, False)
+    configure_kivy(1280, 800, False, multisamples)
     app = build_app(nurse, cjk_font(), "zh", clock=lambda: clock[0])
     from kivy.clock import Clock
 
@@ -194,10 +206,11 @@ def _child_result(proc: subprocess.CompletedProcess[str] | subprocess.Popen[str]
     return dict(json.loads(lines[-1][len("CHILD "):]))
 
 
-def measure_ui(config: Path, window_s: float, display: str, tmp: Path) -> dict[str, Any]:
+def measure_ui(config: Path, window_s: float, display: str, tmp: Path, multisamples: int) -> dict[str, Any]:
     seconds = WARMUP_S + window_s + 5.0
     proc = subprocess.Popen([sys.executable, "-m", "bench.station_ui", "--child-ui", str(config), "--seconds",
-                             str(seconds)], env=child_env(display, tmp), stdout=subprocess.PIPE, text=True)
+                             str(seconds), "--multisamples", str(multisamples)], env=child_env(display, tmp),
+                            stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(WARMUP_S)
         if proc.poll() is not None:
@@ -220,46 +233,61 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--beds", type=int, default=32)
     ap.add_argument("--window", type=float, default=30.0, help="CPU measurement window (s)")
-    ap.add_argument("--hours", type=float, default=8.0, help="CTG hours fed in the memory run")
+    ap.add_argument("--hours", type=float, default=8.0, help="CTG hours fed in the memory run (0: no memory run)")
+    ap.add_argument("--multisamples", type=int, default=MULTISAMPLES,
+                    help=f"MSAA samples of the screen (default {MULTISAMPLES}, as the app; 2 = Kivy's default, the baseline)")
     ap.add_argument("--child-ui", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child-memory", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=60.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_ui:
-        child_ui(args.child_ui, args.seconds)
+        child_ui(args.child_ui, args.seconds, args.multisamples)
         return
     if args.child_memory:
-        child_memory(args.child_memory, args.beds, args.hours)
+        child_memory(args.child_memory, args.beds, args.hours, args.multisamples)
         return
+    if args.multisamples < 0 or args.hours < 0:
+        ap.error("--multisamples and --hours must be >= 0")
     with tempfile.TemporaryDirectory(prefix="station-ui-bench-") as tmp_s, xvfb() as display:
         tmp = Path(tmp_s)
         sim, urls = start_simulator(args.beds, tmp / "tty", 1.0)
         try:
             engine = measure(write_config(tmp / "engine.toml", urls, True), args.window, sim.pid)
             print(f"engine alone, {args.beds} beds: {engine}", flush=True)
-            ui = measure_ui(write_config(tmp / "ui.toml", urls, True), args.window, display, tmp)
+            ui = measure_ui(write_config(tmp / "ui.toml", urls, True), args.window, display, tmp, args.multisamples)
             print(f"engine + nurse screen, {args.beds} beds: {ui}", flush=True)
         finally:
             terminate(sim, 30)
-        t_mem = time.monotonic()
-        mem = subprocess.run([sys.executable, "-m", "bench.station_ui", "--child-memory", str(tmp), "--beds",
-                              str(args.beds), "--hours", str(args.hours)], env=child_env(display, tmp),
-                             capture_output=True, text=True, timeout=3600)
-        memory = _child_result(mem, mem.stdout)
-        print(f"memory run, {args.hours:g} h x {args.beds} beds in {time.monotonic() - t_mem:.0f} s: {memory}",
-              flush=True)
-    series = memory["rss_per_hour_mb"]
-    if len(series) < 2 or not ui["refresh_hz"]:
-        raise SystemExit(f"station_ui: cannot judge (rss series {series}, refresh {ui['refresh_hz']:.2f} Hz)")
+        load_after_cpu = os.getloadavg()[0]
+        memory_fields = ""
+        if args.hours > 0:
+            memory_fields = " " + memory_run(args, display, tmp)
+    if not ui["refresh_hz"]:
+        raise SystemExit("station_ui: cannot judge (no refresh in the window)")
     if ui["refresh_hz"] < REFRESH_HZ * 0.9:
         print(f"the screen did not keep 4 Hz ({ui['refresh_hz']:.2f} Hz): frames are software-rendered (Mesa) "
-              f"and the machine's load average was {os.getloadavg()[0]:.1f}", flush=True)
-    growth = (series[-1] - series[0]) / series[0]
+              f"and the machine's load average was {load_after_cpu:.1f}", flush=True)
     print(f"RESULT station_ui core_fraction_{args.beds}_beds={ui['core_fraction']:.3f} "
           f"engine_alone={engine['core_fraction']:.3f} ui_over_engine={ui['core_fraction'] / engine['core_fraction']:.2f} "
           f"refresh_hz={ui['refresh_hz']:.2f} cpu_s_per_refresh={ui['cpu_s_per_refresh']:.3f} "
-          f"load_avg={os.getloadavg()[0]:.1f} rss_growth={growth:.3f} rss_hour1_mb={series[0]:.1f} "
-          f"rss_hour{len(series)}_mb={series[-1]:.1f}")
+          f"load_avg={load_after_cpu:.1f} multisamples={args.multisamples} gl_samples={ui['gl_samples']}"
+          f"{memory_fields}")
+
+
+def memory_run(args: argparse.Namespace, display: str, tmp: Path) -> str:
+    """The RESULT fields of the 8-hour memory run."""
+    t_mem = time.monotonic()
+    mem = subprocess.run([sys.executable, "-m", "bench.station_ui", "--child-memory", str(tmp), "--beds",
+                          str(args.beds), "--hours", str(args.hours), "--multisamples", str(args.multisamples)],
+                         env=child_env(display, tmp), capture_output=True, text=True, timeout=3600)
+    memory = _child_result(mem, mem.stdout)
+    print(f"memory run, {args.hours:g} h x {args.beds} beds in {time.monotonic() - t_mem:.0f} s: {memory}",
+          flush=True)
+    series = memory["rss_per_hour_mb"]
+    if len(series) < 2:
+        raise SystemExit(f"station_ui: cannot judge memory (rss series {series}; --hours 2 or more)")
+    growth = (series[-1] - series[0]) / series[0]
+    return f"rss_growth={growth:.3f} rss_hour1_mb={series[0]:.1f} rss_hour{len(series)}_mb={series[-1]:.1f}"
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from fetal_monitor_station.episodes import Episode
 from fetal_monitor_station.errors import StationError
 from fetal_monitor_station.ui.controller import NurseStation, Snapshot
 from fetal_monitor_station.ui.i18n import Texts
+from fetal_monitor_station.ui.rendering import MULTISAMPLES, configure_rendering
 
 KV_DIR = Path(__file__).with_name("kv")
 KV_FILES = ("shell.kv", "overview.kv", "detail.kv", "alarms.kv", "admit.kv", "archive.kv")
@@ -24,9 +25,12 @@ MAX_FPS = 10  # nothing on the central screen animates: frames only follow the 4
 SCREENS = ("overview", "detail", "alarms", "admit", "archive")
 
 
-def configure_kivy(width: int, height: int, fullscreen: bool) -> None:
+def configure_kivy(width: int, height: int, fullscreen: bool, multisamples: int = MULTISAMPLES) -> None:
+    """Kivy's options for the nurse screen; `multisamples` other than the default only for baselines."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from kivy.config import Config
+
+    configure_rendering(multisamples)
 
     Config.set("graphics", "width", str(width))
     Config.set("graphics", "height", str(height))

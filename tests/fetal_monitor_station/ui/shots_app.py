@@ -57,10 +57,27 @@ def main() -> None:
         views = {v.bed_id: v for v in ward.station.views()}
         return any(a.kind == "bradycardia" for a in board.for_bed("bed-04")) and not views["bed-06"].connected
 
+    from kivy.core.window import Window
+
+    pending: list[Path] = []
+
     def shot(name: str) -> None:
         path = out_dir / f"{name}-{app.lang}.png"
-        app.shell.export_to_png(str(path))
+        pending.append(path)
+        Window.canvas.ask_update()
         report["shots"].append({"name": name, "lang": app.lang, "path": str(path), "texts": texts_of(app.shell)})
+
+    def capture(*_: Any) -> None:
+        """The window's own frame, as the nurse sees it (with the app's multisampling), read before the
+        swap: a bound handler runs ahead of the window's flip. (export_to_png renders into an Fbo of
+        its own, without the window's MSAA.)"""
+        while pending:
+            path = pending.pop(0)
+            path.unlink(missing_ok=True)
+            saved = Window.screenshot(name=str(path))  # Kivy adds a counter: <name>0001.png
+            Path(saved).replace(path)
+
+    Window.bind(on_flip=capture)
 
     def wait_ready(_dt: float) -> None:
         if not ready():
@@ -103,6 +120,11 @@ def main() -> None:
             Clock.schedule_once(run_step, STEP_S)
 
     def finish() -> None:
+        if pending:
+            report["error"] = f"no frame drawn for {[p.name for p in pending]}"
+        from kivy.graphics.opengl import GL_SAMPLES, glGetIntegerv
+
+        report["gl_samples"] = int(glGetIntegerv(GL_SAMPLES)[0])  # of the window's real GL context
         texts = [t for s in report["shots"] for t in s["texts"]] + report.get("detail_notes", [])  # notes: canvas
         missing, sane = missing_glyphs(texts, str(font))
         report["missing"] = missing

@@ -88,3 +88,9 @@ def test_alarms_admit_archive_contents(shots: dict) -> None:
     assert "产前监护 (NST)" in _texts(shots, "admit", "zh") and "建档号" in _texts(shots, "admit", "zh")
     archive = _texts(shots, "archive", "zh")
     assert "H10004  赵敏  bed-04" in archive
+
+
+def test_the_window_renders_without_multisampling(shots: dict) -> None:
+    """The samples of the window's real GL context: Kivy's default (2, which Mesa's llvmpipe makes 4)
+    multiplied the cost of every frame's swap under the software renderer."""
+    assert shots["gl_samples"] == 0
