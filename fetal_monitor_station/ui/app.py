@@ -16,6 +16,7 @@ from fetal_monitor_station.episodes import Episode
 from fetal_monitor_station.errors import StationError
 from fetal_monitor_station.ui.controller import NurseStation, Snapshot
 from fetal_monitor_station.ui.i18n import Texts
+from fetal_monitor_station.ui.pacing import Pacer
 from fetal_monitor_station.ui.rendering import MULTISAMPLES, configure_rendering
 
 KV_DIR = Path(__file__).with_name("kv")
@@ -101,7 +102,13 @@ def build_app(controller: NurseStation, font: Path, lang: str = "zh",
             from kivy.uix.screenmanager import NoTransition
 
             sm.transition = NoTransition()
-            Clock.schedule_interval(lambda _dt: self.refresh(), REFRESH_S)
+            pacer = Pacer(REFRESH_S, _time.monotonic())
+
+            def tick(_dt: float) -> None:  # every clock tick (at most MAX_FPS a second); no frame by itself
+                if pacer.due(_time.monotonic()):
+                    self.refresh()
+
+            Clock.schedule_interval(tick, 0)  # (a callback returning False would be unscheduled)
             return self.shell
 
         def on_start(self) -> None:
