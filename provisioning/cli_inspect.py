@@ -64,7 +64,7 @@ def run_inspect(args: argparse.Namespace) -> None:
         value = info[key]
         table.add_row(key, "" if value is None else str(value))
     if info["renew_due"] and info["status"] == "active":
-        table.add_row("renew", "[yellow]certificate expires within 30 days: re-enrol under a new id[/]")
+        table.add_row("renew", "[yellow]certificate expires within 30 days: mch-provision renew (over the link: renew --from-hub)[/]")
     console = Console(width=140)
     console.print(table)
     history = Table(title="journal")

@@ -26,6 +26,8 @@ def test_inspect_follows_a_device_from_enrolment_to_revocation(tmp_path: Path) -
     assert (info["status"], info["on_crl"], info["renew_due"]) == ("active", False, True)
     assert info["cert_days_left"] in (19, 20) and info["cert_sha256"]
     assert [(e["action"], e["technician"]) for e in info["journal"]] == [("enroll", "tech-li")]
+    hint = run("inspect", "--site", site, "kiosk-001").stdout
+    assert "mch-provision renew" in hint and "renew --from-hub" in hint and "new id" not in hint
     assert run("revoke", "--site", site, "kiosk-001", env_passphrase=PASS).returncode == EXIT_OK
     info = json.loads(run("inspect", "--site", site, "kiosk-001", "--json").stdout)
     assert (info["status"], info["on_crl"]) == ("revoked", True) and info["revoked_at"]
