@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from mch_link.sitefiles import broker_view
 from mqtt_broker_config.launcher import free_port
@@ -47,8 +48,8 @@ def hub_url() -> Iterator[tuple[str, type[_Health]]]:
         server.server_close()
 
 
-def _by_name(site: Path, url: str | None = None) -> dict[str, tuple[str, str, str]]:
-    return {c.name: (c.status, c.detail, c.fix) for c in diagnose(site, url)}
+def _by_name(site: Path, url: str | None = None, now: datetime | None = None) -> dict[str, tuple[str, str, str]]:
+    return {c.name: (c.status, c.detail, c.fix) for c in diagnose(site, url, now)}
 
 
 def test_a_fresh_site_is_healthy_and_the_hub_answers(tmp_path: Path, hub_url: tuple[str, type[_Health]]) -> None:
@@ -98,3 +99,23 @@ def test_crl_due_soon_is_a_warning(tmp_path: Path) -> None:
 def test_not_a_site(tmp_path: Path) -> None:
     result = run("doctor", "--site", tmp_path)
     assert result.returncode == EXIT_ERROR and "is not a site" in result.stderr
+
+
+def _not_after(site: Path, which: str) -> datetime:
+    # read with cryptography directly, not through the code under test
+    return x509.load_pem_x509_certificate((site / "ca" / f"{which}.crt.pem").read_bytes()).not_valid_after_utc
+
+
+def test_ca_expiry_warns_within_90_days_then_fails(tmp_path: Path) -> None:
+    site = make_dev_site(tmp_path / "site").path
+    root, issuing = _not_after(site, "root"), _not_after(site, "issuing")
+    assert issuing <= root  # the issuing CA runs out first; the times below are taken from each
+    for name, expires in (("issuing CA", issuing), ("root CA", root)):
+        status, detail, fix = _by_name(site, now=expires - timedelta(days=30))[name]
+        assert (status, "(29 days)" in detail or "(30 days)" in detail) == (WARN, True), detail
+        assert fix
+        assert _by_name(site, now=expires - timedelta(days=91))[name][0] == OK
+        status, detail, fix = _by_name(site, now=expires + timedelta(seconds=1))[name]
+        assert status == FAIL and detail.startswith("expired ") and f"{expires:%Y-%m-%d}" in detail
+    assert "re-issue the issuing CA" in _by_name(site, now=issuing)["issuing CA"][2]
+    assert _by_name(site, now=issuing)["issuing CA"][0] == FAIL  # expiring this second is expired
