@@ -204,7 +204,8 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
         maintenance = MaintenancePresenter(
             TechnicianGate(settings.technicians), selftest=selftest, paper=paper, pad=devices.pinpad,  # type: ignore[arg-type]
             log_files=lambda: sorted(settings.log_dir.glob(LOG_FILE + "*")), export_dir=settings.export_dir,
-            run_async=worker, master_slot=demo_keys.MASTER_SLOT)
+            run_async=worker, master_slot=demo_keys.MASTER_SLOT,
+            master_algorithm=settings.master_key_algorithm)
         if pad_sim is not None:
             _keyboard_is_pin_pad(pad_sim)
         KioskApp(presenter, maintenance, worker).run()

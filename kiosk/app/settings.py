@@ -1,13 +1,15 @@
 """The app's own settings (`[app]` table of a TOML file passed with --app-config): hospital name,
-terminal id, idle timeout, technician credentials (scrypt hashes only), PIN-pad key slots."""
+terminal id, idle timeout, technician credentials (scrypt hashes only), PIN-pad key slots and the
+master key's algorithm (the ceremony's: TDES or SM4)."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kiosk.epp.crypto import Algorithm
 from kiosk.errors import ConfigError
 from kiosk.flows.pin import PinKeys
 
@@ -25,6 +27,7 @@ class AppSettings:
     log_dir: Path = Path("/var/log/mch-kiosk")
     export_dir: Path = Path("/media/usb")
     voice: bool = True
+    master_key_algorithm: Algorithm = Algorithm.TDES  # what `mch-provision ceremony --algorithm` made
 
 
 def load_settings(path: Path) -> AppSettings:
@@ -35,7 +38,7 @@ def load_settings(path: Path) -> AppSettings:
     raw: dict[str, Any] = data.get("app", {})
     known = {"hospital", "terminal_id", "idle_s", "warn_s", "technicians", "pin_slot", "mac_slot",
              "terminal_mac_slot", "log_dir",
-             "export_dir", "voice"}
+             "export_dir", "voice", "master_key_algorithm"}
     unknown = sorted(set(raw) - known)
     if unknown or set(data) - {"app"}:
         raise ConfigError(DEVICE, f"{path}: unknown setting(s) {', '.join(unknown) or ', '.join(set(data) - {'app'})}")
@@ -51,6 +54,10 @@ def load_settings(path: Path) -> AppSettings:
             export_dir=Path(raw.get("export_dir", AppSettings.export_dir)), voice=bool(raw.get("voice", True)))
     except (TypeError, ValueError) as exc:
         raise ConfigError(DEVICE, f"{path}: {exc}") from exc
+    algorithm = str(raw.get("master_key_algorithm", "TDES")).upper()
+    if algorithm not in Algorithm.__members__:
+        raise ConfigError(DEVICE, f"{path}: master_key_algorithm must be TDES or SM4, not {algorithm!r}")
+    settings = replace(settings, master_key_algorithm=Algorithm[algorithm])
     if not 0 < settings.warn_s < settings.idle_s:
         raise ConfigError(DEVICE, f"{path}: need 0 < warn_s < idle_s")
     if any(not v.startswith("scrypt$") for v in settings.technicians.values()):
