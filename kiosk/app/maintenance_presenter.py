@@ -44,10 +44,10 @@ class MaintenancePresenter:
     def __init__(self, gate: TechnicianGate, *, selftest: Callable[[], Sequence[tuple[str, bool, str]]],
                  paper: Callable[[], PaperStatus], pad: MasterKeyLoader | None, log_files: Callable[[], list[Path]],
                  export_dir: Path, run_async: RunAsync = run_now, clock: Callable[[], float] = time.monotonic,
-                 master_slot: int = 1) -> None:
+                 master_slot: int = 1, master_algorithm: c.Algorithm = c.Algorithm.TDES) -> None:
         self.gate, self._selftest, self._paper, self._pad = gate, selftest, paper, pad
         self._log_files, self._export_dir, self._run_async, self._clock = log_files, export_dir, run_async, clock
-        self._master_slot = master_slot
+        self._master_slot, self._master_algorithm = master_slot, master_algorithm
         self._taps: list[float] = []
         self._ceremony: KeyCeremony | None = None
         self.view = MaintView()
@@ -127,8 +127,9 @@ class MaintenancePresenter:
         self._run_async(work, lambda text: self._show("maintenance", rows=[text], message=self._t("export_logs")))
 
     # --- key ceremony ------------------------------------------------------------------------
-    def start_ceremony(self, custodians: int = 2) -> None:
-        self._ceremony = KeyCeremony(self._master_slot, c.Algorithm.TDES, custodians)
+    def start_ceremony(self, custodians: int = 2, algorithm: c.Algorithm | None = None) -> None:
+        """The algorithm is the kiosk's configured one ([app] master_key_algorithm) unless given."""
+        self._ceremony = KeyCeremony(self._master_slot, algorithm or self._master_algorithm, custodians)
         self._show("ceremony", custodian=1, custodians=custodians, rows=[], message="", active_field="auth_key",
                    fields={"auth_key": "", "component": "", "kcv": "", "combined_kcv": ""})
 
