@@ -5,7 +5,7 @@ applies these, so what is measured and screenshot is what ships.
 No multisampling. The central station has no GPU: Mesa's software renderer (llvmpipe, also under
 Xvfb) rasterises every frame, and the frame swap was 63 % of the UI thread with Kivy's default 2x
 MSAA, a cost that grows with samples per pixel. CTG traces stay readable aliased: the paper and
-tile traces are 1-1.4 px lines, as clinical monitors draw them (bench/RESULTS.md, station_ui).
+tile traces are 1-1.5 px lines, as bedside monitors draw them (bench/RESULTS.md, station_ui).
 """
 
 from __future__ import annotations
