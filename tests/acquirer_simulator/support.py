@@ -88,15 +88,16 @@ class Acquirer:
 
 
 @contextmanager
-def run_acquirer(workdir: Path, late_s: float = 6.0) -> Iterator[Acquirer]:
+def run_acquirer(workdir: Path, late_s: float = 6.0, *, accounts_json: dict[str, Any] | None = None,
+                 extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Iterator[Acquirer]:
     workdir.mkdir(parents=True, exist_ok=True)
     accounts = workdir / "acquirer-accounts.json"
-    accounts.write_text(json.dumps(accounts_doc()))
+    accounts.write_text(json.dumps(accounts_json or accounts_doc()))
     journal = workdir / "acquirer-journal.json"
     log = open(workdir / "acquirer.log", "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen([sys.executable, "-m", "acquirer_simulator", "--accounts", str(accounts), "--port", "0",
-                             "--journal", str(journal), "--late-s", str(late_s)], stdout=subprocess.PIPE, stderr=log,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                             "--journal", str(journal), "--late-s", str(late_s), *extra_args], stdout=subprocess.PIPE,
+                            stderr=log, env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
     log.close()
     try:
         assert proc.stdout is not None
