@@ -137,6 +137,7 @@ class Driver:
             while not self.link.stats.connected and time.monotonic() < deadline:
                 time.sleep(0.05)
         self.remembered: list[str] = []
+        self.handed_pans: list[str] = []  # every bank card the driver gave her: its PAN is hers too
         self.motor = IoBoard(self.ports[2])
         self.a4sim = SimulatedA4Printer(out / "a4", server=CUPS_SERVER) if spec.get("a4") else None
         a4 = A4Printer(PycupsClient(CUPS_SERVER), self.a4sim.queue) if self.a4sim else None
@@ -306,6 +307,8 @@ class Driver:
         if self.spec.get("card_pan"):
             card = replace(card, pan=self.spec["card_pan"], expiry=dt.date(2030, 12, 31))
         self.bank.card = card if step.get("in", True) else None
+        if self.bank.card is not None and card.pan not in self.handed_pans:
+            self.handed_pans.append(card.pan)
         if self.bank.card is not None and not self.motor.heartbeat().card_inside:  # the slot draws it in
             self.board.board.insert_card()
             self.motor.accept_card(5)
@@ -363,7 +366,9 @@ class Driver:
         return self.board.board.remove_card()
 
     def do_remember(self, step: dict[str, Any]) -> bool:
-        self.remembered = self.presenter.session.personal_strings()
+        """What is hers now (added to what was remembered before), and the PAN of every card handed out."""
+        found = [*self.remembered, *self.presenter.session.personal_strings(), *self.handed_pans]
+        self.remembered = list(dict.fromkeys(found))
         return True
 
     def do_advance_idle(self, step: dict[str, Any]) -> bool:
@@ -379,6 +384,7 @@ class Driver:
         """Privacy: every widget of every screen, the log file, the files the run left behind."""
         if not self.idle():
             return False
+        self.do_remember(step)  # the cards handed out since the last remember are scanned too
         hits = []
         for screen in self.app.sm.screens:
             for text in ui_checks.texts(screen):

@@ -19,6 +19,7 @@ from tests.kiosk.app.script import (
     tap,
     wait,
 )
+from tests.kiosk.flows.conftest import card_data
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -32,8 +33,8 @@ def test_whole_visit_identify_register_sign_book_pay_print_leave(run_kiosk: Runn
         *register_new_patient(screening_yes=True), note("registered"), tap("to_menu"), wait("menu"),
         {"do": "remember"},
         tap("sign"), {"do": "bank_card"}, wait("pin", busy_ok=True), note("holder_pin", busy_ok=True),
-        {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("signed"), tap("to_menu"), wait("menu"),
-        *book_first_slot(), note("booked"), {"do": "expect_pin", "pin": PIN}, *pay_with_pin(), note("paid"),
+        {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("signed"), {"do": "remember"},
+        tap("to_menu"), wait("menu"), *book_first_slot(), note("booked"), {"do": "expect_pin", "pin": PIN}, *pay_with_pin(), note("paid"),
         tap("print_report"), wait("message"), note("report"), tap("leave"), wait("leave", busy_ok=True), note("leaving", busy_ok=True),
         {"do": "take_card"}, wait("home"), note("home"), {"do": "scan"},
     ], a4=True)
@@ -53,6 +54,7 @@ def test_whole_visit_identify_register_sign_book_pay_print_leave(run_kiosk: Runn
     (a4,) = report["a4"]
     assert "预产期" in a4 and "第5次产前检查" in a4
     assert report["remembered"] and report["privacy_hits"] == [] and report["session_after"] == []
+    assert card_data("no-id").pan in report["remembered"]  # the card she signed with and paid by is scanned for
     for secret in report["remembered"]:
         assert secret not in report["receipt"] and secret not in a4
 
@@ -185,6 +187,20 @@ def test_hub_down_queues_identification_and_refuses_booking(run_kiosk: Runner) -
     assert report["outbox"] == [["kiosk-registration", "kiosk-registration/1"]]  # kept for the hub, durably
 
 
+def test_hub_down_after_identification_refuses_booking_and_payment(run_kiosk: Runner) -> None:
+    report = run_kiosk("scenario-hub-down-booking", [
+        *known_patient(), {"do": "hospital", "set": {"unreachable": True}},
+        tap("book"), wait("message"), note("book_refused"), tap("to_menu"), wait("menu"),
+        tap("pay"), wait("message"), note("pay_refused"), tap("to_menu"), wait("menu"), note("menu")])
+    assert "医院系统暂时无法连接" in message(report, "book_refused") and "不能预约" in message(report, "book_refused")
+    assert "不能缴费" in message(report, "pay_refused") and "未扣款" in message(report, "pay_refused")
+    assert report["notes"]["menu"]["screen"] == "menu"  # she is still served (register, print) and not stuck
+    hub = report["hospital"]
+    assert "recommended_visit" in hub["calls"]  # the hub was asked, its silence was the refusal
+    assert "hold_slot" not in hub["calls"] and "pay" not in hub["calls"]
+    assert hub["bookings"] == [] and hub["payments"] == 0 and hub["charged_fen"] == 0
+
+
 def test_expired_id_card_is_told_why(run_kiosk: Runner) -> None:
     report = run_kiosk("scenario-expired-id", [{"do": "place_id", "card": "expired"}, {"do": "wait_message"},
                                                note("home")])
@@ -195,12 +211,14 @@ def test_expired_id_card_is_told_why(run_kiosk: Runner) -> None:
 
 def test_idle_timeout_wipes_everything(run_kiosk: Runner) -> None:
     report = run_kiosk("scenario-timeout", [
-        *known_patient(), {"do": "remember"}, *book_first_slot(), {"do": "bank_card"}, tap("to_menu"), wait("menu"),
+        *known_patient(), *book_first_slot(), tap("pay_now"), {"do": "bank_card"}, wait("pin", busy_ok=True),
+        tap("cancel", busy_ok=True), wait("message"), {"do": "remember"}, tap("to_menu"), wait("menu"),
         {"do": "advance_idle", "s": 75}, {"do": "wait_warning"}, note("warning"), tap("more_time"),
         {"do": "advance_idle", "s": 200}, wait("home"), note("home"), {"do": "scan"}])
     warning = report["notes"]["warning"]
     assert warning["screen"] == "menu" and any("秒后自动退出" in t for t in warning["texts"])
     assert "需要更多时间" in warning["texts"]
     assert "已退出并清除您的信息" in message(report, "home")
-    assert report["remembered"] and report["privacy_hits"] == [] and report["session_after"] == []
+    assert report["privacy_hits"] == [] and report["session_after"] == []
+    assert card_data("no-id").pan in report["remembered"] and len(report["remembered"]) >= 3  # name, ID, PAN (read)
     assert report["hospital"]["bookings"] == ["released"] and report["hospital"]["charged_fen"] == 0

@@ -1,5 +1,6 @@
-"""Flow fixtures: the real drivers on their pty simulators, a fake hospital, a bank card stub
-(the PC/SC read itself is covered through pcscd in the scenario tests)."""
+"""Flow fixtures: the real drivers on their pty simulators, a fake hospital, a bank card stub.
+The stub is also what the scenario tests (tests/kiosk/app/) use; the PC/SC read itself is covered
+through pcscd and the virtual reader in tests/kiosk/bankcard/ (test_pcscd, test_vpcd_link)."""
 
 from __future__ import annotations
 
