@@ -56,6 +56,10 @@ class CountyStore:
         row = self._db.execute("SELECT version FROM resources WHERE type = ? AND id = ?", (rtype, rid)).fetchone()
         return int(row[0]) if row else 0
 
+    def get(self, rtype: str, rid: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT body FROM resources WHERE type = ? AND id = ?", (rtype, rid)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def put(self, rtype: str, rid: str | None, resource: dict[str, Any]) -> tuple[str, int]:
         """Create (rid None) or replace; returns (id, version). Inside `transaction()`."""
         rid = rid or uuid.uuid4().hex

@@ -4,7 +4,10 @@ Validation uses fhirclient's R4 4.0.1 models (structure, types, formats, unknown
 so the hub's own validator (fhir.resources R4B) is checked by a second implementation.
 Conditional create (POST + ifNoneExist) and conditional update (PUT Type?identifier=) follow
 the FHIR R4 http page: 0 matches -> create (201), 1 -> existing (200) / replaced (200),
-more than one -> 412. ``urn:uuid:`` references are rewritten to the ids given.
+more than one -> 412. A conditional patch (PATCH Type?identifier= with a FHIRPath Patch
+Parameters, patch.py) applies to the one match, after the creates and updates as the
+transaction rules order them (a Patient created in the same Bundle can be patched); no match
+-> 404. ``urn:uuid:`` references are rewritten to the ids given.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import parse_qs
 from fhirclient.models.fhirabstractbase import FHIRValidationError
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
+from county_simulator.patch import PatchError, apply
 from county_simulator.store import CountyStore
 
 ACCEPTED_TYPES = frozenset({"Patient", "EpisodeOfCare", "Encounter", "Observation", "Condition", "Flag"})
@@ -78,46 +82,82 @@ def process(store: CountyStore, bundle: Any) -> dict[str, Any]:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
         raise Refusal(400, "structure", "want a Bundle of type transaction")
     entries = bundle.get("entry") or []
-    plans = []
+    plans, patches = [], []
     for i, entry in enumerate(entries):
         where = f"Bundle.entry[{i}]"
         resource, request = entry.get("resource"), entry.get("request") or {}
-        validate(resource, where)
         method, url = request.get("method"), str(request.get("url", ""))
+        if method == "PATCH":
+            patches.append((i, *_patch_plan(resource, url, where)))
+            continue
+        validate(resource, where)
         rtype = resource["resourceType"]
         if method == "POST" and url == rtype and request.get("ifNoneExist"):
-            plans.append((entry.get("fullUrl"), rtype, "create", _identifier_query(request["ifNoneExist"], where),
+            plans.append((i, entry.get("fullUrl"), rtype, "create", _identifier_query(request["ifNoneExist"], where),
                           resource))
         elif method == "PUT" and url.startswith(f"{rtype}?"):
-            plans.append((entry.get("fullUrl"), rtype, "update", _identifier_query(url.partition("?")[2], where),
+            plans.append((i, entry.get("fullUrl"), rtype, "update", _identifier_query(url.partition("?")[2], where),
                           resource))
         else:
-            raise Refusal(422, "business-rule", f"{where}: the platform takes only conditional create or update")
+            raise Refusal(422, "business-rule", f"{where}: the platform takes only conditional create, update or patch")
     with store.transaction():
         ids: dict[str, str] = {}
         in_bundle: dict[tuple[str, str, str], str] = {}  # an identifier met earlier in this Bundle
         decided = []
-        for full_url, rtype, how, (system, value), resource in plans:
-            found = store.find(rtype, system, value)
-            if len(found) > 1:
-                raise Refusal(412, "multiple-matches", f"{rtype}?identifier={system}|{value} matches {len(found)}")
-            known = found[0] if found else in_bundle.get((rtype, system, value))
+        for i, full_url, rtype, how, (system, value), resource in plans:
+            known = _match(store, rtype, system, value) or in_bundle.get((rtype, system, value))
             rid = known or uuid.uuid4().hex
             in_bundle[(rtype, system, value)] = rid
             if full_url:
                 ids[full_url] = f"{rtype}/{rid}"
-            decided.append((rtype, how, known is not None, rid, resource))
-        out, created, matched = [], 0, 0
-        for rtype, how, exists, rid, resource in decided:
+            decided.append((i, rtype, how, known is not None, rid, resource))
+        out: dict[int, dict[str, Any]] = {}
+        created, matched = 0, 0
+        for i, rtype, how, exists, rid, resource in decided:
             if exists:
                 matched += 1
             else:
                 created += 1
             if exists and how == "create":
-                out.append({"response": {"status": "200 OK", "location": f"{rtype}/{rid}"}})
+                out[i] = {"response": {"status": "200 OK", "location": f"{rtype}/{rid}"}}
                 continue
             _, version = store.put(rtype, rid, _rewrite(resource, ids))
-            out.append({"response": {"status": "200 OK" if exists else "201 Created",
-                                     "location": f"{rtype}/{rid}/_history/{version}"}})
+            out[i] = {"response": {"status": "200 OK" if exists else "201 Created",
+                                   "location": f"{rtype}/{rid}/_history/{version}"}}
+        for i, rtype, (system, value), patch, where in patches:
+            target = _match(store, rtype, system, value) or in_bundle.get((rtype, system, value))
+            current = store.get(rtype, target) if target else None
+            if target is None or current is None:
+                raise Refusal(404, "not-found", f"{where}: no {rtype}?identifier={system}|{value} to patch")
+            try:
+                patched = apply(current, patch)
+            except PatchError as exc:
+                raise Refusal(422, "not-supported", f"{where}: {exc}") from None
+            validate(patched, f"{where} (patched)")
+            matched += 1
+            version = store.version(rtype, target)
+            if patched != current:  # a patch that changes nothing makes no new version
+                _, version = store.put(rtype, target, patched)
+            out[i] = {"response": {"status": "200 OK", "location": f"{rtype}/{target}/_history/{version}"}}
         store.log_transaction(len(entries), created, matched)
-    return {"resourceType": "Bundle", "type": "transaction-response", "entry": out}
+    return {"resourceType": "Bundle", "type": "transaction-response", "entry": [out[i] for i in sorted(out)]}
+
+
+def _match(store: CountyStore, rtype: str, system: str, value: str) -> str | None:
+    found = store.find(rtype, system, value)
+    if len(found) > 1:
+        raise Refusal(412, "multiple-matches", f"{rtype}?identifier={system}|{value} matches {len(found)}")
+    return found[0] if found else None
+
+
+def _patch_plan(patch: Any, url: str, where: str) -> tuple[str, tuple[str, str], dict[str, Any], str]:
+    rtype, _, query = url.partition("?")
+    if rtype not in ACCEPTED_TYPES or not query:
+        raise Refusal(422, "business-rule", f"{where}: want PATCH <type>?identifier=<system>|<value>")
+    if not isinstance(patch, dict) or patch.get("resourceType") != "Parameters":
+        raise Refusal(422, "not-supported", f"{where}: the platform takes FHIRPath Patch (Parameters) only")
+    try:
+        FHIRElementFactory.instantiate("Parameters", patch)
+    except FHIRValidationError as exc:
+        raise Refusal(422, "invalid", f"{where} Parameters: {' '.join(str(exc).split())[:500]}") from None
+    return rtype, _identifier_query(query, where), patch, where

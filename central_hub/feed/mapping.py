@@ -2,20 +2,23 @@
 
 | record (schema)      | resources                                                                      |
 |----------------------|--------------------------------------------------------------------------------|
-| antenatal-booking/1  | Patient (upsert: blind-indexed ID number), EpisodeOfCare (upsert), Encounter (booking), |
+| antenatal-booking/1  | Patient (blind-indexed ID number, birth date, area), EpisodeOfCare (upsert), Encounter (booking), |
 |                      | Observations EDD 11778-8, GA 49051-6, LMP, gravidity, parity, height, weight, BMI, BP 85354-9, |
 |                      | Flag (risk colour, when not green), Condition per screen-positive item          |
-| pregnancy-record/1   | (the kiosk's self-registration, 自助建档) Patient (upsert with the county blind index kept |
-|                      | in the patient index), EpisodeOfCare (upsert), Observations EDD, GA, LMP, BMI;   |
+| pregnancy-record/1   | (the kiosk's self-registration, 自助建档) Patient (with the county blind index kept in |
+|                      | the patient index), EpisodeOfCare (upsert), Observations EDD, GA, LMP, BMI;      |
 |                      | Flag (screen positive) and a Condition per positive item                         |
 | antenatal-visit/1    | Patient, EpisodeOfCare (created if new), Encounter, Observations GA, BP, weight, fundal height, FHR 55283-6 |
 | delivery/1           | Patient, EpisodeOfCare, Encounter (delivery), Observations GA, live births      |
 | episode/1 (station)  | Patient, Encounter of the CTG session (upsert: admitted -> in progress, discharged -> finished) |
-| classification/1     | Observation FHR 55283-6 (baseline, variability, FIGO/NICHD class) on the session's Encounter |
+| classification/1     | Patient, Observation FHR 55283-6 (baseline, variability, FIGO/NICHD class) on the session's Encounter |
 
 An unidentified CTG episode (no patient admitted) is not the county's: `Skip`. Records that name the
 patient only by the hub's patient id (kiosk, station) get the county blind index through
-`Source.patient_index` (central_hub/feed/patients.py), when the patient index has it.
+`Source.patient_index` (central_hub/feed/patients.py), when the patient index has it. Every
+record's Patient is a conditional create plus, for what it knows (the index; the booking's birth
+date and area), a conditional FHIRPath patch: whichever record of hers reaches the county first,
+she ends up with all of it, and no record erases what another gave (resources.Subject.patient).
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def to_bundle(schema_id: str, body: dict[str, Any], src: Source) -> dict[str, An
 def _booking(b: dict[str, Any], src: Source) -> list[Entry]:
     who = Subject(src.site_id, b["patient_id"], b["record_id"])
     day = b["registered_date"]
-    patient = who.patient(src.blind_index.of(b["id_number"]), b["birth_date"], b["area_code"], upsert=True)
+    patient = who.patient(src.blind_index.of(b["id_number"]), b["birth_date"], b["area_code"])
     episode = who.episode(start=b["lmp"], upsert=True)
     booking = who.encounter("visit", f"{b['record_id']}-booking", day,
                             type_=concept(codes.SNOMED, *codes.ANTENATAL_CARE, text="建册 第1次产前检查"))
@@ -103,7 +106,7 @@ def _booking(b: dict[str, Any], src: Source) -> list[Entry]:
         obs.append(who.blood_pressure(oid, b["systolic_mmhg"], b["diastolic_mmhg"], day, booking))
     flag = None if b["risk_colour"] == "green" else concept(
         codes.RISK_COLOUR_SYSTEM, b["risk_colour"], codes.RISK_COLOURS[b["risk_colour"]])
-    return [patient, episode, booking, *obs, *_screen_positive(who, b, day, flag, booking)]
+    return [*patient, episode, booking, *obs, *_screen_positive(who, b, day, flag, booking)]
 
 
 def _kiosk_pregnancy(b: dict[str, Any], src: Source) -> list[Entry]:
@@ -116,8 +119,7 @@ def _kiosk_pregnancy(b: dict[str, Any], src: Source) -> list[Entry]:
            who.observation(oid, codes.LMP, at, None, valueDateTime=b["lmp"]),
            who.observation(oid, codes.BMI, at, None, "vital-signs", valueQuantity=quantity(codes.BMI, b["bmi"]))]
     flag = concept(codes.RISK_SCREEN_SYSTEM, "positive", "妊娠风险筛查阳性") if b["screen_positive"] else None
-    index = src.patient_index(b["patient_id"])  # an update when known: a Patient sent before gets it too
-    return [who.patient(index, upsert=index is not None), who.episode(start=b["lmp"], upsert=True), *obs,
+    return [*who.patient(src.patient_index(b["patient_id"])), who.episode(start=b["lmp"], upsert=True), *obs,
             *_screen_positive(who, b, at[:10], flag, None)]
 
 
@@ -157,7 +159,7 @@ def _visit(b: dict[str, Any], src: Source) -> list[Entry]:
                                 ("fundal_height_cm", codes.FUNDAL_HEIGHT, "exam"), ("fhr_bpm", codes.FHR, "exam")):
         if key in b:
             obs.append(who.observation(vid, code, day, visit, category, valueQuantity=quantity(code, b[key])))
-    return [who.patient(src.patient_index(b["patient_id"])), who.episode(), visit, *obs]
+    return [*who.patient(src.patient_index(b["patient_id"])), who.episode(), visit, *obs]
 
 
 def _delivery(b: dict[str, Any], src: Source) -> list[Entry]:
@@ -165,7 +167,7 @@ def _delivery(b: dict[str, Any], src: Source) -> list[Entry]:
     day, did = b["delivery_date"], f"{b['record_id']}-delivery"
     encounter = who.encounter("delivery", did, day, type_=concept(codes.SNOMED, *DELIVERY_TYPE, text="分娩"))
     encounter.resource["class"] = {"system": codes.ACT_CODE, "code": "IMP", "display": "inpatient encounter"}
-    return [who.patient(src.patient_index(b["patient_id"])), who.episode(), encounter,
+    return [*who.patient(src.patient_index(b["patient_id"])), who.episode(), encounter,
             who.observation(did, codes.GA, day, encounter, valueQuantity=quantity(codes.GA, _weeks(b["ga_days"]))),
             who.observation(did, LIVE_BIRTHS, day, encounter, valueInteger=b["live_births"])]
 
@@ -178,7 +180,7 @@ def _ctg_episode(b: dict[str, Any], src: Source) -> dict[str, Any] | Skip:
     session = _ctg_session(who, src.device_id, b["episode_id"], instant(b["admitted_ms"]),
                            instant(b["discharged_ms"]) if "discharged_ms" in b else None)
     session = Entry(session.resource, session.system, session.value, upsert=True)
-    return transaction([who.patient(), session])
+    return transaction([*who.patient(src.patient_index(patient_id)), session])
 
 
 def _ctg_session(who: Subject, device_id: str, episode_id: int, start: str, end: str | None) -> Entry:
@@ -210,7 +212,7 @@ def _classification(b: dict[str, Any], src: Source) -> dict[str, Any] | Skip:
     obs.resource["effectivePeriod"] = {"start": instant(b["window_start_ms"]), "end": instant(b["window_end_ms"])}
     if obs.resource["note"] is None:
         del obs.resource["note"]
-    return transaction([who.patient(), session, obs])
+    return transaction([*who.patient(src.patient_index(patient_id)), session, obs])
 
 
 def _weeks(days: int) -> float:

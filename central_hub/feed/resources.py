@@ -60,18 +60,29 @@ class Subject:
         return None if self.record_id is None else reference("EpisodeOfCare", self.record_system, self.record_id)
 
     def patient(self, blind_index: str | None = None, birth_date: str | None = None,
-                area_code: str | None = None, upsert: bool = False) -> Entry:
+                area_code: str | None = None) -> list[Entry]:
+        """Her Patient as a conditional create with all this record knows, and, when it knows any of
+        the elements she may have been created without, a patch that sets just those (never a
+        replace: it would drop what other records gave the county)."""
         ids = [identifier(self.patient_system, self.patient_id, use="usual")]
+        known: list[tuple[str, str, str, Any]] = []  # (element, how its copy is found, value[x], value)
         if blind_index:
             ids.append(identifier(codes.ID_BLIND_INDEX_SYSTEM, blind_index, use="secondary", type={
                 "coding": [{"system": codes.WS363, "code": "DE02.01.030.00", "display": "身份证件号码"}],
                 "text": "居民身份证号 blind index (HMAC-SHA256, county matching key)"}))
+            known.append(("identifier", f".where(system='{codes.ID_BLIND_INDEX_SYSTEM}')", "valueIdentifier", ids[-1]))
         res: dict[str, Any] = {"resourceType": "Patient", "identifier": ids, "active": True, "gender": "female"}
         if birth_date:
             res["birthDate"] = birth_date
+            known.append(("birthDate", "", "valueDate", birth_date))
         if area_code:
             res["address"] = [{"use": "home", "district": area_code, "country": "CN"}]
-        return Entry(res, self.patient_system, self.patient_id, upsert)
+            known.append(("address", ".where(use='home')", "valueAddress", res["address"][0]))
+        out = [Entry(res, self.patient_system, self.patient_id)]
+        if known:
+            out.append(Entry(fhirpath_patch("Patient", known), self.patient_system, self.patient_id,
+                             patch_of="Patient"))
+        return out
 
     def episode(self, start: str | None = None, upsert: bool = False) -> Entry:
         if self.record_id is None:
@@ -116,3 +127,17 @@ class Subject:
         components = [{"code": observation_code(c), "valueQuantity": quantity(c, v)}
                       for c, v in ((codes.SYSTOLIC, systolic), (codes.DIASTOLIC, diastolic))]
         return self.observation(source_id, codes.BP_PANEL, effective, encounter, "vital-signs", component=components)
+
+
+def fhirpath_patch(rtype: str, elements: list[tuple[str, str, str, Any]]) -> dict[str, Any]:
+    """A FHIRPath Patch that sets each element: delete its copy (no error when there is none), add it.
+    Applying it twice gives the same resource, so a resend changes nothing."""
+    ops: list[dict[str, Any]] = []
+    for name, where, value_type, value in elements:
+        ops.append({"name": "operation", "part": [{"name": "type", "valueCode": "delete"},
+                                                  {"name": "path", "valueString": f"{rtype}.{name}{where}"}]})
+        ops.append({"name": "operation", "part": [{"name": "type", "valueCode": "add"},
+                                                  {"name": "path", "valueString": rtype},
+                                                  {"name": "name", "valueString": name},
+                                                  {"name": "value", value_type: value}]})
+    return {"resourceType": "Parameters", "parameter": ops}

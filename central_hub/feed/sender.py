@@ -26,6 +26,7 @@ from central_hub.datakey import DataCipher, DataKeyError
 from central_hub.feed import outbox
 from central_hub.feed.backoff import Backoff
 from central_hub.feed.blindindex import BlindIndex
+from central_hub.feed.bundle import merge_bundles
 from central_hub.feed.county import Answer, CountyClient, Verdict
 from central_hub.feed.mapping import EPISODE, MappingError, Skip, Source, to_bundle
 from central_hub.feed.outbox import DEAD, PENDING, SENT, SKIPPED, OutboxRow, Result
@@ -230,19 +231,7 @@ class FeedSender:
 
 
 def _merge(chunk: list[_Ready]) -> bytes:
-    """The records' Bundles as one transaction. An entry several of them carry (the same Patient or
-    EpisodeOfCare) goes once: a conditional update wins over a conditional create, the latest over
-    an earlier one."""
-    if len(chunk) == 1:
-        return chunk[0].body
-    entries: dict[str, dict[str, Any]] = {}
-    for ready in chunk:
-        for entry in json.loads(ready.body)["entry"]:
-            seen = entries.get(entry["fullUrl"])
-            if seen is None or entry["request"]["method"] == "PUT":
-                entries[entry["fullUrl"]] = entry
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": list(entries.values())}
-    return json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
+    return chunk[0].body if len(chunk) == 1 else merge_bundles([ready.body for ready in chunk])
 
 
 def run(sender: FeedSender, stop: Any, idle_s: float = 0.2) -> None:

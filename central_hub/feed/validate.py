@@ -23,7 +23,7 @@ from central_hub.errors import HubError
 
 _MODULES = {"Patient": "patient", "EpisodeOfCare": "episodeofcare", "Encounter": "encounter",
             "Observation": "observation", "Condition": "condition", "Flag": "flag", "Bundle": "bundle",
-            "OperationOutcome": "operationoutcome"}
+            "OperationOutcome": "operationoutcome", "Parameters": "parameters"}  # Parameters: a PATCH's body
 # required bindings (R4): the status values our resources may carry
 _STATUS = {"Observation": {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
                            "entered-in-error", "unknown"},

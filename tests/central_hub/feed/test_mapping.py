@@ -45,7 +45,7 @@ def test_pregnancy_record_maps_to_every_resource_kind_and_validates() -> None:
     for e in b["entry"]:  # and by a second, true-R4 implementation
         FHIRElementFactory.instantiate(e["resource"]["resourceType"], e["resource"])
     kinds = {e["resource"]["resourceType"] for e in b["entry"]}
-    assert kinds == {"Patient", "EpisodeOfCare", "Encounter", "Observation", "Flag", "Condition"}
+    assert kinds == {"Patient", "EpisodeOfCare", "Encounter", "Observation", "Flag", "Condition", "Parameters"}
     obs = {loinc(o): o for o in of_type(b, "Observation")}
     assert obs["11778-8"]["valueDateTime"] == body["edd"]
     assert obs["49051-6"]["valueQuantity"] == {"value": 10.0, "unit": "wk", "system": codes.UCUM, "code": "wk"}
@@ -80,13 +80,16 @@ def test_every_entry_is_conditional_and_the_bundle_is_stable() -> None:
     b = bundle("antenatal-booking/1", body)
     for e in b["entry"]:
         r, req = e["resource"], e["request"]
-        if r["resourceType"] in ("Patient", "EpisodeOfCare"):
+        if r["resourceType"] == "EpisodeOfCare":
             assert req["method"] == "PUT" and req["url"].startswith(f"{r['resourceType']}?identifier=")
+        elif r["resourceType"] == "Parameters":  # her Patient is patched, never replaced
+            assert req["method"] == "PATCH" and req["url"].startswith("Patient?identifier=")
         else:
             assert req["method"] == "POST" and req["ifNoneExist"].startswith("identifier=")
         system, _, value = unquote((req.get("ifNoneExist") or req["url"].partition("?")[2]).removeprefix(
             "identifier=")).partition("|")
-        assert {"system": system, "value": value}.items() <= r["identifier"][0].items()
+        target = of_type(b, "Patient")[0] if r["resourceType"] == "Parameters" else r
+        assert {"system": system, "value": value}.items() <= target["identifier"][0].items()
     assert json.dumps(b) == json.dumps(bundle("antenatal-booking/1", body))
     refs = {e["fullUrl"] for e in b["entry"]}
     for e in b["entry"]:

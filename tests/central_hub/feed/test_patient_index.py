@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import random
 from pathlib import Path
 
 from central_hub.datakey import DataCipher
 from central_hub.feed import codes
 from central_hub.feed.blindindex import BlindIndex
+from central_hub.feed.bundle import merge_bundles
 from central_hub.feed.mapping import Source, to_bundle
 from central_hub.feed.patients import PatientIndexLookup
+from central_hub.feed.validate import validate_bundle
 from central_hub.services.db import ServicesDb
 from central_hub.services.dispatcher import Dispatcher
 from central_hub.services.privacy import Privacy
+from county_simulator.store import CountyStore
+from county_simulator.transaction import process
 from tests.central_hub.feed import records
 from tests.central_hub.services.conftest import synthetic_id
 
@@ -26,17 +34,25 @@ def _patient(bundle: dict) -> dict:
     return entry  # type: ignore[no-any-return]
 
 
+def _patches(bundle: dict) -> list[dict]:
+    return [e for e in bundle["entry"] if e["request"]["method"] == "PATCH"]
+
+
 def test_kiosk_pregnancy_patient_carries_the_index_when_the_patient_index_has_it() -> None:
     src = Source("site-a", "kiosk-001", 7, records.T0_MS, KEY, lambda d, e: None,
                  {"P0123456789abcdef": "ab" * 32}.get)
     entry = _patient(to_bundle("pregnancy-record/1", KIOSK_RECORD, src))  # type: ignore[arg-type]
     ids = {i["system"]: i["value"] for i in entry["resource"]["identifier"]}
     assert ids[codes.ID_BLIND_INDEX_SYSTEM] == "ab" * 32
-    assert entry["request"]["method"] == "PUT"  # a Patient sent before without it gets it
+    assert entry["request"]["method"] == "POST"  # created with it; never replaced (other records' fields)
+    (patch,) = _patches(to_bundle("pregnancy-record/1", KIOSK_RECORD, src))  # type: ignore[arg-type]
+    assert patch["request"]["url"].startswith("Patient?identifier=")  # a Patient sent before gets it too
+    assert "ab" * 32 in json.dumps(patch["resource"])
     plain = Source("site-a", "kiosk-001", 7, records.T0_MS, KEY, lambda d, e: None)
-    entry = _patient(to_bundle("pregnancy-record/1", KIOSK_RECORD, plain))  # type: ignore[arg-type]
+    bundle = to_bundle("pregnancy-record/1", KIOSK_RECORD, plain)
+    entry = _patient(bundle)  # type: ignore[arg-type]
     assert codes.ID_BLIND_INDEX_SYSTEM not in {i["system"] for i in entry["resource"]["identifier"]}
-    assert entry["request"]["method"] == "POST"
+    assert entry["request"]["method"] == "POST" and _patches(bundle) == []  # type: ignore[arg-type]
 
 
 def test_visit_and_delivery_patients_carry_it_too() -> None:
@@ -78,3 +94,94 @@ def test_a_patient_registered_before_the_county_key_gets_it_at_her_next_id_card(
     assert ok and found["patient_id"] == p["patient_id"]
     assert later.patients.county_index(p["patient_id"]) == KEY.of(number)
     db.close()
+
+
+# --- the county ends up with her blind index whatever record of hers arrives first (issue 15) ---
+# Each Bundle is processed by the county simulator's own transaction code; the index the county is
+# searched by is computed here with the standard library's HMAC, not by the feed's BlindIndex.
+
+COUNTY_KEY = bytes(range(7, 39))
+NUMBER = synthetic_id("11010519920303002")
+PID = "P000001"
+
+
+def _county_index() -> str:
+    return hmac.new(COUNTY_KEY, f"01|{NUMBER}".encode(), hashlib.sha256).hexdigest()
+
+
+def _src(index: str | None, episode_patient: str | None = PID) -> Source:
+    return Source("site-a", "station-1", 3, records.T0_MS, BlindIndex(COUNTY_KEY),
+                  lambda _d, _e: episode_patient, {PID: index}.get if index else (lambda _p: None))
+
+
+def _send(county: CountyStore, schema: str, body: dict, src: Source) -> None:
+    bundle = to_bundle(schema, body, src)
+    assert isinstance(bundle, dict)
+    validate_bundle(bundle)
+    process(county, bundle)
+
+
+def _found_by_index(county: CountyStore) -> list[dict]:
+    return county.search("Patient", codes.ID_BLIND_INDEX_SYSTEM, _county_index())
+
+
+def _county(tmp_path: Path) -> CountyStore:
+    return CountyStore(tmp_path / "county.db")
+
+
+def test_episode_first_then_a_visit_with_the_index_known(tmp_path: Path) -> None:
+    county = _county(tmp_path)
+    _send(county, "episode/1", records.episode(4, PID), _src(None))  # admitted before she was indexed
+    _send(county, "antenatal-visit/1", records.visit(1, 1), _src(_county_index()))
+    (patient,) = _found_by_index(county)
+    assert len(county.search("Patient")) == 1
+    assert NUMBER not in json.dumps(patient)
+    county.close()
+
+
+def test_the_episode_and_classification_patients_carry_the_index(tmp_path: Path) -> None:
+    for schema, body in (("episode/1", records.episode(4, PID)), ("classification/1", records.classification(4))):
+        county = CountyStore(tmp_path / f"{schema.replace('/', '-')}.db")
+        _send(county, schema, body, _src(_county_index()))
+        assert len(_found_by_index(county)) == 1, schema
+        county.close()
+
+
+def test_classification_first_then_a_delivery_with_the_index(tmp_path: Path) -> None:
+    county = _county(tmp_path)
+    _send(county, "classification/1", records.classification(4), _src(None))
+    _send(county, "delivery/1", records.delivery(1), _src(_county_index()))
+    assert len(_found_by_index(county)) == 1 and len(county.search("Patient")) == 1
+    county.close()
+
+
+def test_a_later_record_does_not_wipe_what_the_his_booking_gave(tmp_path: Path) -> None:
+    county = _county(tmp_path)
+    booking = records.booking(random.Random(5), 1)
+    _send(county, "antenatal-booking/1", booking, _src(None))
+    index = BlindIndex(COUNTY_KEY).of(booking["id_number"])
+    kiosk = {**KIOSK_RECORD, "patient_id": PID, "record_id": booking["record_id"]}
+    _send(county, "pregnancy-record/1", kiosk, Source("site-a", "kiosk-001", 9, records.T0_MS,
+                                                      BlindIndex(COUNTY_KEY), lambda _d, _e: None, {PID: index}.get))
+    _send(county, "episode/1", records.episode(4, PID), _src(index))
+    (patient,) = county.search("Patient")
+    assert patient["birthDate"] == booking["birth_date"]
+    assert patient["address"][0]["district"] == booking["area_code"]
+    blind = [i["value"] for i in patient["identifier"] if i["system"] == codes.ID_BLIND_INDEX_SYSTEM]
+    assert blind == [index]  # once, however many records carried it
+    county.close()
+
+
+def test_one_merged_bundle_keeps_the_index_of_a_later_copy(tmp_path: Path) -> None:
+    county = _county(tmp_path)
+    bodies = []
+    for schema, body, src in (("episode/1", records.episode(4, PID), _src(None)),
+                              ("antenatal-visit/1", records.visit(1, 1), _src(_county_index()))):
+        bundle = to_bundle(schema, body, src)
+        assert isinstance(bundle, dict)
+        bodies.append(json.dumps(bundle).encode())
+    merged = json.loads(merge_bundles(bodies))
+    validate_bundle(merged)
+    process(county, merged)
+    assert len(_found_by_index(county)) == 1 and len(county.search("Patient")) == 1
+    county.close()

@@ -37,8 +37,8 @@ def test_bundle_error_names_the_entry() -> None:
     src = Source("site-a", "kiosk-001", 1, records.T0_MS, BlindIndex(bytes(32)), lambda d, e: None)
     b = to_bundle("antenatal-booking/1", records.booking(random.Random(1), 1), src)
     assert isinstance(b, dict)
-    b["entry"][3]["resource"]["effectiveDateTime"] = "2026-13-45"
-    with pytest.raises(InvalidResource, match=r"Bundle.entry\[3\] Observation: effectiveDateTime"):
+    b["entry"][4]["resource"]["effectiveDateTime"] = "2026-13-45"  # Patient, its patch, episode, encounter
+    with pytest.raises(InvalidResource, match=r"Bundle.entry\[4\] Observation: effectiveDateTime"):
         validate_bundle(b)
     with pytest.raises(InvalidResource, match="not one the feed sends"):
         validate_resource({"resourceType": "Claim"})
