@@ -31,7 +31,7 @@ from central_hub.errors import HubError, StoreError
 from central_hub.fleet import Presence
 from central_hub.quarantine_admin import ReleaseRefused
 from central_hub.users import SESSION_MAX_MS, LoginRefused, Permission, Session
-from central_hub.web import indicator_view, metrics, security, user_pages
+from central_hub.web import command_forms, indicator_view, metrics, security, user_pages
 from central_hub.web.fleet_view import DeviceView, FleetFilter, fault_codes, summary
 from central_hub.web.i18n import LANGUAGES, fault_label, pick_language, translator
 from central_hub.web.services import Dashboard
@@ -61,8 +61,8 @@ class NeedLogin(Exception):
 def create_app(dash: Dashboard) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
-    env.globals.update(commands=[k.value for k in CommandKind], presences=[p.value for p in Presence],
-                       languages=LANGUAGES)
+    env.globals.update(offered=command_forms.offered, bridge_settings=command_forms.BRIDGE_SETTINGS,
+                       presences=[p.value for p in Presence], languages=LANGUAGES)
     env.filters["when"] = _when
     env.filters["age"] = _age
 
@@ -267,8 +267,18 @@ def create_app(dash: Dashboard) -> FastAPI:
     async def send_command(request: Request, device_id: str) -> Response:
         session = gate(request, Permission.COMMAND)
         form = await form_of(request, session)
+        command = form.get("command", "")
+        view = dash.live.view(device_id)
+        if command not in command_forms.offered(view.kind if view else None):  # the page offers no such button
+            raise Refused(400, "error.not_offered", session)
+        args = None
+        if command == CommandKind.CONFIG_PUSH:
+            try:
+                args = command_forms.config_push_args(form)
+            except command_forms.SettingsError:
+                raise Refused(400, "error.bad_settings", session) from None
         try:
-            await asyncio.to_thread(dash.commands.issue, session.username, device_id, form.get("command", ""))
+            await asyncio.to_thread(dash.commands.issue, session.username, device_id, command, args)
         except CommandError:
             raise Refused(400, "error.bad_request", session) from None
         return RedirectResponse(f"/devices/{device_id}?flash=command.issued", status_code=303)

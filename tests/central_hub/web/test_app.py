@@ -104,12 +104,12 @@ def test_forged_form_is_refused_and_audited(client: TestClient, dashboard: Dashb
 def test_operator_sends_a_command(client: TestClient, dashboard: Dashboard, sender: RecordingSender) -> None:
     login(client, "alice")
     token = csrf_of(client.get("/devices/kiosk-001").text)
-    response = client.post("/devices/kiosk-001/commands", data={"command": "crl-refresh", "csrf": token})
+    response = client.post("/devices/kiosk-001/commands", data={"command": "renew", "csrf": token})
     assert response.status_code == 303
     [(device, body)] = sender.sent
-    assert device == "kiosk-001" and body["command"] == "crl-refresh"
+    assert device == "kiosk-001" and body["command"] == "renew"
     page = client.get(response.headers["location"]).text
-    assert "命令已发送" in page and "刷新吊销列表" in page and "已发送，等待确认" in page
+    assert "命令已发送" in page and "更新证书" in page and "已发送，等待确认" in page
     assert actions(dashboard)[-1] == "command"
 
 

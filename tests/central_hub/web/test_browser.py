@@ -49,6 +49,7 @@ def system(site: Site, dash_broker: BrokerProcess, enroll_device: Any, hub_facto
            tmp_path: Path) -> Iterator[dict[str, Any]]:
     bundle = enroll_device("kiosk-001", "kiosk")
     enroll_device("station-001", "station")
+    enroll_device("bridge-001", "bridge")
     hub = hub_factory(site.path, broker=dash_broker)
     for name, role in (("alice", "operator"), ("olga", "auditor")):
         add_user(hub.db_url, name, role, PASSWORD)
@@ -113,10 +114,10 @@ def test_operator_sees_the_fleet_live_and_commands_a_device(system: dict[str, An
         shot(page, "fleet-fault-live")
 
         page.click("a[href='/devices/kiosk-001']")
-        page.click("button[value='update-offer']")
+        page.click("button[value='renew']")
         expect(page.locator("p.flash")).to_contain_text("命令已发送")
         expect(page.locator("#commands tbody tr").first).to_have_class("cmd-done", timeout=WAIT_MS)
-        expect(page.locator("#commands tbody tr").first).to_contain_text("update-offer accepted")
+        expect(page.locator("#commands tbody tr").first).to_contain_text("renew accepted")
         expect(page.locator("table.history")).to_contain_text("fault-raised")
         shot(page, "device-command-done")
         check_glyphs(page)
@@ -165,9 +166,14 @@ def test_quarantine_csrf_and_roles(system: dict[str, Any]) -> None:
 
         operator = browser.new_page(viewport={"width": 1440, "height": 900})
         login(operator, web, "alice")
+        operator.goto(f"{web.url}/devices/bridge-001")  # a bridge: its config-push form, no update button
+        expect(operator.locator(".config-form input[name=heartbeat_ms]")).to_be_visible()
+        expect(operator.locator("button[value='update-offer']")).to_have_count(0)
+        shot(operator, "device-bridge-config")
+        check_glyphs(operator)
         operator.goto(f"{web.url}/devices/kiosk-001")
         operator.evaluate("() => { document.querySelector('.commands-form input[name=csrf]').value = 'forged'; }")
-        operator.click("button[value='reboot']")
+        operator.click("button[value='rebirth']")
         expect(operator.locator("p.error")).to_contain_text("安全令牌")
         shot(operator, "csrf-refused")
         operator.goto(f"{web.url}/audit")
