@@ -478,12 +478,15 @@ class KioskPresenter:
         return on_digits, aborted, card_pulled
 
     # --- booking ------------------------------------------------------------------------------
-    def open_booking(self) -> None:
+    def open_booking(self, *, for_payment: bool = False) -> None:
+        """`for_payment`: she tapped 缴费 with nothing booked yet; a hub that cannot be reached is then
+        refused as a payment (nothing charged), which is what she asked for."""
         self.timer.touch()
 
         def done(choice: book.SlotChoice) -> None:
             if choice.notice is not None:
-                self._say(choice.notice)
+                offline = for_payment and choice.notice.code == "booking_offline"
+                self._say(Notice("payment_offline") if offline else choice.notice)
                 return
             self._slots = {s.slot_id: s for s in choice.slots}
             self._show("slots", rows=self._slot_rows(list(choice.slots)), message="")
@@ -523,7 +526,7 @@ class KioskPresenter:
     def open_payment(self) -> None:
         self.timer.touch()
         if self.session.booking is None or self.session.booking.status != "held":
-            self.open_booking()
+            self.open_booking(for_payment=True)
             return
         if self._device_refused("pay"):
             return
@@ -544,7 +547,8 @@ class KioskPresenter:
 
         def work() -> payflow.Paid:
             return payflow.pay(self.services, pad, self.devices.receipt, self.session, self.settings.pin_keys,
-                               self.settings.terminal_id, attempt=attempt, on_digits=on_digits, aborted=aborted)
+                               self.settings.terminal_id, attempt=attempt, on_digits=on_digits, aborted=aborted,
+                               queue=self.queue)
         self._work(work, lambda paid: self._paid(paid, card_pulled.is_set(), session))
 
     def _paid(self, paid: payflow.Paid, card_pulled: bool, session: Session) -> None:

@@ -84,6 +84,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "payment_unconfirmed": ("医院系统未应答，无法确认本次支付。如有扣款将自动退回，请凭流水号 {ref} 到人工窗口核实。",
                             "The hospital system did not answer, so this payment is not confirmed. Any amount "
                             "taken is returned automatically; please show reference {ref} at the window."),
+    "payment_unknown": ("医院系统未应答，无法确认本次支付。请凭流水号 {ref} 到人工窗口核实是否扣款。",
+                        "The hospital system did not answer, so this payment is not confirmed. Please show "
+                        "reference {ref} at the window to check whether anything was taken."),
     "payment_offline": ("医院系统暂时无法连接，现在不能缴费，未扣款。", "The hospital system cannot be reached: payment is not possible now. Nothing was charged."),
     "pin_tries_left": ("密码错误，还可以再试 {left} 次。", "Wrong PIN: {left} tries left."),
     "printer_out_before_pay": ("凭条打印机缺纸，为避免无凭条，现在不收费。请到人工窗口缴费。",

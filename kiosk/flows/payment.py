@@ -4,8 +4,11 @@ authorised through the hub's gateway. The outcome the patient sees is never ambi
 - approved (amount, authorisation code),
 - declined with the reason (wrong PIN -> try again while tries remain),
 - not charged (the gateway reversed it, or nothing was sent),
-- unconfirmed only when the hub itself stays silent after retries with the same idempotency key;
-  she is then told that any amount taken is returned and given the reference to show.
+- unconfirmed only when the hub itself stays silent: the kiosk keeps asking with the same
+  idempotency key (the hub answers a retry with the first outcome) for `CONFIRM_WITHIN_S`; if still
+  silent, a `payment-void/1` record under that key goes into the durable outbox, and the hub turns
+  it into a reversal of any approval she never saw. Only then is she told that any amount taken is
+  returned (with the reference to show); without an outbox she is sent to the desk, promised nothing.
 
 The receipt printer is checked first: no payment is taken when no receipt can be printed.
 """
@@ -13,6 +16,7 @@ The receipt printer is checked first: no payment is taken when no receipt can be
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +24,7 @@ from kiosk.errors import KioskDeviceError
 from kiosk.flows.devices import PinPadDevice, ReceiptSink
 from kiosk.flows.messages import WRONG_PIN, Notice
 from kiosk.flows.pin import PURCHASE, PinKeys, enter_pin, terminal_mac
+from kiosk.flows.queue import RecordQueue, queue_void, void_body
 from kiosk.flows.session import Session
 from kiosk.hospital.api import (
     HospitalError,
@@ -31,6 +36,8 @@ from kiosk.hospital.api import (
 from kiosk.receipt.layout import format_fen
 
 HUB_RETRIES = 2          # same idempotency key: the hub answers a retry from its journal
+CONFIRM_WITHIN_S = 60.0  # and keep asking (at least HUB_RETRIES times) this long before she is told
+RETRY_PAUSE_S = 2.0
 MAX_PIN_ATTEMPTS = 3
 log = logging.getLogger(__name__)
 
@@ -55,8 +62,11 @@ def printer_ready(printer: ReceiptSink | None) -> bool:
 
 def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | None, session: Session,
         keys: PinKeys, terminal_id: str, *, attempt: int = 1, on_digits: Callable[[int], None] = lambda n: None,
-        aborted: Callable[[], bool] = lambda: False) -> Paid:
-    """One attempt: PIN on the pad, then the hub. `attempt` counts wrong PINs already tried + 1."""
+        aborted: Callable[[], bool] = lambda: False, queue: RecordQueue | None = None,
+        confirm_within_s: float = CONFIRM_WITHIN_S, retry_pause_s: float = RETRY_PAUSE_S,
+        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Paid:
+    """One attempt: PIN on the pad, then the hub. `attempt` counts wrong PINs already tried + 1;
+    `queue` is the outbox the void of an unanswered payment goes to."""
     booking, card = session.booking, session.bank_card
     if booking is None or card is None:
         raise ValueError("pay needs a held booking and a card read")
@@ -76,17 +86,23 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
                              card_expiry=card.expiry, pin_block=pin.pin_block, terminal_id=terminal_id,
                              terminal_mac=mac)
     key = session.new_attempt("pay")  # a new PIN block is a new request; its retries share the key
-    result = None
-    for _ in range(1 + HUB_RETRIES):
+    result, tries, deadline = None, 0, clock() + confirm_within_s
+    while result is None:
+        tries += 1
         try:
             result = services.pay(request, idempotency_key=key)
-            break
         except HospitalUnavailable:
+            if tries > HUB_RETRIES and clock() >= deadline:
+                break
             log.warning("payment: hub did not answer; retrying with the same idempotency key")
+            sleep(retry_pause_s)
         except HospitalError as exc:
             return Paid("not-charged", Notice("hub_refused", {"reason": exc.message}))
     if result is None:
-        return Paid("unconfirmed", Notice("payment_unconfirmed", {"ref": key[:12].upper()}))
+        ref = key[:12].upper()
+        if queue_void(queue, void_body(key, booking.booking_id, booking.fee_fen, terminal_id)):
+            return Paid("unconfirmed", Notice("payment_unconfirmed", {"ref": ref}))
+        return Paid("unconfirmed", Notice("payment_unknown", {"ref": ref}))
     session.payment = result
     return _outcome(result, attempt)
 

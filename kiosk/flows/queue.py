@@ -1,7 +1,8 @@
 """Records kept for the hub when it cannot be reached (the link's durable outbox satisfies this).
 
 Only identification and registration queue; booking and payment never do (a patient must not
-leave believing she booked or paid when nothing was confirmed).
+leave believing she booked or paid when nothing was confirmed). The one payment record here is
+`payment-void/1`: a payment the hub never answered, which the hub must not leave charged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from mch_link.errors import LinkError
 
 KIND_REGISTRATION = "kiosk-registration"
 SCHEMA_REGISTRATION = "kiosk-registration/1"
+KIND_PAYMENT_VOID = "payment-void"
+SCHEMA_PAYMENT_VOID = "payment-void/1"
 log = logging.getLogger(__name__)
 
 
@@ -42,5 +45,24 @@ def queue_registration(queue: RecordQueue, body: dict[str, Any]) -> bool:
         queue.add(KIND_REGISTRATION, SCHEMA_REGISTRATION, body)
     except (LinkError, OSError) as exc:
         log.error("registration could not be queued: %s", type(exc).__name__)
+        return False
+    return True
+
+
+def void_body(idempotency_key: str, booking_id: str, amount_fen: int, terminal_id: str) -> dict[str, Any]:
+    """An unanswered payment, by the idempotency key it was sent with (no card data: the hub has the rest)."""
+    return {"idempotency_key": idempotency_key, "booking_id": booking_id, "amount_fen": amount_fen,
+            "terminal_id": terminal_id}
+
+
+def queue_void(queue: RecordQueue | None, body: dict[str, Any]) -> bool:
+    """Commit a payment void to the outbox; False (and logged) when there is none or it refuses it."""
+    if queue is None:
+        log.error("payment void could not be queued: no outbox")
+        return False
+    try:
+        queue.add(KIND_PAYMENT_VOID, SCHEMA_PAYMENT_VOID, body)
+    except (LinkError, OSError) as exc:
+        log.error("payment void could not be queued: %s", type(exc).__name__)
         return False
     return True

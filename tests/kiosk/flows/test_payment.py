@@ -81,13 +81,26 @@ def test_acquirer_timeout_is_not_charged(hospital: FakeHospital, pad: Pad, print
     assert paid.outcome == "not-charged" and "未扣款" in paid.notice.text("zh") and hospital.charged_fen == 0
 
 
+class ListQueue:
+    def __init__(self) -> None:
+        self.added: list[tuple[str, str, dict[str, object]]] = []
+
+    def add(self, kind: str, schema: str, body: dict[str, object], made_at_ms: int | None = None) -> int:
+        self.added.append((kind, schema, body))
+        return len(self.added)
+
+
 def test_hub_silent_retries_with_one_key_and_is_never_called_paid(hospital: FakeHospital, pad: Pad,
                                                                   printer: Printer) -> None:
+    queue = ListQueue()
     session = booked(hospital)
     hospital.unreachable = True
-    paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL)
-    assert paid.outcome == "unconfirmed" and hospital.calls.count("pay") == 3
+    waited: list[float] = []
+    paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
+               queue=queue, confirm_within_s=0.0, sleep=waited.append)
+    assert paid.outcome == "unconfirmed" and hospital.calls.count("pay") == 3 and len(waited) == 2
     assert "returned automatically" in paid.notice.text("en") and paid.notice.params["ref"]
+    assert [(kind, schema) for kind, schema, _ in queue.added] == [("payment-void", "payment-void/1")]
     assert len(set(hospital.pay_keys)) == 1 and hospital.charged_fen == 0
 
 

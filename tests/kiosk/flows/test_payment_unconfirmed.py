@@ -1,0 +1,106 @@
+"""A payment the hub handles but whose answer is lost: the kiosk asks again under the same
+idempotency key for a bounded time, and only then tells her anything; if the hub stays silent a
+durable `payment-void/1` record under that key is queued (never a PAN). Real PIN pad on its
+simulator, real outbox (SQLite), a fake hospital whose answers are dropped on the way back."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from kiosk.flows.payment import pay
+from kiosk.flows.session import Session
+from kiosk.hospital.api import HospitalUnavailable, PaymentRequest, PaymentResult
+from kiosk.idcard.synthetic import synthetic_identity
+from mch_link import schemas
+from mch_link.outbox import Outbox
+from tests.kiosk.fake_hospital import FakeHospital
+from tests.kiosk.flows.conftest import Pad, PressingPad, Printer, card_data
+
+pytestmark = pytest.mark.integration  # drivers on their pty simulators
+
+PIN = "123456"
+TERMINAL = "KIOSK001"
+
+
+class LosingAnswers(FakeHospital):
+    """The hub does the payment, then the first `lose` answers never reach the kiosk."""
+
+    lose = 0
+
+    def pay(self, request: PaymentRequest, *, idempotency_key: str) -> PaymentResult:
+        result = super().pay(request, idempotency_key=idempotency_key)
+        if self.lose > 0:
+            self.lose -= 1
+            raise HospitalUnavailable()
+        return result
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
+def booked(hospital: FakeHospital) -> Session:
+    session = Session()
+    session.identity = synthetic_identity(random.Random(11))
+    session.patient = hospital.add_patient(session.identity.id_number, session.identity.name,
+                                           session.identity.birth_date)
+    session.booking = hospital.hold_slot(session.patient.patient_id, "S109", idempotency_key="k1")
+    session.bank_card = card_data("no-id")
+    return session
+
+
+def queued(outbox: Outbox) -> list[tuple[str, str, dict[str, object]]]:
+    return [(r.kind, r.schema, r.body) for r in outbox.pending()]
+
+
+def test_approved_answer_lost_four_times_is_asked_again_and_she_is_told_paid_once(pad: Pad, printer: Printer,
+                                                                             tmp_path: Path) -> None:
+    hospital = LosingAnswers()
+    hospital.lose = 4  # more than the old three tries
+    session, clock, outbox = booked(hospital), Clock(), Outbox(tmp_path / "outbox.sqlite")
+    paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
+               queue=outbox, clock=clock, sleep=clock.sleep)
+    assert paid.outcome == "approved" and paid.notice.code == "paid" and "25.00" in paid.notice.text("zh")
+    assert hospital.calls.count("pay") == 5 and len(set(hospital.pay_keys)) == 1  # one key: one charge
+    assert hospital.charged_fen == 2500 and len(hospital.payments) == 1
+    assert queued(outbox) == []  # confirmed to her: nothing to void
+
+
+def test_hub_silent_for_the_whole_window_keeps_asking_then_queues_a_void(pad: Pad, printer: Printer,
+                                                                         tmp_path: Path) -> None:
+    hospital = LosingAnswers()
+    hospital.lose = 10_000  # approved at the first call, every answer lost
+    session, clock, outbox = booked(hospital), Clock(), Outbox(tmp_path / "outbox.sqlite")
+    paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
+               queue=outbox, confirm_within_s=30.0, retry_pause_s=2.0, clock=clock, sleep=clock.sleep)
+    assert clock.t >= 30.0 and hospital.calls.count("pay") == 16  # asked every 2 s for 30 s, then once more
+    assert len(set(hospital.pay_keys)) == 1 and len(hospital.payments) == 1
+    assert paid.outcome == "unconfirmed" and paid.notice.code == "payment_unconfirmed"
+    assert "如有扣款将自动退回" in paid.notice.text("zh")
+    ((kind, schema, body),) = queued(outbox)  # durably, for the hub to reverse what she never saw
+    assert (kind, schema) == ("payment-void", "payment-void/1")
+    schemas.validate(schema, body)
+    assert body == {"idempotency_key": hospital.pay_keys[0], "booking_id": session.booking.booking_id,  # type: ignore[union-attr]
+                    "amount_fen": 2500, "terminal_id": TERMINAL}
+    assert session.bank_card is not None and session.bank_card.pan not in repr(body)
+    assert paid.notice.params["ref"] == hospital.pay_keys[0][:12].upper()
+
+
+def test_without_an_outbox_she_is_promised_nothing_but_sent_to_the_desk(pad: Pad, printer: Printer) -> None:
+    hospital = LosingAnswers()
+    hospital.lose = 10_000
+    session, clock = booked(hospital), Clock()
+    paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
+               clock=clock, sleep=clock.sleep)
+    assert paid.outcome == "unconfirmed" and paid.notice.code == "payment_unknown"
+    assert "自动退回" not in paid.notice.text("zh") and "人工窗口" in paid.notice.text("zh")
