@@ -1,7 +1,9 @@
-"""The station's county records end to end: `antenatal-visit/1` (an outpatient NST) and `delivery/1`
-(a delivered labour episode), made by the station's own code, sent through the station's link ->
+"""The station's county records end to end, in the station's order: each episode's `episode/1`
+(admitted) first, then `antenatal-visit/1` (an outpatient NST) and `delivery/1` (a delivered labour
+episode), made by the station's own code, sent through the station's link ->
 real Mosquitto -> the real hub -> the feed -> the county simulator, validated there. The patient is
-one of the hub's patient index, so her Patient carries the county blind index."""
+one of the hub's patient index, so her Patient carries the county blind index, whichever record of
+hers the county gets first (issue 15: the episode's Patient used to create her without it)."""
 
 from __future__ import annotations
 
@@ -76,32 +78,33 @@ def test_station_visit_and_delivery_reach_the_county(site: Site, enroll_device: 
         deadline = time.monotonic() + 20
         while not link.stats.connected and time.monotonic() < deadline:
             time.sleep(0.02)
-        for schema, body in (visit, delivery):
+        admitted = [("episode/1", ep.record("admitted", ep.admitted_ms)) for ep in (nst, labour)]
+        for schema, body in (*admitted, visit, delivery):
             link.submit(Kind.RECORDS, schema, body)
         assert link.wait_drained(30)
     finally:
         link.stop()
-    assert wait_for_records(hub.db_url, 2, 20, STATION) == 2
+    assert wait_for_records(hub.db_url, 4, 20, STATION) == 4
 
     store = open_store(hub.db_url)
     lookup = PatientIndexLookup(hub.db_url, state)
     sender = FeedSender(store, load_or_create(state), BlindIndex(KEY), load_site_info(site.path).site_id,
                         CountyClient(county.url), patient_index=lookup)
     deadline = time.monotonic() + 30
-    while outbox.feed_status(store)["sent"] < 2 and time.monotonic() < deadline:
+    while outbox.feed_status(store)["sent"] < 4 and time.monotonic() < deadline:
         sender.step()
         time.sleep(0.05)
     status = outbox.feed_status(store)
     sender.close()
     lookup.close()
     store.close()
-    assert (status["sent"], status["dead"], status["pending"]) == (2, 0, 0), status
+    assert (status["sent"], status["dead"], status["pending"]) == (4, 0, 0), status
 
     expected = hmac.new(KEY, f"01|{ID_NUMBER}".encode(), hashlib.sha256).hexdigest()
     (fhir_patient,) = county.search("Patient", f"{codes.ID_BLIND_INDEX_SYSTEM}|{expected}")
-    assert ID_NUMBER not in str(fhir_patient)
+    assert ID_NUMBER not in str(fhir_patient) and len(county.search("Patient")) == 1
     encounters = {e["identifier"][0]["value"]: e for e in county.search("Encounter")}
-    assert set(encounters) == {f"{STATION}-ep4", "R2026-0042-delivery"}
+    assert set(encounters) == {f"{STATION}-ep4", "R2026-0042-delivery", f"{STATION}-4", f"{STATION}-5"}
     assert encounters["R2026-0042-delivery"]["class"]["code"] == "IMP"
     fhr = [o for o in county.search("Observation") if o["code"]["coding"][0]["code"] == "55283-6"]
     assert [o["valueQuantity"]["value"] for o in fhr] == [142]
