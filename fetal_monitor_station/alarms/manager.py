@@ -256,7 +256,7 @@ class AlarmManager:
         key = (bed_id, kind)
         if timer.since is None and not (met & valid).any():
             return out
-        judged = np.flatnonzero(valid)
+        judged = valid.nonzero()[0]
         for since, fire, end, held in timer.run(t0 + judged / SAMPLE_HZ, met[judged], bed.rule_s[kind]):
             if fire is not None:
                 out += self._raise(bed_id, kind, fire + shift, since, f"{kind.replace('_', ' ')} for {held:.0f} s")

@@ -25,14 +25,14 @@ ISLAND = int(ISLAND_S * SAMPLE_HZ)
 
 def _segments(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = np.diff(np.concatenate(([0], ok.view(np.int8), [0])))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return (d == 1).nonzero()[0], (d == -1).nonzero()[0]
 
 
 def _mark(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     edges = np.zeros(n + 1, dtype=np.int64)
     np.add.at(edges, starts, 1)
     np.add.at(edges, ends, -1)
-    return np.cumsum(edges[:-1]) > 0
+    return edges[:-1].cumsum() > 0
 
 
 def artefact_islands(fhr: FloatArray) -> np.ndarray:
@@ -52,7 +52,7 @@ def artefact_islands(fhr: FloatArray) -> np.ndarray:
     if starts.size < 3:
         return out
     # inner segments (a valid sample across the gap on both sides) short enough to be islands
-    i = np.flatnonzero(ends[1:-1] - starts[1:-1] < ISLAND) + 1
+    i = (ends[1:-1] - starts[1:-1] < ISLAND).nonzero()[0] + 1
     if i.size == 0:
         return out
     d0 = fhr[starts[i]] - fhr[ends[i - 1] - 1]

@@ -57,15 +57,15 @@ def mode_from_counts(fine_counts: FloatArray, previous_bpm: float | None = None)
     coarse = fine_counts[:usable].reshape(-1, FINE_PER_COARSE).sum(axis=1)
     smooth = np.convolve(coarse, _KERNEL, mode="same")
     centre = HIST_MIN_BPM + FINE_BIN_BPM * (FINE_PER_COARSE - 1) / 2
-    top = int(np.argmax(smooth))
+    top = int(smooth.argmax())
     if previous_bpm is None or not np.isfinite(previous_bpm):
         return float(top) + centre
     inner = smooth[1:-1]
     is_peak = (inner >= smooth[:-2]) & (inner >= smooth[2:]) & (inner >= PEAK_KEEP_RATIO * smooth[top])
-    peaks = np.flatnonzero(is_peak) + 1
+    peaks = is_peak.nonzero()[0] + 1
     if peaks.size == 0:
         return float(top) + centre
-    return float(peaks[np.argmin(np.abs(peaks + centre - previous_bpm))]) + centre
+    return float(peaks[np.abs(peaks + centre - previous_bpm).argmin()]) + centre
 
 
 def _within(level: float, band: float) -> tuple[int, int]:
@@ -86,8 +86,8 @@ def baseline_from_histograms(counts: FloatArray, sums: FloatArray, min_valid: in
         return None
     wide = mode_counts if mode_counts is not None and mode_counts.sum() >= min_valid else counts
     estimate = mode_from_counts(wide, previous_bpm)
-    c = np.concatenate(([0.0], np.cumsum(counts)))
-    sm = np.concatenate(([0.0], np.cumsum(sums)))
+    c = np.concatenate(([0.0], counts.cumsum()))
+    sm = np.concatenate(([0.0], sums.cumsum()))
     for band in bands_bpm:
         a, b = _within(estimate, band)
         kept = c[b] - c[a]

@@ -73,8 +73,8 @@ class ExcursionDetector:
         out: list[Episode] = []
         n = d.size
         isn = np.isnan(d)
-        prefix = np.concatenate(([0], np.cumsum(isn)))
-        vi = np.flatnonzero(~isn)
+        prefix = np.concatenate(([0], isn.cumsum()))
+        vi = (~isn).nonzero()[0]
         if vi.size == 0:
             if self._sign and i0 + n - 1 - self._last_valid > self._max_gap:
                 self._close(self._last_valid + 1, prefix, i0, out)
@@ -82,8 +82,8 @@ class ExcursionDetector:
             return out
         dv = d[vi]
         sv = (dv > self._edge_pos).astype(np.int8) - (dv < self._edge_neg).astype(np.int8)
-        gap = np.diff(vi) - 1 > self._max_gap
-        cut = np.flatnonzero((np.diff(sv) != 0) | gap) + 1
+        gap = vi[1:] - vi[:-1] - 1 > self._max_gap
+        cut = ((sv[1:] != sv[:-1]) | gap).nonzero()[0] + 1
         starts = np.concatenate(([0], cut))
         ends = np.concatenate((cut, [vi.size]))
         signed = sv * dv
@@ -98,7 +98,7 @@ class ExcursionDetector:
                 seg_end = int(ends[0])
                 if peaks[0] > self._peak:
                     self._peak = float(peaks[0])
-                    self._peak_i = int(vi[int(np.argmax(signed[:seg_end]))]) + i0
+                    self._peak_i = int(vi[int(signed[:seg_end].argmax())]) + i0
                 self._base_sum += float(bsums[0])
                 self._last_valid = int(vi[seg_end - 1]) + i0
                 self._nans_at_last = self._nans + int(prefix[int(vi[seg_end - 1])])
@@ -145,7 +145,7 @@ class ExcursionDetector:
         # the NaNs of a leading gap (start < 0: it began in an earlier chunk) count as lost
         self._nans_at_start = self._nans + int(prefix[start]) if start >= 0 else self._nans_at_prev
         self._peak = float(peaks[k])
-        self._peak_i = int(vi[a + int(np.argmax(signed[a:e]))]) + i0
+        self._peak_i = int(vi[a + int(signed[a:e].argmax())]) + i0
         self._base_sum = float(bsums[k])
         self._last_valid = int(vi[e - 1]) + i0
         self._nans_at_last = self._nans + int(prefix[int(vi[e - 1])])

@@ -52,8 +52,9 @@ class SlidingHistogram:
         elif lo > self._lo or hi > self._hi:
             leaving = self._ring.get(self._lo, lo)
             entering = self._ring.get(self._hi, hi)
-            self._add(np.concatenate((leaving, entering)),
-                      np.concatenate((np.full(leaving.size, -1.0), np.ones(entering.size))))
+            sign = np.ones(leaving.size + entering.size)
+            sign[:leaving.size] = -1.0
+            self._add(np.concatenate((leaving, entering)), sign)
         self._lo, self._hi = lo, hi
 
     def forget(self, at: np.ndarray, values: FloatArray) -> None:
@@ -66,6 +67,6 @@ class SlidingHistogram:
     def percentile(self, q: float) -> float | None:
         if self.total <= 0:
             return None
-        c = np.cumsum(self.counts)
+        c = self.counts.cumsum()
         k = int(np.searchsorted(c, q / 100.0 * c[-1]))
         return self.lo_value + min(k, self.n_bins - 1) * self.bin_width

@@ -56,7 +56,7 @@ class LiveSignal:
         q = (i0 + np.arange(n)) % QUALITY_WINDOW
         self._lost10 += int(lost.sum()) - int(flags[q].sum())
         flags[q] = lost
-        valid = np.flatnonzero(lost == 0)
+        valid = (lost == 0).nonzero()[0]
         if valid.size:
             tv = t0 + (i0 + valid) / SAMPLE_HZ
             fv = f[valid]

@@ -42,7 +42,7 @@ def analyse_trace(trace: Trace, config: AnalysisConfig | None = None,
         "duration_s": trace.duration_s,
         "sample_hz": trace.sample_hz,
         "config": asdict(cfg),
-        "baseline_bpm": [None if b != b else b for b in np.round(base, 2).tolist()],
+        "baseline_bpm": _nan_as_none(np.round(base, 2)),
         "accelerations": [_ep(e) for e in events if e.kind == KIND_ACCELERATION],
         "decelerations": [_ep(e) for e in events if e.kind == KIND_DECELERATION],
         "contractions": [_ep(e) for e in events if e.kind == KIND_CONTRACTION],
@@ -58,6 +58,14 @@ def analyse_file(path: str | Path, config: AnalysisConfig | None = None) -> dict
     from ..sources.readers import read_any
 
     return analyse_trace(read_any(path), config)
+
+
+def _nan_as_none(values: np.ndarray) -> list[float | None]:
+    """The values as a list with None for NaN (only the NaNs visited in Python, not every sample)."""
+    out: list[float | None] = values.tolist()
+    for i in np.isnan(values).nonzero()[0].tolist():
+        out[i] = None
+    return out
 
 
 def _ep(e: AnalysisEvent) -> dict[str, Any]:

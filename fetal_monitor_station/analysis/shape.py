@@ -60,9 +60,9 @@ def refine_deceleration(ep: Episode, dev: FloatArray, lo: int, context: FloatArr
     else:
         kf = k
     depth = -float(fine[kf]) if np.isfinite(fine[kf]) else -float(sm[k])
-    deep = np.flatnonzero(~(fine[:kf] < -FALL_HIGH * depth))  # NaN counts as above
+    deep = (~(fine[:kf] < -FALL_HIGH * depth)).nonzero()[0]  # NaN counts as above
     k_hi = int(deep[-1]) + 1 if deep.size else 0
-    shallow = np.flatnonzero(~(fine[:k_hi] < -FALL_LOW * depth))
+    shallow = (~(fine[:k_hi] < -FALL_LOW * depth)).nonzero()[0]
     k_lo = int(shallow[-1]) + 1 if shallow.size else 0
     fall = FALL_SPAN_TO_FULL * (k_hi - k_lo)
     ctx_lost = float(np.isnan(context).mean()) if context.size else 0.0

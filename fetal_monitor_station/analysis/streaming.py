@@ -219,7 +219,7 @@ class StreamingAnalyzer:
         mask = artefact_islands(recent)
         if not mask.any():
             return
-        at = np.flatnonzero(mask)
+        at = mask.nonzero()[0]
         for h in (self._h_live, self._h_local, self._h_wide):
             h.forget(at + lo, recent[at])
         self._fhr.data[(at + lo) % self._len] = np.nan

@@ -17,7 +17,7 @@ def median(values: list[float]) -> float | None:
 
 def run_since(cond: np.ndarray, t: FloatArray, since: float | None) -> float | None:
     """Start time of the run of `cond` still open after these (valid) samples."""
-    false_at = np.flatnonzero(~cond)
+    false_at = (~cond).nonzero()[0]
     if false_at.size == 0:
         return since if since is not None else float(t[0])
     j = int(false_at[-1]) + 1
