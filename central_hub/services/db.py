@@ -8,6 +8,7 @@ database (row locks, no global write lock). Personal data is sealed with the hub
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,10 @@ from central_hub.store.schema import POSTGRES_TYPES, SQLITE_TYPES
 SERVICES_DB_FILE = "services.db"
 
 DDL = """
-CREATE TABLE IF NOT EXISTS svc_rpc_windows (device_id TEXT PRIMARY KEY, high BIGINT NOT NULL, bitmap {blob} NOT NULL);
+CREATE TABLE IF NOT EXISTS svc_rpc_epochs (
+    device_id TEXT PRIMARY KEY, epoch TEXT NOT NULL, high BIGINT NOT NULL, bitmap {blob} NOT NULL, first_ms BIGINT,
+    prev_epoch TEXT, prev_high BIGINT, prev_bitmap {blob}, floor_ms BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS svc_rpc_downlink (device_id TEXT PRIMARY KEY, reserved BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS svc_idempotency (
     device_id TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, args_mac TEXT NOT NULL,
@@ -66,6 +70,10 @@ CREATE INDEX IF NOT EXISTS svc_registrations_status ON svc_registrations (status
 """
 # (table, column, type): columns a services database made by an earlier version lacks
 ADDED_COLUMNS = (("svc_patients", "county_index", "TEXT"),)
+# the request replay windows before svc_rpc_epochs: one row per (device, epoch), never pruned
+OLD_WINDOWS = "svc_rpc_windows"
+# an epoch no request carries (epochs are hex): the current epoch of a device's row before its first request
+NO_EPOCH = "-"
 
 
 def services_db_url(db_url: str, state_dir: Path) -> str:
@@ -77,6 +85,7 @@ class ServicesDb:
 
     def __init__(self, url: str) -> None:
         self.store: Store = open_store(url)
+        self.sqlite = url.startswith(SQLITE_PREFIX)
         types = SQLITE_TYPES if url.startswith(SQLITE_PREFIX) else POSTGRES_TYPES
         with self.write():
             for statement in (s.strip() for s in DDL.format(**types).split(";")):
@@ -86,6 +95,22 @@ class ServicesDb:
                 names = {d[0] for d in self.execute(f"SELECT * FROM {table} LIMIT 0").description}
                 if column not in names:
                     self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {type_name}")
+            self._drop_old_windows()
+
+    def _drop_old_windows(self) -> None:
+        """Replace the unbounded per-(device, epoch) windows by one row per device. Which epoch was
+        current is not known, so every request sealed before now is refused as stale from here on
+        (a request in flight over the upgrade is not answered; the kiosk's retry is)."""
+        exists = ("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?" if self.sqlite else
+                  "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?")
+        if self.execute(exists, (OLD_WINDOWS,)).fetchone() is None:
+            return  # a database made by this version
+        rows = self.execute(f"SELECT device_id FROM {OLD_WINDOWS}").fetchall()
+        now_ms = int(time.time() * 1000)
+        for device_id in sorted({str(r[0]).split("/")[0] for r in rows}):
+            self.execute("INSERT INTO svc_rpc_epochs (device_id, epoch, high, bitmap, floor_ms) VALUES (?, ?, ?, ?, ?)"
+                         " ON CONFLICT (device_id) DO NOTHING", (device_id, NO_EPOCH, -1, b"", now_ms))
+        self.execute(f"DROP TABLE {OLD_WINDOWS}")
 
     @property
     def lock_suffix(self) -> str:

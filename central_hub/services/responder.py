@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from central_hub.directory import Directory
-from central_hub.replay import ReplayWindow, Verdict
-from central_hub.services.db import ServicesDb
+from central_hub.replay import NO_COUNTER, ReplayWindow, Verdict
+from central_hub.services.db import NO_EPOCH, ServicesDb
 from central_hub.services.dispatcher import Dispatcher
 from central_hub.stats import IngestStats
 from mch_link import cose, envelope, rpc
@@ -98,9 +98,15 @@ class Responder:
             self.stats.add("rpc_refused_properties")
             log.warning("%s: request refused: response topic or correlation data do not match", device_id)
             return None
-        if not self._fresh(request.window_key, request.counter):  # per (device, boot epoch)
+        verdict = self._fresh(request)
+        if verdict is Verdict.SEEN:
             self.stats.add("rpc_refused_replay")
             log.warning("%s: request refused: counter %d already used (replay)", device_id, request.counter)
+            return None
+        if verdict is Verdict.STALE:
+            self.stats.add("rpc_refused_stale")
+            log.warning("%s: request refused: counter %d of epoch %s is stale (below its window, or the epoch"
+                        " is retired)", device_id, request.counter, request.epoch.hex() or "-")
             return None
         started = time.monotonic()
         try:
@@ -122,15 +128,47 @@ class Responder:
                                         error=(result["code"], result["message"]), now_ms=now_ms, epoch=self.epoch)
         return Outbound(topic(device_id, Kind.RESPONSE), payload, msg.correlation)
 
-    def _fresh(self, device_id: str, counter: int) -> bool:
+    def _fresh(self, request: rpc.Request) -> Verdict:
+        """The request's counter in the window of its boot epoch. Only the device's current and
+        previous epochs keep a window (one row per device, however many epochs it shows): a third
+        epoch retires the oldest, and raises the device's floor to the first request of the epoch
+        that becomes previous. Every request of a retired epoch was sealed before that one, so an
+        unknown epoch sealed below the floor is a retired one replayed (stale), not a new boot."""
+        epoch, counter = request.epoch.hex(), request.counter
+        sealed = request.sealed_at_ms if request.sealed_at_ms is not None else NO_COUNTER
         with self.db.write():
-            row = self.db.execute(f"SELECT high, bitmap FROM svc_rpc_windows WHERE device_id = ?{self.db.lock_suffix}",
-                                  (device_id,)).fetchone()
-            window = ReplayWindow.from_row(int(row[0]), bytes(row[1])) if row else ReplayWindow()
-            if window.check(counter) is not Verdict.FRESH:
-                return False
+            self.db.execute("INSERT INTO svc_rpc_epochs (device_id, epoch, high, bitmap, floor_ms) VALUES"
+                            " (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO NOTHING",
+                            (request.device_id, NO_EPOCH, NO_COUNTER, b"", NO_COUNTER))
+            row = self.db.execute("SELECT epoch, high, bitmap, first_ms, prev_epoch, prev_high, prev_bitmap, floor_ms"
+                                  f" FROM svc_rpc_epochs WHERE device_id = ?{self.db.lock_suffix}",
+                                  (request.device_id,)).fetchone()
+            cur_epoch, prev_epoch, floor = str(row[0]), row[4], int(row[7])
+            first = None if row[3] is None else int(row[3])
+            if epoch == prev_epoch:
+                window = ReplayWindow.from_row(int(row[5]), bytes(row[6]))
+                verdict = window.check(counter)
+                if verdict is Verdict.FRESH:
+                    window = window.accept(counter)
+                    self.db.execute("UPDATE svc_rpc_epochs SET prev_high = ?, prev_bitmap = ? WHERE device_id = ?",
+                                    (window.high, window.to_bytes(), request.device_id))
+                return verdict
+            if epoch == cur_epoch:
+                window = ReplayWindow.from_row(int(row[1]), bytes(row[2]))
+                verdict = window.check(counter)
+                if verdict is not Verdict.FRESH:
+                    return verdict
+            else:  # a new boot epoch, or a retired one replayed
+                floor = max(floor, NO_COUNTER if first is None else first)
+                if sealed < floor:
+                    return Verdict.STALE
+                if cur_epoch != NO_EPOCH:
+                    self.db.execute("UPDATE svc_rpc_epochs SET prev_epoch = epoch, prev_high = high,"
+                                    " prev_bitmap = bitmap WHERE device_id = ?", (request.device_id,))
+                window, first = ReplayWindow(), None
             window = window.accept(counter)
-            self.db.execute("INSERT INTO svc_rpc_windows (device_id, high, bitmap) VALUES (?, ?, ?) ON CONFLICT"
-                            " (device_id) DO UPDATE SET high = excluded.high, bitmap = excluded.bitmap",
-                            (device_id, window.high, window.to_bytes()))
-        return True
+            first = sealed if first is None else min(first, sealed)
+            self.db.execute("UPDATE svc_rpc_epochs SET epoch = ?, high = ?, bitmap = ?, first_ms = ?, floor_ms = ?"
+                            " WHERE device_id = ?",
+                            (epoch, window.high, window.to_bytes(), first, floor, request.device_id))
+        return Verdict.FRESH
