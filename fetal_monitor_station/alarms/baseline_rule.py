@@ -145,9 +145,12 @@ class LevelTracker:
         if verdict is None and dropped is None:
             return  # the set of baselines is unchanged
         found: list[float] = []
+        prev = None
         for mid in self._windows:
-            if mid is not None and all(abs(mid - b) > RETURN_BAND_BPM / 2 for b in found):
+            # a repeat of the window before it cannot be added (it was, or one near it was)
+            if mid is not None and mid != prev and all(abs(mid - b) > RETURN_BAND_BPM / 2 for b in found):
                 found.append(mid)
+            prev = mid
         self.baselines = tuple(found)
 
     def recent_baseline_near(self, level: float) -> float | None:
