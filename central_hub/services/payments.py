@@ -18,7 +18,7 @@ from typing import Any
 from central_hub.services.db import ServicesDb
 from central_hub.services.errors import ServiceError, bad_request
 from central_hub.services.gateway import APPROVED, NOT_CHARGED, AcquirerGateway, Authorisation, GatewayResult
-from central_hub.services.schedule import Schedule
+from central_hub.services.schedule import PAID, RELEASED, Schedule
 
 PAN_RE = re.compile(r"^[0-9]{12,19}$")
 PIN_BLOCK_RE = re.compile(r"^(?:[0-9A-F]{16}|[0-9A-F]{32})$")
@@ -131,6 +131,43 @@ class Payments:
                 self._record(payment_id, GatewayResult(NOT_CHARGED, None, "reversed after an interrupted payment"))
                 settled += 1
         return settled
+
+    def void_unconfirmed(self, device_id: str, body: dict[str, Any]) -> int:
+        """A kiosk's `payment-void/1`: it sent a payment for this booking, amount and terminal and
+        never got an answer, so the patient was not told she paid. Reverse every approval of it
+        (the PAN is not kept: the 0400 names trace and terminal), mark it not charged and give the
+        slot back; a reversal the acquirer does not confirm stays `reversal-pending` for
+        `settle_unknown`. Only the device that sent a `payment.pay` under that idempotency key may
+        void it (its idempotency record says so). Returns how many approvals are now reversed."""
+        booking_id, amount, terminal = body.get("booking_id"), body.get("amount_fen"), body.get("terminal_id")
+        if not isinstance(booking_id, str) or isinstance(amount, bool) or not isinstance(amount, int):
+            raise bad_request("payment-void: want booking_id and amount_fen")
+        if not isinstance(terminal, str) or not TERMINAL_RE.match(terminal):
+            raise bad_request("terminal_id: want 8 digits or capital letters")
+        idem = body.get("idempotency_key")
+        sent = self.db.query("SELECT 1 FROM svc_idempotency WHERE device_id = ? AND idem_key = ? AND method = ?",
+                             (device_id, idem, "payment.pay")) if isinstance(idem, str) else []
+        if not sent:
+            raise ServiceError("unknown-payment", "this device sent no payment under that idempotency key")
+        if self.gateway is None:
+            raise ServiceError("payment-unavailable", "no acquirer gateway to reverse through")
+        rows = self.db.query("SELECT payment_id, stan, sent_ms FROM svc_payments WHERE booking_id = ? AND"
+                             " terminal_id = ? AND amount_fen = ? AND outcome = ? ORDER BY created_ms",
+                             (booking_id, terminal, amount, APPROVED))
+        reversed_ = 0
+        for payment_id, stan, sent_ms in rows:
+            when = dt.datetime.fromtimestamp(int(sent_ms) / 1000, dt.UTC)
+            if self.gateway.reverse_unsettled(stan, terminal, amount, when):
+                self._record(payment_id, GatewayResult(NOT_CHARGED, None, "reversed: the kiosk never confirmed"
+                                                       " this payment to the patient"))
+                reversed_ += 1
+            else:  # still charged: settle_unknown keeps trying
+                self._record(payment_id, GatewayResult(NOT_CHARGED, None, "reversal of an unconfirmed payment"
+                                                       " pending", reversal_pending=True))
+            with self.db.write():  # not paid as far as she knows: the slot is free again
+                self.db.execute("UPDATE svc_bookings SET status = ? WHERE booking_id = ? AND status = ?",
+                                (RELEASED, booking_id, PAID))
+        return reversed_
 
     def outcomes(self) -> list[tuple[str, str, str]]:
         """(payment id, booking id, outcome) of every attempt, oldest first (operator view, tests)."""

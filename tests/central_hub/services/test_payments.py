@@ -11,6 +11,7 @@ import pytest
 
 from central_hub.services.db import ServicesDb
 from central_hub.services.dispatcher import Dispatcher
+from central_hub.services.errors import ServiceError
 from central_hub.services.gateway import AcquirerGateway, GatewayConfig
 from central_hub.services.iso8583 import MAC_KEY_BYTES
 from mqtt_broker_config.launcher import free_port
@@ -23,7 +24,7 @@ from tests.acquirer_simulator.support import (
     run_acquirer,
     terminal_mac,
 )
-from tests.central_hub.services.conftest import Clock, call, make_dispatcher, refusal
+from tests.central_hub.services.conftest import DEVICE, Clock, call, make_dispatcher, refusal
 
 pytestmark = pytest.mark.integration
 
@@ -181,3 +182,61 @@ def test_unknown_outcomes_are_reversed_later(paying: Dispatcher, acquirer: Acqui
     assert [o for _, _, o in paying.payments.outcomes()] == ["not-charged", "not-charged"]
     assert acquirer.balance(CARDS["timeout"]) == 1_000_000
     assert paying.payments.settle_unknown() == 0
+
+
+KEY = "5" * 32  # the idempotency key the kiosk sent its payment.pay under
+
+
+def _void(booking: dict, key: str) -> dict:
+    return {"idempotency_key": key, "booking_id": booking["booking_id"], "amount_fen": booking["fee_fen"],
+            "terminal_id": TERMINAL}
+
+
+def test_an_approval_the_kiosk_never_saw_is_reversed_by_its_payment_void(paying: Dispatcher,
+                                                                         acquirer: Acquirer) -> None:
+    booking = _held_booking(paying)
+    # the hub approves; the answer never reaches the kiosk, which queues payment-void/1 under the key
+    assert call(paying, "payment.pay", _pay_args(booking, "approve"), KEY)["outcome"] == "approved"
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000 - booking["fee_fen"]
+    other = _held_booking(paying, 1, "idem-reg-0002")  # paid and shown to her: left alone
+    assert call(paying, "payment.pay", _pay_args(other, "approve"), "idem-pay-3002")["outcome"] == "approved"
+    assert paying.payments.void_unconfirmed(DEVICE, _void(booking, KEY)) == 1
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000 - other["fee_fen"]  # the lost one is not charged
+    assert len(acquirer.events("charge")) == 2
+    by_booking = {b: o for _, b, o in paying.payments.outcomes()}
+    assert by_booking == {booking["booking_id"]: "not-charged", other["booking_id"]: "approved"}
+    assert paying.schedule.booking(booking["booking_id"])["status"] == "released"
+    assert paying.schedule.booking(other["booking_id"])["status"] == "paid"
+    assert paying.payments.void_unconfirmed(DEVICE, _void(booking, KEY)) == 0  # delivered again: nothing more
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000 - other["fee_fen"]
+
+
+def test_a_void_the_acquirer_does_not_confirm_stays_pending_until_settled(paying: Dispatcher, acquirer: Acquirer,
+                                                                         clock: Clock) -> None:
+    booking = _held_booking(paying)
+    assert call(paying, "payment.pay", _pay_args(booking, "approve"), KEY)["outcome"] == "approved"
+    live = paying.payments.gateway
+    assert live is not None
+    paying.payments.gateway = _gateway("127.0.0.1", free_port())  # the acquirer cannot be reached now
+    assert paying.payments.void_unconfirmed(DEVICE, _void(booking, KEY)) == 0
+    assert [o for _, _, o in paying.payments.outcomes()] == ["reversal-pending"]
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000 - booking["fee_fen"]  # still charged, and known so
+    paying.payments.gateway = live
+    clock.now += 61
+    assert paying.payments.settle_unknown() == 1
+    assert [o for _, _, o in paying.payments.outcomes()] == ["not-charged"]
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000
+
+
+def test_a_void_with_bad_fields_is_refused_and_changes_nothing(paying: Dispatcher, acquirer: Acquirer) -> None:
+    booking = _held_booking(paying)
+    assert call(paying, "payment.pay", _pay_args(booking, "approve"), KEY)["outcome"] == "approved"
+    with pytest.raises(ServiceError, match="no payment"):  # another kiosk cannot void hers
+        paying.payments.void_unconfirmed("kiosk-999", _void(booking, KEY))
+    for bad in ({**_void(booking, KEY), "terminal_id": "kiosk-1"}, {**_void(booking, KEY), "amount_fen": "25"},
+                {**_void(booking, KEY), "idempotency_key": "idem-pay-9999"}):
+        with pytest.raises(ServiceError):
+            paying.payments.void_unconfirmed(DEVICE, bad)
+    assert paying.payments.void_unconfirmed(DEVICE, {**_void(booking, KEY), "amount_fen": 1}) == 0  # not this payment
+    assert [o for _, _, o in paying.payments.outcomes()] == ["approved"]
+    assert acquirer.balance(CARDS["approve"]) == 1_000_000 - booking["fee_fen"]
