@@ -40,6 +40,7 @@ from central_hub.audit import AuditLog
 from central_hub.commands import Commands, CommandState
 from central_hub.errors import HubError
 from central_hub.fleet import faults_of
+from central_hub.report import terminal_safe
 from central_hub.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,14 @@ def _read_offer(path: Path) -> dict[str, Any]:
         raise ChannelError(f"{path}: not an offer ({exc})") from None
 
 
+def terminal_json(doc: Any) -> str:
+    """`doc` as JSON safe to print: devices' strings may carry C1 controls, DEL or bidi overrides,
+    which json.dumps leaves raw; they become \\u escapes (still valid JSON, Chinese stays readable)."""
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    escapes = {ord(c): f"\\u{ord(c):04x}" for c in set(text) if c != "\n" and terminal_safe(c) != c}
+    return text.translate(escapes)
+
+
 # -- mch-hub firmware run|status ------------------------------------------------------------------
 def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
     p = sub.add_parser("firmware", help="the firmware update channel: offers, pieces, status")
@@ -258,7 +267,7 @@ def main(args: argparse.Namespace, db_url: Callable[[argparse.Namespace], str]) 
         if args.firmware_command == "status":
             commands = Commands(store, AuditLog(store), None, lambda d: False)
             channel = FirmwareChannel(args.site / FIRMWARE_DIR, store, _NoSender(), commands)
-            print(json.dumps(channel.status(), indent=1, ensure_ascii=False))
+            print(terminal_json(channel.status()))
             return 0
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
         info = load_site_info(args.site)

@@ -14,7 +14,7 @@ import pytest
 from central_hub.audit import AuditLog
 from central_hub.commands import Commands, CommandState
 from central_hub.errors import HubError
-from central_hub.firmware_channel import PIECE_BYTES, FirmwareChannel
+from central_hub.firmware_channel import FIRMWARE_DIR, PIECE_BYTES, FirmwareChannel
 from central_hub.store import Store
 from mch_link.registry import DeviceStatus
 from mch_link.schemas import validate
@@ -171,3 +171,26 @@ def test_a_device_sending_a_firmware_piece_upstream_is_quarantined(rig: Rig) -> 
     rig.one(*dev.seal([Record(1, piece, NOW_MS)], schema="fw-chunk/1"))
     assert rig.reasons() == ["wrong-topic-kind"]
     assert rig.store.record_ids("bridge-ctg-001") == []
+
+
+def test_status_prints_device_strings_without_terminal_controls(rig: Rig, hub_db_url: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A device's answer goes to the operator's terminal: an ESC or CSI sequence, or a bidi override,
+    in it must come out escaped (the JSON still reads back to the device's exact text)."""
+    from central_hub.cli import main
+
+    channel_dir = tmp_path / FIRMWARE_DIR
+    _publish(channel_dir, "1.1.0")
+    _offer(channel_dir, "1.1.0", ["bridge-ctg-001"])
+    (command,) = _channel(rig, channel_dir, Link()).take_offers()
+    hostile = "拒绝 \x1b]0;owned\x07 \x9b2J \u202egnp.exe \x7f"
+    rig.one(*FakeDevice(rig.registry["bridge-ctg-001"]).state(
+        "birth", firmware="mchfw/1.0.0\x9b31m", kind="sim",
+        command_results=[{"id": command, "status": "refused", "detail": hostile}]))
+    assert main(["firmware", "status", "--site", str(tmp_path), "--db", hub_db_url]) == 0
+    out = capsys.readouterr().out
+    unsafe = [c for c in out if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0x202A <= ord(c) <= 0x202E)]
+    assert unsafe == []  # before: ESC, BEL, CSI, DEL and U+202E reached the terminal
+    (device,) = json.loads(out)["devices"]
+    assert device["result"].endswith(hostile) and device["firmware"] == "mchfw/1.0.0\x9b31m"
+    assert "拒绝" in out  # Chinese stays readable
