@@ -85,20 +85,46 @@ def provision_board(repl: RawRepl, bundle: Path, device_id: str, remote_dir: str
     repl.enter()
     try:
         repl.exec(_MKDIRS.format(path=remote_dir))
-        written = []
-        for name, data in files.items():
-            remote = f"{remote_dir.rstrip('/')}/{name}"
-            _write_file(repl, remote, data, progress)
-            digest = hashlib.sha256(data).hexdigest()
-            on_board = repl.exec(_SHA256.format(path=remote)).decode().strip()
-            if on_board != digest:
-                raise ProvisioningError(f"{remote} on the board has SHA-256 {on_board}, written {digest}: "
-                                        "the line is noisy or the flash is failing; run the command again")
-            written.append(WrittenFile(name, len(data), digest))
-        config_path = f"{remote_dir.rstrip('/')}/{CONFIG_FILE}"
-        named = repl.exec(f"import json\nprint(json.load(open({config_path!r}))['device_id'])").decode().strip()
-        if named != device_id:
-            raise ProvisioningError(f"the board reads device id {named!r} from its config, expected {device_id!r}")
+        written = [_write_checked(repl, remote_dir, name, data, progress) for name, data in files.items()]
+        _check_board_names(repl, remote_dir, device_id)
         return written
     finally:
         repl.leave()
+
+
+def replace_link_keys(repl: RawRepl, keys_file: Path, device_id: str, remote_dir: str = DEFAULT_REMOTE_DIR,
+                      progress: Progress | None = None) -> WrittenFile:
+    """New envelope keys (`mch-provision rotate-keys --out`) onto a board already provisioned as
+    `device_id`: only link-keys.json is replaced, so a bridge whose TLS key left the site can
+    still be re-keyed. The board must already name the device; it takes the keys at its next boot."""
+    data = read_bytes(keys_file, "link keys")
+    try:
+        named_in_file = json.loads(data).get("device_id")
+    except (ValueError, AttributeError):
+        named_in_file = None
+    if named_in_file != device_id:
+        raise ProvisioningError(f"{keys_file} holds the link keys of {named_in_file!r}, not of {device_id!r}")
+    repl.enter()
+    try:
+        _check_board_names(repl, remote_dir, device_id)
+        return _write_checked(repl, remote_dir, LINK_KEYS_FILE, data, progress)
+    finally:
+        repl.leave()
+
+
+def _write_checked(repl: RawRepl, remote_dir: str, name: str, data: bytes, progress: Progress | None) -> WrittenFile:
+    remote = f"{remote_dir.rstrip('/')}/{name}"
+    _write_file(repl, remote, data, progress)
+    digest = hashlib.sha256(data).hexdigest()
+    on_board = repl.exec(_SHA256.format(path=remote)).decode().strip()
+    if on_board != digest:
+        raise ProvisioningError(f"{remote} on the board has SHA-256 {on_board}, written {digest}: "
+                                "the line is noisy or the flash is failing; run the command again")
+    return WrittenFile(name, len(data), digest)
+
+
+def _check_board_names(repl: RawRepl, remote_dir: str, device_id: str) -> None:
+    config_path = f"{remote_dir.rstrip('/')}/{CONFIG_FILE}"
+    named = repl.exec(f"import json\nprint(json.load(open({config_path!r}))['device_id'])").decode().strip()
+    if named != device_id:
+        raise ProvisioningError(f"the board reads device id {named!r} from its config, expected {device_id!r}")

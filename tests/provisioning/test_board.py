@@ -18,7 +18,7 @@ import pytest
 import serial
 
 from provisioning.board import BOARD_FILES, provision_board
-from provisioning.devsite import make_dev_site
+from provisioning.devsite import DEV_PASSPHRASE, make_dev_site
 from provisioning.journal import Journal
 from provisioning.rawrepl import RawRepl, ReplError
 from provisioning.site import Site
@@ -139,3 +139,39 @@ def test_cli_provisions_the_board_and_the_keys_leave_the_site(board: Board, tmp_
     assert again.returncode == EXIT_ERROR and "already written to a board" in again.stderr
     missing = run("board", "--site", site, "bridge-ctg-004", "--port", tmp_path / "no-tty")
     assert missing.returncode == EXIT_ERROR and "cannot open" in missing.stderr
+
+
+def test_rotated_keys_reach_a_board_whose_key_left_the_site(board: Board, tmp_path: Path) -> None:
+    """A bridge boarded once has no key left in the site; `rotate-keys` then `board --link-keys`
+    replaces only its link-keys.json, and the firmware's own reader takes the new keys."""
+    site = make_dev_site(tmp_path / "site", ["bridge-ctg-005", "bridge-ctg-006"]).path
+    flash = tmp_path / "flash" / "bundle"
+    assert run("board", "--site", site, "bridge-ctg-005", "--port", board.port_path, "--remote-dir", flash,
+               "--json").returncode == EXIT_OK
+    old = json.loads((flash / "link-keys.json").read_text())
+    stick = tmp_path / "stick"
+    rotated = run("rotate-keys", "--site", site, "bridge-ctg-005", "--out", stick,
+                  env_passphrase=DEV_PASSPHRASE.decode())
+    assert rotated.returncode == EXIT_OK, rotated.stderr
+    new = json.loads((stick / "link-keys.json").read_text())
+    assert new["uplink"]["k"] != old["uplink"]["k"]
+
+    refused = run("board", "--site", site, "bridge-ctg-006", "--port", board.port_path, "--remote-dir", flash,
+                  "--link-keys", stick / "link-keys.json")
+    assert refused.returncode == EXIT_ERROR and "not of 'bridge-ctg-006'" in refused.stderr
+    done = run("board", "--site", site, "bridge-ctg-005", "--port", board.port_path, "--remote-dir", flash,
+               "--link-keys", stick / "link-keys.json", "--technician", "tech-sun")
+    assert done.returncode == EXIT_OK, done.stderr
+    assert (flash / "link-keys.json").read_bytes() == (stick / "link-keys.json").read_bytes()
+    assert (flash / "device.key.pem").exists() and (flash / "config.json").exists()  # the rest untouched
+    repl, port = _repl(board)
+    try:
+        repl.enter()
+        out = repl.exec(f"from mchfw.config import Config\nimport binascii\nc = Config({str(flash)!r})\n"
+                        "print(binascii.hexlify(c.uplink_key).decode())")
+        repl.leave()
+    finally:
+        port.close()
+    assert out.decode().strip() == new["uplink"]["k"]
+    entry = Journal(site).verify()[-1]
+    assert (entry.action, entry.subject, entry.details["link_keys_only"]) == ("board", "bridge-ctg-005", True)
