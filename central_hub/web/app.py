@@ -5,7 +5,8 @@ Pages: /login, /fleet (filters, live), /devices/{id} (history, commands), /quara
 Every page needs a session; every POST needs the session's CSRF token; each action checks
 the role's permission (central_hub.users.GRANTS) and lands in the audit log. Pages are plain
 functions (FastAPI runs them in its thread pool, so a database read never blocks the event loop);
-only the form posts and the event stream are coroutines.
+only the form posts and the event stream are coroutines, and they run every store call (the
+session check, the audit entry, the action) through `asyncio.to_thread`.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def create_app(dash: Dashboard) -> FastAPI:
         form = await request.form()
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         if security.cross_site(request) or not security.same_token(values.get("csrf"), session.csrf):
-            dash.audit.append(session.username, "csrf-refused", request.url.path, {})
+            await asyncio.to_thread(dash.audit.append, session.username, "csrf-refused", request.url.path, {})
             raise Refused(403, "error.csrf", session)
         return values
 
@@ -114,6 +115,10 @@ def create_app(dash: Dashboard) -> FastAPI:
             dash.audit.append(session.username, "forbidden", request.url.path, {"needed": permission.value})
             raise Refused(403, "error.forbidden", session)
         return session
+
+    async def gate_async(request: Request, permission: Permission) -> Session:
+        """`gate` for a coroutine: its session read and refusal entry run off the event loop."""
+        return await asyncio.to_thread(gate, request, permission)
 
     @app.exception_handler(NeedLogin)
     async def need_login(request: Request, exc: NeedLogin) -> Response:
@@ -154,15 +159,15 @@ def create_app(dash: Dashboard) -> FastAPI:
         try:
             user = await asyncio.to_thread(dash.users.authenticate, username, password)
         except LoginRefused as exc:
-            dash.audit.append(username or "-", "login-failed", username or "-", {"why": exc.why})
+            await asyncio.to_thread(dash.audit.append, username or "-", "login-failed", username or "-", {"why": exc.why})
             token = security.new_login_token()
             key = "login.locked" if exc.locked_until_ms else "login.refused"
             refusal = page(request, "login.html", None, status=401, login_csrf=token, error_key=key)
             refusal.set_cookie(security.LOGIN_CSRF_COOKIE, token, max_age=900, path="/login", secure=True,
                                httponly=True, samesite="strict")
             return refusal
-        token, _ = dash.users.open_session(user)
-        dash.audit.append(user.username, "login", user.username, {"role": user.role.value})
+        token, _ = await asyncio.to_thread(dash.users.open_session, user)
+        await asyncio.to_thread(dash.audit.append, user.username, "login", user.username, {"role": user.role.value})
         response = RedirectResponse("/fleet", status_code=303)
         security.set_session_cookie(response, token, SESSION_MAX_MS // 1000)
         response.delete_cookie(security.LOGIN_CSRF_COOKIE, path="/login")
@@ -170,10 +175,10 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        session = gate(request, Permission.VIEW)
+        session = await gate_async(request, Permission.VIEW)
         await form_of(request, session)
-        dash.users.close_session(request.cookies.get(security.SESSION_COOKIE, ""))
-        dash.audit.append(session.username, "logout", session.username, {})
+        await asyncio.to_thread(dash.users.close_session, request.cookies.get(security.SESSION_COOKIE, ""))
+        await asyncio.to_thread(dash.audit.append, session.username, "logout", session.username, {})
         response = RedirectResponse("/login", status_code=303)
         security.clear_session_cookie(response)
         return response
@@ -218,7 +223,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.get("/fleet/events")
     async def fleet_events(request: Request) -> Response:
-        await asyncio.to_thread(gate, request, Permission.VIEW)
+        await gate_async(request, Permission.VIEW)
         _, _, shown, _, _, _ = fleet_page(request)
         sub = dash.live.subscribe(v.device_id for v in shown)
         lang = language(request)
@@ -265,7 +270,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.post("/devices/{device_id}/commands")
     async def send_command(request: Request, device_id: str) -> Response:
-        session = gate(request, Permission.COMMAND)
+        session = await gate_async(request, Permission.COMMAND)
         form = await form_of(request, session)
         command = form.get("command", "")
         view = dash.live.view(device_id)
@@ -322,7 +327,7 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.post("/quarantine/{item_id}/release")
     async def release(request: Request, item_id: int) -> Response:
-        session = gate(request, Permission.RELEASE)
+        session = await gate_async(request, Permission.RELEASE)
         await form_of(request, session)
         try:
             done = await asyncio.to_thread(dash.quarantine.release, session.username, item_id)
@@ -333,10 +338,10 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.post("/quarantine/{item_id}/purge")
     async def purge(request: Request, item_id: int) -> Response:
-        session = gate(request, Permission.PURGE)
+        session = await gate_async(request, Permission.PURGE)
         await form_of(request, session)
         try:
-            dash.quarantine.purge(session.username, item_id)
+            await asyncio.to_thread(dash.quarantine.purge, session.username, item_id)
         except HubError:
             raise Refused(404, "error.bad_request", session) from None
         return RedirectResponse(f"/quarantine?flash=quarantine.purged&id={item_id}", status_code=303)
@@ -360,12 +365,12 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.post("/feed/requeue")
     async def feed_requeue(request: Request) -> Response:
-        session = gate(request, Permission.REQUEUE)
+        session = await gate_async(request, Permission.REQUEUE)
         form = await form_of(request, session)
         try:
             ids = [int(form["id"])] if form.get("id") else []
             note = form.get("note", "").strip()[:200]
-            count = dash.feed.requeue(session.username, ids, note) if ids and note else None
+            count = await asyncio.to_thread(dash.feed.requeue, session.username, ids, note) if ids and note else None
         except (ValueError, HubError):
             count = None
         if count is None:
@@ -402,7 +407,7 @@ def create_app(dash: Dashboard) -> FastAPI:
         return page(request, "indicators.html", session, charts=made, year=year, split=split, splits=indicator_view.SPLITS,
                     area=area, areas=known, start=start.isoformat(), end=end.isoformat(), problem=problem)
 
-    user_pages.register(app, dash.users, dash.audit, gate, form_of, page, lambda: _now_ms(dash))
+    user_pages.register(app, dash.users, dash.audit, gate, gate_async, form_of, page, lambda: _now_ms(dash))
 
     # -- machine endpoints -------------------------------------------------------------
     @app.get("/healthz")

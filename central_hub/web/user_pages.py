@@ -20,12 +20,14 @@ from central_hub.audit import AuditLog
 from central_hub.users import Permission, Role, Session, UserError, Users
 
 Gate = Callable[[Request, Permission], Session]
+AsyncGate = Callable[[Request, Permission], Awaitable[Session]]
 FormOf = Callable[[Request, Session], Awaitable[dict[str, str]]]
 Page = Callable[..., Response]
 
 
-def register(app: FastAPI, users: Users, audit: AuditLog, gate: Gate, form_of: FormOf, page: Page,
-             now_ms: Callable[[], int]) -> None:
+def register(app: FastAPI, users: Users, audit: AuditLog, gate: Gate, gate_async: AsyncGate, form_of: FormOf,
+             page: Page, now_ms: Callable[[], int]) -> None:
+    """`gate` for the pages (run in the thread pool), `gate_async` for the coroutines (off the event loop)."""
     def users_page(request: Request, session: Session, status: int = 200, problem: str | None = None) -> Response:
         return page(request, "users.html", session, status=status, users=users.all(), roles=[r.value for r in Role],
                     flash=request.query_params.get("flash"), flash_name=request.query_params.get("name", ""),
@@ -37,7 +39,7 @@ def register(app: FastAPI, users: Users, audit: AuditLog, gate: Gate, form_of: F
 
     async def change(request: Request, act: Callable[[Session, dict[str, str]], tuple[str, str]]) -> Response:
         """Run `act` (which returns the message key and the user name for it) or show why it was refused."""
-        session = gate(request, Permission.MANAGE_USERS)
+        session = await gate_async(request, Permission.MANAGE_USERS)
         form = await form_of(request, session)
         try:
             flash, name = await asyncio.to_thread(act, session, form)
