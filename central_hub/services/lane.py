@@ -25,6 +25,7 @@ from central_hub.services.privacy import Privacy, county_key
 from central_hub.services.registrations import IntakeLoop, RegistrationIntake
 from central_hub.services.responder import Inbound, Outbound, Responder
 from central_hub.services.settings import load_settings
+from central_hub.services.voids import VoidIntake
 from central_hub.stats import IngestStats
 from central_hub.store import open_store
 
@@ -50,6 +51,7 @@ class RpcLane:
         self._stopping = threading.Event()
         self._settler: threading.Thread | None = None
         self._intake: IntakeLoop | None = None
+        self._voids: VoidIntake | None = None
 
     def start(self) -> None:
         """Open the services database and seed the timetable (raises HubError if it cannot)."""
@@ -63,6 +65,7 @@ class RpcLane:
         self._intake = IntakeLoop(RegistrationIntake(open_store(self.config.db_url), db, cipher, dispatcher.patients,
                                                      dispatcher.records))
         self._intake.start()  # registrations a kiosk queued while the hub was down
+        self._voids = VoidIntake(open_store(self.config.db_url), db, cipher, dispatcher.payments)
         added = dispatcher.schedule.seed()
         log.info("services ready (%d new clinic slots; acquirer %s)", added,
                  f"{settings.gateway.host}:{settings.gateway.port}" if settings.gateway else "not configured")
@@ -72,9 +75,12 @@ class RpcLane:
         self._settler.start()
 
     def _settle_loop(self, dispatcher: Dispatcher) -> None:
-        """Payments whose outcome is unknown are reversed in the background until the acquirer confirms."""
+        """Payments whose outcome is unknown are reversed in the background until the acquirer confirms,
+        and so are approvals a kiosk never saw (its payment-void/1 records)."""
         while not self._stopping.wait(SETTLE_EVERY_S):
             try:
+                if self._voids is not None:
+                    self._voids.step()
                 settled = dispatcher.payments.settle_unknown()
                 if settled:
                     log.info("reversed %d payment(s) whose outcome was unknown", settled)
@@ -123,6 +129,8 @@ class RpcLane:
             self._settler.join(5)
         if self._intake is not None:
             self._intake.stop()
+        if self._voids is not None:
+            self._voids.store.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self._db is not None:
