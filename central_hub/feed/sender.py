@@ -30,7 +30,7 @@ from central_hub.feed.bundle import merge_bundles
 from central_hub.feed.county import Answer, CountyClient, Verdict
 from central_hub.feed.mapping import EPISODE, MappingError, Skip, Source, to_bundle
 from central_hub.feed.outbox import DEAD, PENDING, SENT, SKIPPED, OutboxRow, Result
-from central_hub.feed.validate import InvalidResource, validate_bundle
+from central_hub.feed.validate import InvalidResource, resource_count, validate_bundle
 from central_hub.store.base import Store
 from central_hub.store.model import record_aad
 
@@ -174,7 +174,7 @@ class FeedSender:
             body = self.cipher.open(*row.sealed[:2], row.sealed[2], payload_aad(row.device_id, row.msg_id))
         except DataKeyError as exc:
             return Result(row.id, DEAD, attempts, error=f"kept Bundle does not open: {exc}")
-        return _Ready(row, attempts, body, len(json.loads(body).get("entry", [])), None)
+        return _Ready(row, attempts, body, resource_count(json.loads(body)), None)
 
     def _conclude(self, ready: _Ready, future: Future[Answer], meta: dict[str, str]) -> Result:
         return self._result(ready, future.result(), meta)

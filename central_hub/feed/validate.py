@@ -58,6 +58,12 @@ def validate_resource(resource: dict[str, Any]) -> None:
         raise InvalidResource(f"{kind}.status: not in the required value set")
 
 
+def resource_count(bundle: dict[str, Any]) -> int:
+    """The resources a Bundle sends: its entries but the patches (a patch sets part of a resource
+    another entry of the Bundle also carries), so resources/s counts what the county keeps."""
+    return sum(1 for e in bundle.get("entry") or [] if (e.get("request") or {}).get("method") != "PATCH")
+
+
 def validate_bundle(bundle: dict[str, Any]) -> int:
     """Check each entry's resource, then the Bundle itself; returns the number of resources."""
     entries = bundle.get("entry") or []
@@ -73,7 +79,7 @@ def validate_bundle(bundle: dict[str, Any]) -> int:
                                                              for e in entries]})
     except ValidationError as exc:
         raise InvalidResource(f"Bundle: {_where(exc)}") from None
-    return len(entries)
+    return resource_count(bundle)
 
 
 def _where(exc: ValidationError) -> str:
