@@ -548,7 +548,7 @@ class KioskPresenter:
         def work() -> payflow.Paid:
             return payflow.pay(self.services, pad, self.devices.receipt, self.session, self.settings.pin_keys,
                                self.settings.terminal_id, attempt=attempt, on_digits=on_digits, aborted=aborted,
-                               queue=self.queue)
+                               queue=self.queue, waiting=self.timer.touch)
         self._work(work, lambda paid: self._paid(paid, card_pulled.is_set(), session))
 
     def _paid(self, paid: payflow.Paid, card_pulled: bool, session: Session) -> None:

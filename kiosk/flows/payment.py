@@ -64,9 +64,11 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
         keys: PinKeys, terminal_id: str, *, attempt: int = 1, on_digits: Callable[[int], None] = lambda n: None,
         aborted: Callable[[], bool] = lambda: False, queue: RecordQueue | None = None,
         confirm_within_s: float = CONFIRM_WITHIN_S, retry_pause_s: float = RETRY_PAUSE_S,
-        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Paid:
+        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+        waiting: Callable[[], None] = lambda: None) -> Paid:
     """One attempt: PIN on the pad, then the hub. `attempt` counts wrong PINs already tried + 1;
-    `queue` is the outbox the void of an unanswered payment goes to."""
+    `queue` is the outbox the void of an unanswered payment goes to; `waiting` is called before each
+    retry (the app holds off its idle wipe: she must hear how it ended)."""
     booking, card = session.booking, session.bank_card
     if booking is None or card is None:
         raise ValueError("pay needs a held booking and a card read")
@@ -95,6 +97,7 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
             if tries > HUB_RETRIES and clock() >= deadline:
                 break
             log.warning("payment: hub did not answer; retrying with the same idempotency key")
+            waiting()
             sleep(retry_pause_s)
         except HospitalError as exc:
             return Paid("not-charged", Notice("hub_refused", {"reason": exc.message}))

@@ -81,8 +81,11 @@ def test_hub_silent_for_the_whole_window_keeps_asking_then_queues_a_void(pad: Pa
     hospital = LosingAnswers()
     hospital.lose = 10_000  # approved at the first call, every answer lost
     session, clock, outbox = booked(hospital), Clock(), Outbox(tmp_path / "outbox.sqlite")
+    waits: list[float] = []
     paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
-               queue=outbox, confirm_within_s=30.0, retry_pause_s=2.0, clock=clock, sleep=clock.sleep)
+               queue=outbox, confirm_within_s=30.0, retry_pause_s=2.0, clock=clock, sleep=clock.sleep,
+               waiting=lambda: waits.append(clock.t))
+    assert len(waits) == 15  # the app's idle timer is held off before every retry
     assert clock.t >= 30.0 and hospital.calls.count("pay") == 16  # asked every 2 s for 30 s, then once more
     assert len(set(hospital.pay_keys)) == 1 and len(hospital.payments) == 1
     assert paid.outcome == "unconfirmed" and paid.notice.code == "payment_unconfirmed"
