@@ -20,6 +20,7 @@ ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 CARD_NO_RE = re.compile(r"^[0-9A-Z]{4,20}$")
 SEX_CODES = frozenset({"0", "1", "2", "9"})
 OUTPATIENT_PREFIX = "MZ"
+MEDICAL_CARD_PREFIX = "8800"  # digits only: the kiosk's keypad types 8..20 digits
 MAX_TEXT = 100
 IDENTITY_FIELDS = ("name", "sex", "birth_date")  # read from the ID card's chip: a difference is worth a look
 
@@ -129,13 +130,17 @@ class PatientIndex:
         index = self.privacy.blind_index("id", id_number)
         county = self.privacy.county_index(id_number)
         with self.db.write():
-            found = self.db.execute("SELECT patient_id, key_id, nonce, body, county_index FROM svc_patients"
+            found = self.db.execute("SELECT patient_id, key_id, nonce, body, county_index, medical_card_no"
+                                    " FROM svc_patients"
                                     f" WHERE id_index = ?{self.db.lock_suffix}", (index,)).fetchone()
             if found:
                 patient_id = found[0]
                 if found[4] is None and county is not None:
                     self.db.execute("UPDATE svc_patients SET county_index = ? WHERE patient_id = ?",
                                     (county, patient_id))
+                if found[5] is None:  # entered before the hub issued card numbers
+                    self.db.execute("UPDATE svc_patients SET medical_card_no = ? WHERE patient_id = ?",
+                                    (self._new_card_no(), patient_id))
                 known = self.privacy.open(f"patient/{patient_id}", found[1], found[2], found[3])
                 differ = [k for k in IDENTITY_FIELDS if known.get(k) != person[k]]
                 return patient_id, "conflict" if differ else "matched", differ
@@ -143,7 +148,11 @@ class PatientIndex:
             outpatient_no = f"{OUTPATIENT_PREFIX}{self.db.next_number('outpatient'):08d}"
             key_id, nonce, sealed = self.privacy.seal(f"patient/{patient_id}", person)
             self.db.execute("INSERT INTO svc_patients (patient_id, id_index, outpatient_no, medical_card_no,"
-                            " key_id, nonce, body, created_ms, county_index) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)",
-                            (patient_id, index, outpatient_no, key_id, nonce, sealed, int(self.clock() * 1000),
-                             county))
+                            " key_id, nonce, body, created_ms, county_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (patient_id, index, outpatient_no, self._new_card_no(), key_id, nonce, sealed,
+                             int(self.clock() * 1000), county))
         return patient_id, "new", []
+
+    def _new_card_no(self) -> str:
+        """The hospital's medical-card number (就诊卡号), issued at registration (inside the caller's write)."""
+        return f"{MEDICAL_CARD_PREFIX}{self.db.next_number('medical_card'):08d}"

@@ -20,6 +20,26 @@ def test_register_then_find_by_id_number_and_outpatient_number(dispatcher: Dispa
     assert again["patient_id"] == p["patient_id"]
 
 
+def test_registration_issues_a_medical_card_number_she_can_be_found_by(dispatcher: Dispatcher,
+                                                                         services_db: ServicesDb) -> None:
+    p = call(dispatcher, "patient.register", NEW, "idem-0101")
+    card = p["medical_card_no"]
+    assert isinstance(card, str) and card.isdigit() and 8 <= len(card) <= 20  # what the kiosk's keypad types
+    assert call(dispatcher, "patient.find", {"medical_card_no": card})["patient_id"] == p["patient_id"]
+    other = call(dispatcher, "patient.register", {**NEW, "id_number": "110105194912310038", "name": "李测试"},
+                 "idem-0102")
+    assert other["medical_card_no"] != card  # one card number per patient
+    assert call(dispatcher, "patient.find", {"medical_card_no": other["medical_card_no"]})["patient_id"] == \
+        other["patient_id"]
+    assert call(dispatcher, "patient.register", NEW, "idem-0103")["medical_card_no"] == card  # kept, not reissued
+    # a patient entered before card numbers were issued gets one when she registers again
+    with services_db.write():
+        services_db.execute("UPDATE svc_patients SET medical_card_no = NULL WHERE patient_id = ?", (p["patient_id"],))
+    issued = call(dispatcher, "patient.register", NEW, "idem-0104")["medical_card_no"]
+    assert issued and issued not in (card, other["medical_card_no"])
+    assert call(dispatcher, "patient.find", {"medical_card_no": issued})["patient_id"] == p["patient_id"]
+
+
 def test_bad_id_numbers_and_ambiguous_lookups_are_refused(dispatcher: Dispatcher) -> None:
     assert refusal(dispatcher, "patient.register", {**NEW, "id_number": ID[:-1] + "1"}, "idem-0003") == "bad-id-number"
     assert refusal(dispatcher, "patient.register", {**NEW, "sex": "x"}, "idem-0004") == "bad-request"
