@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the bundle to STICK/mch/bundles/<id>/ with a manifest; with no --csr, use "
                         "STICK/mch/requests/<id>.csr.pem if the device left one (mch-kiosk enroll-request)")
     p.add_argument("--days", type=int, default=pki.DEVICE_VALIDITY.days, help="certificate validity")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("issue-hub", allow_abbrev=False,
                        help="issue another hub identity (hub-<n>)")
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _site_args(p)
     p.add_argument("device_id", help="a device id, or a hub identity")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation on a terminal")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("handover", allow_abbrev=False,
                        help="copy a bundle made in the site to the device's medium, then delete its keys here")
@@ -155,23 +157,35 @@ def run(args: argparse.Namespace) -> None:
                              bundle_dir=usb.bundle_dir(args.usb, args.device_id) if args.usb else args.bundle)
         if args.usb:
             usb.write_manifest(result.bundle)
-        print(f"enrolled {result.device_id} ({result.entry.kind}), serial {result.entry.cert_serial}, "
-              f"expires {result.entry.not_after:%Y-%m-%d}; bundle {result.bundle}", file=out)
+        if args.json:
+            print(json.dumps({"device_id": result.device_id, "kind": result.entry.kind.value,
+                              "cert_serial": result.entry.cert_serial, "cert_expires": result.entry.not_after.isoformat(),
+                              "bundle": str(result.bundle)}), file=out)
+        else:
+            print(f"enrolled {result.device_id} ({result.entry.kind}), serial {result.entry.cert_serial}, "
+                  f"expires {result.entry.not_after:%Y-%m-%d}; bundle {result.bundle}", file=out)
     elif args.command == "issue-hub":
         ident = _open(args).issue_hub_identity(args.hub_id)
         print(f"hub identity {ident.hub_id}: {ident.cert}; reload the broker (mch-broker reload) to give it its ACL", file=out)
     elif args.command == "revoke" and HUB_ID_RE.match(args.device_id):
         cli_inspect.confirm_destructive(args, f"Revoke hub identity {args.device_id}?")
         _open(args).revoke_hub_identity(args.device_id)
-        print(f"revoked hub identity {args.device_id}; reload the broker (mch-broker reload) so it reads "
-              "the new CRL and ACL", file=out)
+        if args.json:
+            print(json.dumps({"revoked": args.device_id, "kind": "hub"}), file=out)
+        else:
+            print(f"revoked hub identity {args.device_id}; reload the broker (mch-broker reload) so it reads "
+                  "the new CRL and ACL", file=out)
     elif args.command == "revoke":
         Site.open(args.site).device(args.device_id)
         cli_inspect.confirm_destructive(args, f"Revoke {args.device_id}? The broker refuses it after reload and "
                                               "its id is never enrolled again.")
         entry = _open(args).revoke(args.device_id)
-        print(f"revoked {entry.device_id} (serial {entry.cert_serial}); reload the broker "
-              "(mch-broker reload) so it reads the new CRL", file=out)
+        if args.json:
+            print(json.dumps({"revoked": entry.device_id, "kind": entry.kind.value, "cert_serial": entry.cert_serial}),
+                  file=out)
+        else:
+            print(f"revoked {entry.device_id} (serial {entry.cert_serial}); reload the broker "
+                  "(mch-broker reload) so it reads the new CRL", file=out)
     elif args.command == "handover":
         removed = Site.open(args.site).hand_over(args.device_id, args.to)
         print(f"{args.device_id}: bundle copied to {args.to}; removed from the site: {', '.join(removed)}", file=out)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioning import pki, renew, rotate, views
+from provisioning.cli_inspect import confirm_destructive
 from provisioning.errors import ProvisioningError
 from provisioning.files import read_bytes, write_public
 from provisioning.site import Site
@@ -36,6 +37,7 @@ def add_renew_parser(sub: Any, site_args: Any) -> None:
     p.add_argument("--hub-id", help="only this hub view's queue (default: every hub's; any worker may take a request)")
     p.add_argument("--force", action="store_true",
                    help="with --finish: revoke even though the hub has not noted the device's switch")
+    p.add_argument("--yes", action="store_true", help="with --finish --force: do not ask on a terminal")
     add_rotate_parser(sub, site_args)
     add_crl_url_parser(sub, site_args)
 
@@ -104,6 +106,9 @@ def run_renew(args: argparse.Namespace, site: Site) -> str:
     if args.finish:
         if args.csr or args.out:
             raise ProvisioningError("--finish takes no --csr/--out")
+        if args.force:
+            confirm_destructive(args, f"Revoke the old certificate of {args.device_id} although the hub has not "
+                                      "seen it switch? If it has not, it is refused at the next broker reload.")
         serial = renew.finish(site, args.device_id, force=args.force)
         return (f"{args.device_id}: old certificate {serial} is on the CRL; copy deploy/broker and run "
                 "mch-broker reload")

@@ -40,9 +40,13 @@ def test_inspect_follows_a_device_from_enrolment_to_revocation(tmp_path: Path) -
 
 
 def _revoke_on_terminal(site: Path, typed: str) -> tuple[int, bytes]:
+    return _on_terminal(["revoke", "--site", str(site), "kiosk-001"], typed)
+
+
+def _on_terminal(argv: list[str], typed: str) -> tuple[int, bytes]:
     controller, terminal = pty.openpty()
     env = {**os.environ, "MCH_CA_PASSPHRASE": PASS}
-    proc = subprocess.Popen([CLI, "revoke", "--site", str(site), "kiosk-001"], stdin=terminal, stdout=terminal,
+    proc = subprocess.Popen([CLI, *argv], stdin=terminal, stdout=terminal,
                             stderr=terminal, env=env, start_new_session=True)
     os.close(terminal)
     seen = b""
@@ -64,6 +68,30 @@ def _revoke_on_terminal(site: Path, typed: str) -> tuple[int, bytes]:
             proc.kill()
             proc.wait(timeout=TIMEOUT_S)
     return code, seen
+
+
+def test_forced_renew_finish_asks_on_a_terminal(tmp_path: Path) -> None:
+    """`renew --finish --force` revokes a certificate the hub has not seen replaced: typed confirmation."""
+    site = make_dev_site(tmp_path / "site", ["kiosk-001"]).path
+    serial = load_entry(site, "kiosk-001").cert_serial
+    code, seen = _on_terminal(["renew", "--site", str(site), "kiosk-001", "--finish", "--force"], "kiosk-002")
+    assert code == EXIT_ERROR and b"has not seen it switch?" in seen and b"not confirmed" in seen
+    assert load_entry(site, "kiosk-001").cert_serial == serial
+    assert load_entry(site, "kiosk-001").status is DeviceStatus.ACTIVE
+
+
+def test_enroll_and_revoke_answer_in_json(tmp_path: Path) -> None:
+    site = make_dev_site(tmp_path / "site", []).path
+    enrolled = run("enroll", "--site", site, "kiosk-007", "--kind", "kiosk", "--json", env_passphrase=PASS)
+    assert enrolled.returncode == EXIT_OK, enrolled.stderr
+    entry = load_entry(site, "kiosk-007")
+    assert json.loads(enrolled.stdout) == {"device_id": "kiosk-007", "kind": "kiosk", "cert_serial": entry.cert_serial,
+                                           "cert_expires": entry.not_after.isoformat(),
+                                           "bundle": str(site / "bundles" / "kiosk-007")}
+    revoked = run("revoke", "--site", site, "kiosk-007", "--yes", "--json", env_passphrase=PASS)
+    assert revoked.returncode == EXIT_OK, revoked.stderr
+    assert json.loads(revoked.stdout) == {"revoked": "kiosk-007", "kind": "kiosk", "cert_serial": entry.cert_serial}
+    assert load_entry(site, "kiosk-007").status is DeviceStatus.REVOKED
 
 
 def test_revoke_asks_on_a_terminal(tmp_path: Path) -> None:
