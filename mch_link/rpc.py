@@ -98,12 +98,6 @@ class Request:
     args: dict[str, Any]
     epoch: bytes = b""  # the device's boot epoch: request counters are fresh per (device, epoch)
 
-    @property
-    def window_key(self) -> str:
-        """What the hub's request replay window is kept under: a restored outbox (counters from an
-        old mark again) comes with a new epoch, so its requests are answered, not taken for replays."""
-        return f"{self.device_id}/{self.epoch.hex()}" if self.epoch else self.device_id
-
 
 @dataclass(frozen=True)
 class Response:
