@@ -41,10 +41,17 @@ def registration_body(patient: NewPatient, form: PregnancyForm | None, idempoten
 
 def queue_registration(queue: RecordQueue, body: dict[str, Any]) -> bool:
     """Commit a registration to the outbox; False (and logged) when the outbox refuses it."""
+    return _commit(queue, KIND_REGISTRATION, SCHEMA_REGISTRATION, body, "registration")
+
+
+def _commit(queue: RecordQueue | None, kind: str, schema: str, body: dict[str, Any], what: str) -> bool:
+    if queue is None:
+        log.error("%s could not be queued: no outbox", what)
+        return False
     try:
-        queue.add(KIND_REGISTRATION, SCHEMA_REGISTRATION, body)
+        queue.add(kind, schema, body)
     except (LinkError, OSError) as exc:
-        log.error("registration could not be queued: %s", type(exc).__name__)
+        log.error("%s could not be queued: %s", what, type(exc).__name__)
         return False
     return True
 
@@ -57,12 +64,4 @@ def void_body(idempotency_key: str, booking_id: str, amount_fen: int, terminal_i
 
 def queue_void(queue: RecordQueue | None, body: dict[str, Any]) -> bool:
     """Commit a payment void to the outbox; False (and logged) when there is none or it refuses it."""
-    if queue is None:
-        log.error("payment void could not be queued: no outbox")
-        return False
-    try:
-        queue.add(KIND_PAYMENT_VOID, SCHEMA_PAYMENT_VOID, body)
-    except (LinkError, OSError) as exc:
-        log.error("payment void could not be queued: %s", type(exc).__name__)
-        return False
-    return True
+    return _commit(queue, KIND_PAYMENT_VOID, SCHEMA_PAYMENT_VOID, body, "payment void")

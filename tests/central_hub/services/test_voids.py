@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cbor2
@@ -17,23 +16,15 @@ from central_hub.datakey import DataCipher
 from central_hub.services import voids as vd
 from central_hub.services.db import ServicesDb
 from central_hub.services.dispatcher import Dispatcher
-from central_hub.services.gateway import AcquirerGateway, GatewayConfig
 from central_hub.store import Store, open_store
 from central_hub.store.model import record_aad, record_digest
-from tests.acquirer_simulator.support import (
-    CARDS,
-    MAC_KEY,
-    TERMINAL,
-    Acquirer,
-    pin_block,
-    run_acquirer,
-    terminal_mac,
-)
+from tests.acquirer_simulator.support import CARDS, TERMINAL, Acquirer
 from tests.central_hub.services.conftest import DEVICE, Clock, call, make_dispatcher
+from tests.central_hub.services.test_payments import _gateway, _held_booking, _pay_args
+from tests.central_hub.services.test_payments import acquirer as acquirer  # the simulator fixture, shared
 
 pytestmark = pytest.mark.integration
 
-NEW = {"id_number": "11010519491231002X", "name": "王测试", "sex": "2", "birth_date": "1949-12-31"}
 KEY = "7" * 32  # the idempotency key of the payment.pay whose answer was lost
 
 
@@ -57,31 +48,17 @@ class Hub:
 
 
 @pytest.fixture
-def acquirer(tmp_path: Path) -> Iterator[Acquirer]:
-    with run_acquirer(tmp_path / "acq", late_s=2.5) as a:
-        yield a
-
-
-@pytest.fixture
 def hub(hub_db_url: str, clock: Clock, acquirer: Acquirer) -> Iterator[Hub]:
     store, db, cipher = open_store(hub_db_url), ServicesDb(hub_db_url), DataCipher.generate()
-    gateway = AcquirerGateway(GatewayConfig(acquirer.host, acquirer.port, MAC_KEY, connect_timeout_s=1.0,
-                                            answer_timeout_s=1.0, reversal_timeout_s=1.0, reversal_attempts=2))
-    d = make_dispatcher(db, clock, gateway)
+    d = make_dispatcher(db, clock, _gateway(acquirer.host, acquirer.port))
     yield Hub(store, db, cipher, d, vd.VoidIntake(store, db, cipher, d.payments, clock), clock)
     db.close()
     store.close()
 
 
-def paid_booking(d: Dispatcher, key: str = KEY, n: int = 0) -> dict[str, Any]:
-    pid = call(d, "patient.register", NEW, f"idem-reg-{n:04d}")["patient_id"]
-    slot = call(d, "schedule.free_slots", {"visit_code": "ANC2"})[n]
-    booking = call(d, "booking.hold", {"patient_id": pid, "slot_id": slot["slot_id"]}, f"idem-hold-{n:04d}")
-    block = pin_block(CARDS["approve"], "246810").hex().upper()
-    args = {"booking_id": booking["booking_id"], "amount_fen": booking["fee_fen"], "pan": CARDS["approve"],
-            "pan_sequence": "1", "card_expiry": "2030-12-31", "pin_block": block, "terminal_id": TERMINAL,
-            "terminal_mac": terminal_mac("000000", booking["fee_fen"], CARDS["approve"], "3012", block)}
-    assert call(d, "payment.pay", args, key)["outcome"] == "approved"  # ... and the answer is lost
+def paid_booking(d: Dispatcher, key: str = KEY) -> dict[str, Any]:
+    booking = _held_booking(d)
+    assert call(d, "payment.pay", _pay_args(booking, "approve"), key)["outcome"] == "approved"  # answer lost
     return booking
 
 

@@ -5,19 +5,17 @@ simulator, real outbox (SQLite), a fake hospital whose answers are dropped on th
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
 from kiosk.flows.payment import pay
-from kiosk.flows.session import Session
 from kiosk.hospital.api import HospitalUnavailable, PaymentRequest, PaymentResult
-from kiosk.idcard.synthetic import synthetic_identity
 from mch_link import schemas
 from mch_link.outbox import Outbox
 from tests.kiosk.fake_hospital import FakeHospital
-from tests.kiosk.flows.conftest import Pad, PressingPad, Printer, card_data
+from tests.kiosk.flows.conftest import Pad, PressingPad, Printer
+from tests.kiosk.flows.test_payment import booked
 
 pytestmark = pytest.mark.integration  # drivers on their pty simulators
 
@@ -47,16 +45,6 @@ class Clock:
 
     def sleep(self, s: float) -> None:
         self.t += s
-
-
-def booked(hospital: FakeHospital) -> Session:
-    session = Session()
-    session.identity = synthetic_identity(random.Random(11))
-    session.patient = hospital.add_patient(session.identity.id_number, session.identity.name,
-                                           session.identity.birth_date)
-    session.booking = hospital.hold_slot(session.patient.patient_id, "S109", idempotency_key="k1")
-    session.bank_card = card_data("no-id")
-    return session
 
 
 def queued(outbox: Outbox) -> list[tuple[str, str, dict[str, object]]]:
