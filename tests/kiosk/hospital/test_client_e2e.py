@@ -22,6 +22,8 @@ from kiosk.hospital.api import (
     PaymentRequest,
     PregnancyForm,
 )
+from kiosk.flows.identify import identify_by_number
+from kiosk.flows.session import Session
 from kiosk.hospital.client import HubHospitalClient
 from mch_link.device import DeviceLink
 from mqtt_broker_config.launcher import BrokerProcess
@@ -91,6 +93,10 @@ def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: A
     patient = client.register_patient(NEW, idempotency_key=_key(1))
     assert patient.masked_id_number == "110105********0029" and patient.name == "张测试"
     assert client.find_patient(outpatient_no=patient.outpatient_no) == patient
+    # the numbers the hub issues are ones she can type on the kiosk's keypad, and they find her
+    for kind, number in (("outpatient", patient.outpatient_no), ("medical_card", patient.medical_card_no)):
+        found = identify_by_number(client, Session(), kind, str(number))
+        assert found.status == "found" and found.patient == patient, (kind, number, found)
     today = dt.date.today()
     record = client.create_pregnancy_record(PregnancyForm(patient.patient_id, today - dt.timedelta(days=120), 158.0,
                                                           52.0, 2, 1, {"2.2": True}), idempotency_key=_key(2))
