@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.bankcard.card_data import mask_pan
+from kiosk.flows.identify import identify_by_number
+from kiosk.flows.session import Session
 from kiosk.hospital.api import (
     CardholderCheck,
     HospitalError,
@@ -22,8 +24,6 @@ from kiosk.hospital.api import (
     PaymentRequest,
     PregnancyForm,
 )
-from kiosk.flows.identify import identify_by_number
-from kiosk.flows.session import Session
 from kiosk.hospital.client import HubHospitalClient
 from mch_link.device import DeviceLink
 from mqtt_broker_config.launcher import BrokerProcess
