@@ -226,6 +226,10 @@ Ctrl-C stops everything.
     except KeyboardInterrupt:
         return 0
     finally:
+        # The children run in their own sessions: only this cleanup stops them, so a second Ctrl-C
+        # or a SIGTERM from make must not cut it short and leave a broker or a screen behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in procs.values():
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
