@@ -5,7 +5,6 @@ through the real broker and hub; a fault that clears is cleared there too."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from kiosk.serial_transport import open_port
 from mch_link.device import DeviceLink
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
+from tests.central_hub.test_commands_e2e import wait_for
 from tests.kiosk.bankcard.conftest import VIRTUAL_READER, start_pcscd
 from tests.support.hub import HubFactory
 
@@ -38,7 +38,6 @@ OUT_OF_PAPER = PrinterStatus(online=True, cover_open=False, paper=PaperLevel.OUT
                              unrecoverable_error=False)
 READY = PrinterStatus(online=True, cover_open=False, paper=PaperLevel.OK, cutter_error=False,
                       unrecoverable_error=False)
-WAIT_S = 20.0
 
 
 @dataclass
@@ -102,16 +101,6 @@ def test_a_locked_pad_and_a_reader_gone_from_pcscd(rig: Rig) -> None:
     assert not health.available("pay") and not health.available("sign") and health.available("book")
 
 
-def _wait(check: Any) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    return check()
-
-
 def test_the_hubs_fleet_state_shows_the_kiosks_device_faults(rig: Rig, site: Site, enroll_device: Any,
                                                              broker: BrokerProcess, hub_factory: HubFactory,
                                                              tmp_path: Path) -> None:
@@ -128,17 +117,17 @@ def test_the_hubs_fleet_state_shows_the_kiosks_device_faults(rig: Rig, site: Sit
             row = next((r for r in store.fleet_rows() if r.device_id == "kiosk-faults"), None)
             return {f["code"]: f for f in faults_of(row)}
 
-        assert _wait(lambda: any(r.device_id == "kiosk-faults" and r.online for r in store.fleet_rows()))
+        assert wait_for(lambda: any(r.device_id == "kiosk-faults" and r.online for r in store.fleet_rows()))
         rig.printer_sim.status = OUT_OF_PAPER
         rig.pad_sim.device.tamper()
         apply(health, probe(rig.devices))
-        shown = _wait(lambda: (lambda f: f if {"paper-out", "pinpad-tamper"} <= set(f) else None)(fleet_faults()))
+        shown = wait_for(lambda: (lambda f: f if {"paper-out", "pinpad-tamper"} <= set(f) else None)(fleet_faults()))
         assert shown, fleet_faults()
         assert shown["paper-out"]["severity"] == "critical" and "paper out" in shown["paper-out"]["detail"]
         assert shown["pinpad-tamper"]["severity"] == "critical" and shown["pinpad-tamper"]["since_ms"] > 0
         rig.printer_sim.status = READY
         apply(health, probe(rig.devices))
-        assert _wait(lambda: "paper-out" not in fleet_faults()), fleet_faults()
+        assert wait_for(lambda: "paper-out" not in fleet_faults()), fleet_faults()
         assert "pinpad-tamper" in fleet_faults()
         events = [r[0] for r in store.read("SELECT event FROM fleet_events WHERE device_id = 'kiosk-faults'")]
         assert events.count("fault-raised") >= 2 and "fault-cleared" in events
