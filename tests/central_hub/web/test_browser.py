@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import ssl
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +85,9 @@ def publish_garbage(bundle: Path, broker: BrokerProcess) -> None:
     client.tls_set(ca_certs=str(tls.ca), certfile=str(tls.cert), keyfile=str(tls.key), tls_version=ssl.PROTOCOL_TLS_CLIENT)
     client.connect(broker.host, broker.port)
     client.loop_start()
+    deadline = time.monotonic() + 10  # publish only once the CONNACK is in (paho refuses before it)
+    while not client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
     client.publish("mch/v1/kiosk-001/rec", b"\xa1 not an envelope", qos=1).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()

@@ -50,9 +50,12 @@ def test_a_shift_on_the_ward(site, enroll_device, broker, hub_factory: HubFactor
     try:
         assert wait_for(lambda: nurse.refresh().hub.state == "connected", 30)
 
-        # admit the woman on bed-02: the unidentified trace becomes hers, nothing cut
-        first = nurse.refresh().page
-        assert {t.bed_id: t.state for t in first.tiles}["bed-02"] == STATE_UNIDENTIFIED
+        # admit the woman on bed-02: the unidentified trace becomes hers, nothing cut (a monitor
+        # reads as offline until its reader has connected, just after the station starts)
+        def bed_02_state() -> str:
+            return {t.bed_id: t.state for t in nurse.refresh().page.tiles}["bed-02"]
+
+        assert wait_for(lambda: bed_02_state() == STATE_UNIDENTIFIED, 30), bed_02_state()
         nurse.nurse_id = "N0042"
         before = ward.station.book.current("bed-02")
         ep2 = nurse.admission.admit("bed-02", "H30002", "冯雪", "39+2", nurse.nurse_id)
