@@ -34,6 +34,18 @@ def _station(tmp_path: Path, beds: tuple[str, ...] = ("bed-01", "bed-02")) -> St
                    Publisher(FakeLink()), alarm_policy=LowFhrPolicy(), clock=lambda: T0)
 
 
+def _print_fails(watch: PrinterWatch, tmp_path: Path) -> None:
+    """A one-page PDF sent through the watch to a printer that cannot take it: the job fails."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    pdf = tmp_path / "r.pdf"
+    page = Canvas(str(pdf))
+    page.drawString(100, 700, "CTG report (test)")
+    page.save()
+    with pytest.raises(PrintError):
+        watch.print_pdf(pdf, "CTG test")
+
+
 def _state_ok(faults: list[dict[str, Any]], alarms: dict[str, Any]) -> None:
     schemas.validate("state/1", {"event": "heartbeat", "bdseq": 0, "seq": 1, "faults": faults, "alarms": alarms})
 
@@ -100,14 +112,7 @@ def test_a_report_that_cups_cannot_print_is_a_printer_fault(cupsd: str, tmp_path
         st = _station(tmp_path)
         watch = PrinterWatch(CupsPrinter(sim.queue, cupsd, timeout_s=5), lambda: T0)
         health = StationHealth(st, st.archive.path, printer=watch, disk_usage=lambda _p: DiskUsage(1, 0, 10**12))
-        from reportlab.pdfgen.canvas import Canvas
-
-        pdf = tmp_path / "r.pdf"
-        page = Canvas(str(pdf))
-        page.drawString(100, 700, "CTG report (test)")
-        page.save()
-        with pytest.raises(PrintError):
-            watch.print_pdf(pdf, "CTG test")
+        _print_fails(watch, tmp_path)
         fault = next(f for f in health.faults() if f["code"] == "printer-fault")
         assert fault["detail"].startswith(f"{sim.queue}: printer {sim.queue}")
         st.archive.close()
@@ -163,8 +168,6 @@ def test_the_hubs_fleet_state_shows_the_stations_faults(site, enroll_device, bro
 def test_a_report_that_did_not_print_shows_in_the_fleet_state(site, enroll_device, broker, hub_factory,  # noqa: ANN001
                                                                cupsd: str, tmp_path: Path) -> None:  # noqa: F811
     """The station's link reports the printer fault to the hub: CUPS job on a printer that is off."""
-    from reportlab.pdfgen.canvas import Canvas
-
     from kiosk.a4printer.simulator import SimulatedA4Printer
     from mch_link.device import DeviceLink
 
@@ -186,12 +189,7 @@ def test_a_report_that_did_not_print_shows_in_the_fleet_state(site, enroll_devic
 
         assert wait_for(lambda: codes() == ["monitor-disconnected"], 60), codes()
         sim.power_off()
-        pdf = tmp_path / "r.pdf"
-        page = Canvas(str(pdf))
-        page.drawString(100, 700, "CTG report (test)")
-        page.save()
-        with pytest.raises(PrintError):
-            watch.print_pdf(pdf, "CTG test")
+        _print_fails(watch, tmp_path)
         assert wait_for(lambda: codes() == ["monitor-disconnected", "printer-fault"], 60), codes()
     finally:
         link.stop()

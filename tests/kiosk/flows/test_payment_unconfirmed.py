@@ -13,6 +13,7 @@ from kiosk.flows.payment import pay
 from kiosk.hospital.api import HospitalUnavailable, PaymentRequest, PaymentResult
 from mch_link import schemas
 from mch_link.outbox import Outbox
+from tests.kiosk.a4printer.test_follow import FakeClock
 from tests.kiosk.fake_hospital import FakeHospital
 from tests.kiosk.flows.conftest import Pad, PressingPad, Printer
 from tests.kiosk.flows.test_payment import booked
@@ -36,17 +37,6 @@ class LosingAnswers(FakeHospital):
         return result
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, s: float) -> None:
-        self.t += s
-
-
 def queued(outbox: Outbox) -> list[tuple[str, str, dict[str, object]]]:
     return [(r.kind, r.schema, r.body) for r in outbox.pending()]
 
@@ -55,7 +45,7 @@ def test_approved_answer_lost_four_times_is_asked_again_and_she_is_told_paid_onc
                                                                              tmp_path: Path) -> None:
     hospital = LosingAnswers()
     hospital.lose = 4  # more than the old three tries
-    session, clock, outbox = booked(hospital), Clock(), Outbox(tmp_path / "outbox.sqlite")
+    session, clock, outbox = booked(hospital), FakeClock(), Outbox(tmp_path / "outbox.sqlite")
     paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
                queue=outbox, clock=clock, sleep=clock.sleep)
     assert paid.outcome == "approved" and paid.notice.code == "paid" and "25.00" in paid.notice.text("zh")
@@ -68,7 +58,7 @@ def test_hub_silent_for_the_whole_window_keeps_asking_then_queues_a_void(pad: Pa
                                                                          tmp_path: Path) -> None:
     hospital = LosingAnswers()
     hospital.lose = 10_000  # approved at the first call, every answer lost
-    session, clock, outbox = booked(hospital), Clock(), Outbox(tmp_path / "outbox.sqlite")
+    session, clock, outbox = booked(hospital), FakeClock(), Outbox(tmp_path / "outbox.sqlite")
     waits: list[float] = []
     paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
                queue=outbox, confirm_within_s=30.0, retry_pause_s=2.0, clock=clock, sleep=clock.sleep,
@@ -90,7 +80,7 @@ def test_hub_silent_for_the_whole_window_keeps_asking_then_queues_a_void(pad: Pa
 def test_without_an_outbox_she_is_promised_nothing_but_sent_to_the_desk(pad: Pad, printer: Printer) -> None:
     hospital = LosingAnswers()
     hospital.lose = 10_000
-    session, clock = booked(hospital), Clock()
+    session, clock = booked(hospital), FakeClock()
     paid = pay(hospital, PressingPad(pad, [*PIN, "ENTER"]), printer.driver, session, pad.keys, TERMINAL,
                clock=clock, sleep=clock.sleep)
     assert paid.outcome == "unconfirmed" and paid.notice.code == "payment_unknown"
