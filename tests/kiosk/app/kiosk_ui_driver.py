@@ -56,6 +56,7 @@ from kiosk.flows.session import IdleTimer  # noqa: E402
 from kiosk.hospital.client import HubHospitalClient  # noqa: E402
 from kiosk.idcard import simulator as id_sim  # noqa: E402
 from kiosk.idcard.driver import IdCardReader  # noqa: E402
+from kiosk.idcard.identity import parse_text_block  # noqa: E402
 from kiosk.ioboard import simulator as board_sim  # noqa: E402
 from kiosk.ioboard.driver import IoBoard  # noqa: E402
 from kiosk.receipt import simulator as receipt_sim  # noqa: E402
@@ -67,7 +68,8 @@ from mch_link.device import DeviceLink  # noqa: E402
 from mch_link.keys import KEYS_FILE, LinkKeys  # noqa: E402
 from mch_link.outbox import Outbox  # noqa: E402
 from mch_link.rpc import RpcClient  # noqa: E402
-from tests.kiosk.app import ui_checks  # noqa: E402
+from tests.kiosk.app import real_bank_card, ui_checks  # noqa: E402
+from tests.kiosk.bankcard.conftest import VIRTUAL_READER  # noqa: E402
 from tests.kiosk.fake_hospital import FakeHospital  # noqa: E402
 from tests.kiosk.flows.conftest import StubBankCardReader, card_data  # noqa: E402
 
@@ -122,7 +124,13 @@ class Driver:
                 pad.load_work_key(demo_keys.MASTER_SLOT, demo_keys.TERMINAL_MAC_SLOT, Usage.MAC,
                                   c.encrypt_ecb(c.Algorithm.TDES, master, tak), c.kcv(c.Algorithm.TDES, tak, 3))
             pad.logout()
-        self.bank = StubBankCardReader()
+        self.motor = IoBoard(self.ports[2])
+        # "pcsc": the product's reader over pcscd + vpcd, the card a virtual PBOC card (else a stub)
+        self.hand = real_bank_card.CardHand() if spec.get("pcsc") else None
+        self.pcsc = real_bank_card.pcsc_client() if self.hand else None
+        self.bank: Any = (real_bank_card.product_reader(self.pcsc, self.motor, spec.get("reader", VIRTUAL_READER))
+                          if self.pcsc else StubBankCardReader())
+        self.id_number: str | None = None  # of the ID card placed last: her 9F61 where a step asks
         self.bank_holder = {"card": None}
         self.hospital = FakeHospital(today=TODAY)
         self.link: DeviceLink | None = None
@@ -138,7 +146,6 @@ class Driver:
                 time.sleep(0.05)
         self.remembered: list[str] = []
         self.handed_pans: list[str] = []  # every bank card the driver gave her: its PAN is hers too
-        self.motor = IoBoard(self.ports[2])
         self.a4sim = SimulatedA4Printer(out / "a4", server=CUPS_SERVER) if spec.get("a4") else None
         a4 = A4Printer(PycupsClient(CUPS_SERVER), self.a4sim.queue) if self.a4sim else None
         devices = Devices(idcard=IdCardReader(self.ports[0]), pinpad=pad, bankcard=self.bank, motor=self.motor,
@@ -196,6 +203,9 @@ class Driver:
         return True
 
     def finish(self) -> None:
+        if self.hand is not None:
+            self.report["bank_cards"] = self.hand.report()
+            self.hand.remove()
         if self.link is not None:
             self.report["link_drained"] = self.link.wait_drained(10)
             self.link.stop()
@@ -292,9 +302,9 @@ class Driver:
     def do_place_id(self, step: dict[str, Any]) -> bool:
         card = CARDS[step["card"]]()
         self.id.sim.place(card)
+        identity = parse_text_block(card.text)
+        self.id_number = identity.id_number
         if step.get("known"):
-            from kiosk.idcard.identity import parse_text_block
-            identity = parse_text_block(card.text)
             self.hospital.add_patient(identity.id_number, identity.name, identity.birth_date)
         return True
 
@@ -303,6 +313,8 @@ class Driver:
         return True
 
     def do_bank_card(self, step: dict[str, Any]) -> bool:
+        if self.hand is not None:
+            return self._insert_real_card(step)
         card = card_data(step.get("profile", "no-id"))
         if self.spec.get("card_pan"):
             card = replace(card, pan=self.spec["card_pan"], expiry=dt.date(2030, 12, 31))
@@ -310,6 +322,24 @@ class Driver:
         if self.bank.card is not None and card.pan not in self.handed_pans:
             self.handed_pans.append(card.pan)
         if self.bank.card is not None and not self.motor.heartbeat().card_inside:  # the slot draws it in
+            self.board.board.insert_card()
+            self.motor.accept_card(5)
+        return True
+
+    def _insert_real_card(self, step: dict[str, Any]) -> bool:
+        """Her card into the vpcd reader (kept if it is still in: the payment after signing), then the
+        slot draws it in. `"holder": "her"`: the chip's 9F61 is her ID card's number."""
+        assert self.hand is not None
+        if not self.hand.inserted:
+            holder = self.id_number if step.get("holder") == "her" else None
+            profile = real_bank_card.card_profile(step.get("profile", "no-id"), pan=self.spec.get("card_pan"),
+                                                  holder_id=holder)
+            self.hand.insert(profile)
+            if profile.pan not in self.handed_pans:
+                self.handed_pans.append(profile.pan)
+        if not self.hand.connected():  # next tick; the step's timeout says if pcscd never takes it
+            return False
+        if not self.motor.heartbeat().card_inside:
             self.board.board.insert_card()
             self.motor.accept_card(5)
         return True
@@ -341,7 +371,11 @@ class Driver:
         return True
 
     def do_pull_bank_card(self, step: dict[str, Any]) -> bool:
-        self.bank.card = None
+        """Pulled off the contacts: with "pcsc" a vpcd removal (the board's sensors are left as they are)."""
+        if self.hand is not None:
+            self.hand.remove()
+        else:
+            self.bank.card = None
         return True
 
     def do_note(self, step: dict[str, Any]) -> bool:
@@ -363,7 +397,10 @@ class Driver:
         return True
 
     def do_take_card(self, step: dict[str, Any]) -> bool:
-        return self.board.board.remove_card()
+        taken = self.board.board.remove_card()
+        if taken and self.hand is not None:
+            self.hand.remove()
+        return taken
 
     def do_remember(self, step: dict[str, Any]) -> bool:
         """What is hers now (added to what was remembered before), and the PAN of every card handed out."""
@@ -416,6 +453,8 @@ def main() -> int:
     driver.app.run()
     for port in driver.ports:
         port.close()
+    if driver.pcsc is not None:
+        driver.pcsc.release()
     for sim in (driver.id, driver.epp, driver.board, driver.printer, driver.a4sim):
         if sim is not None:
             sim.stop()

@@ -29,6 +29,11 @@ def note(name: str, **kw: Any) -> Step:
     return {"do": "note", "name": name, **kw}
 
 
+def shot(name: str, screen: str, *, busy_ok: bool = False) -> Step:
+    """A screenshot of `screen` kept as build/screenshots/kiosk/<run>/<name>.png, with its checks."""
+    return {"do": "shot", "name": name, "screen": screen, "busy_ok": busy_ok}
+
+
 def register_new_patient(screening_yes: bool = False) -> list[Step]:
     """From the home screen with an unknown card: fill in the form and submit."""
     return [{"do": "place_id", "card": "valid"}, wait("register"), keys("20260901"), field("height"), keys("162"),
