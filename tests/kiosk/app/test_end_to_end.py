@@ -94,8 +94,8 @@ def test_visit_through_broker_hub_and_acquirer(run_kiosk: Runner, hub_side: Any,
         {"do": "pin", "keys": [*"135790", "ENTER"]},
         wait("message"), note("sign_wrong_pin"), tap("retry_pin"), wait("pin", busy_ok=True),
         {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("signed"), shot("signed", "message"), tap("to_menu"), wait("menu"),
-        *book_first_slot(), note("booked"), *pay_with_pin(PIN), note("paid"), shot("paid", "message"), tap("leave"),
-        wait("leave", busy_ok=True), {"do": "take_card"}, wait("home"), note("home"),
+        *book_first_slot(), note("booked"), *pay_with_pin(PIN), note("paid"), shot("paid", "message"), {"do": "remember"}, tap("leave"),
+        wait("leave", busy_ok=True), {"do": "take_card"}, wait("home"), note("home"), {"do": "scan"},
     ], **kiosk_options(bundle, broker))
     notes = report["notes"]
     assert "建档成功" in notes["registered"]["message"] and "医生" in notes["registered"]["message"]
@@ -111,6 +111,9 @@ def test_visit_through_broker_hub_and_acquirer(run_kiosk: Runner, hub_side: Any,
     assert {"pregnancy-record/1", "card-binding/1", "payment-result/1"} <= hub_schemas(hub, 3)
     read_over_pcsc(report)
     clean_shots(report, {"signed", "paid"})
+    # her name, ID number and the PAN the chip gave: on no screen, in no log line or file once she is gone
+    assert CARDS["approve"] in report["remembered"] and len(report["remembered"]) >= 3
+    assert report["privacy_hits"] == [] and report["session_after"] == []
 
 
 def test_card_pulled_during_the_payment_pin_charges_nothing(run_kiosk: Runner, hub_side: Any,
