@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from kiosk.app import demo_keys
 from kiosk.app.settings import AppSettings
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskDeviceError
-from kiosk.flows.devices import DeviceHealth, Devices
+from kiosk.flows.devices import FLOW_NEEDS, DeviceHealth, Devices
 from kiosk.flows.redact import RedactingFilter
 from kiosk.serial_transport import open_port
 
@@ -120,6 +121,11 @@ def _logging(settings: AppSettings) -> None:
         return
     handler.addFilter(redact)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # the file keeps INFO (the start-up self-test, stops) for the technician; stderr stays as -v says
+    for other in root.handlers:
+        other.setLevel(max(other.level, root.getEffectiveLevel()))
+    handler.setLevel(logging.INFO)
+    root.setLevel(min(root.getEffectiveLevel(), logging.INFO))
     root.addHandler(handler)
 
 
@@ -139,6 +145,14 @@ def _configure_kivy(config: KioskConfig, windowed: bool) -> None:
         Config.set("graphics", "fullscreen", "auto")
         Config.set("graphics", "borderless", "1")
         Config.set("graphics", "show_cursor", "0")
+        # An X server without a window manager (the usual kiosk session) ignores SDL's fullscreen
+        # request: the window stays at SDL's 800x600 in the middle while Kivy lays out for the whole
+        # screen. Asking for the kiosk's screen size at the top-left corner fills the 1280x800 panel.
+        Config.set("graphics", "position", "custom")
+        Config.set("graphics", "left", "0")
+        Config.set("graphics", "top", "0")
+        Config.set("graphics", "width", str(WINDOW_SIZE[0]))
+        Config.set("graphics", "height", str(WINDOW_SIZE[1]))
     if config.touch is not None and not windowed:
         from kiosk.touch import apply_kivy_input
 
@@ -182,6 +196,7 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
         health = DeviceHealth(opened.devices)
         for name, reason in opened.faults.items():
             health.fault(name, reason)
+        self_test(health, opened.devices)  # before the link starts, so its birth state carries the faults
         link = DeviceLink.from_bundle(bundle, bundle / "outbox.sqlite3", broker=broker, faults=health.link_faults)
         keys = LinkKeys.read(bundle / KEYS_FILE)
         client = HubHospitalClient(RpcClient(link, keys.device_id, keys), link)
@@ -208,8 +223,50 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
             master_algorithm=settings.master_key_algorithm)
         if pad_sim is not None:
             _keyboard_is_pin_pad(pad_sim)
-        KioskApp(presenter, maintenance, worker).run()
+        app = KioskApp(presenter, maintenance, worker)
+        stack.enter_context(_stop_on_sigterm(app))
+        app.run()
+        log.info("kiosk app stopped")
     return 0
+
+
+def self_test(health: DeviceHealth, devices: Devices) -> None:
+    """Probe every device once at start and log the result a technician reads first: each device's
+    verdict and the flows its faults stop (the others stay open)."""
+    from kiosk.app.health import apply, probe
+
+    results = probe(devices)
+    apply(health, results)
+    for name, fault in results.items():
+        if fault is None:
+            log.info("self-test: %s OK", name)
+        else:
+            log.warning("self-test: %s FAULT %s: %s", name, fault.code, fault.reason)
+    for name, reason in sorted(health.snapshot().items()):
+        if name not in results:
+            log.warning("self-test: %s FAULT %s", name, reason)
+    off = [flow for flow in FLOW_NEEDS if not health.available(flow)]
+    if off:
+        log.warning("self-test: flows off: %s", ", ".join(off))
+    else:
+        log.info("self-test: every flow available")
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(app: Any) -> Iterator[None]:
+    """SIGTERM (systemd, an operator) closes the app like its window closing: `run()` returns, the
+    link and the devices are closed in order and the exit status is 0."""
+    from kivy.clock import Clock
+
+    def stop(_signum: int, _frame: Any) -> None:
+        log.info("SIGTERM: stopping the kiosk app")
+        Clock.schedule_once(lambda _: app.stop())
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 SIM_KEYS = {13: "ENTER", 271: "ENTER", 8: "CLEAR", 27: "CANCEL"}  # Return, keypad Enter, Backspace, Esc
