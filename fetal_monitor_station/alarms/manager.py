@@ -11,8 +11,9 @@ alarm of that kind can start its rule time afresh.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -54,6 +55,20 @@ COVERED_BY = {FHR_HIGH_LIMIT: (TACHYCARDIA,), FHR_LOW_LIMIT: (BRADYCARDIA, PROLO
 RETURN_MIN_BELOW_LIVE_BPM = 10.0  # a recent baseline this far below the live one means the live one lags
 
 
+
+def _in_force(values: list[float | None], ends: list[int], n: int) -> FloatArray:
+    """Per sample of a block, a snapshot value as `update` would see it (NaN = None): `values[0]`
+    the one before the block, `values[j + 1]` that of the snapshot after sample `ends[j]`, in force
+    from that sample until the next knot's."""
+    out = np.empty(n)
+    a = 0
+    for prev, x, e in zip(values[:-1], values[1:], ends, strict=True):
+        out[a:e] = np.nan if prev is None else prev
+        out[e] = np.nan if x is None else x
+        a = e + 1
+    return out
+
+
 class _Bed:
     def __init__(self, th: AlarmThresholds) -> None:
         self.th = th
@@ -89,6 +104,7 @@ class AlarmManager:
         self._by_id: dict[int, tuple[str, str]] = {}
         self._next_id = 1
         self.history: deque[AlarmChange] = deque(maxlen=HISTORY_LENGTH)
+        self._defer = False  # update_block logs its changes itself, in time order
 
     def _bed(self, bed_id: str) -> _Bed:
         bed = self._beds.get(bed_id)
@@ -117,19 +133,26 @@ class AlarmManager:
         return out
 
     def update_block(self, bed_id: str, events: Iterable[AnalysisEvent], snapshot: Snapshot,
-                     fhr: FloatArray, mhr: FloatArray) -> list[AlarmChange]:
+                     fhr: FloatArray, mhr: FloatArray, knots: Sequence[tuple[int, Snapshot]] = ()
+                     ) -> list[AlarmChange]:
         """Consecutive samples at once (offline): `fhr`/`mhr` the samples pushed since the last
-        update as the analysis took them (NaN = none), ending at `snapshot` (taken after the last).
-        The same alarms at the same sample times as `update` on each sample, as long as the live
-        baseline and variability change only on the block's last sample (the analyzer's knots).
-        The rate rules go by the block's 10-s epochs; each timed kind's conditions are computed
-        with numpy and its timer is stepped only through its open episodes. Kinds that depend on
-        each other's alarms (the FHR limits) or an escalation falling due inside the block make
-        the block go sample by sample, as `update`. Clock time of a sample: the clock now minus
-        how far the sample is before the last."""
+        update as the analysis took them (NaN = none), ending at `snapshot` (taken after the last);
+        `knots` the snapshots taken after the analyzer's knots inside the block, as (index of the
+        sample after which each was taken, snapshot), in order (several knots per call: the fixed
+        cost of a call is paid once). The same alarms at the same sample times as `update` on each
+        sample, as long as the live baseline and variability change only at those samples (the
+        analyzer's knots). The rate rules go by the block's 10-s epochs; each timed kind's
+        conditions are computed with numpy and its timer is stepped only through its open
+        episodes; escalations are then placed at the samples `update` would make them at. Kinds
+        that depend on each other's alarms (the FHR limits) make the block go sample by sample, as
+        `update`. Clock time of a sample: the clock now minus how far the sample is before the last."""
         n = int(fhr.size)
         if fhr.ndim != 1 or mhr.shape != fhr.shape:
             raise ValueError(f"update_block needs fhr and mhr of one length, got {fhr.shape} and {mhr.shape}")
+        ends = [i for i, _ in knots]
+        bounds = ends + [n - 1]
+        if any(not 0 <= a < b for a, b in zip(bounds, bounds[1:])):
+            raise ValueError(f"update_block knots must be increasing sample indices before the last, got {ends}")
         if n == 0:
             return []
         bed = self._bed(bed_id)
@@ -137,29 +160,92 @@ class AlarmManager:
         out = self._arrived(bed_id, bed, now_end)
         t0 = snapshot.t_s - (n - 1) / SAMPLE_HZ
         shift = now_end - snapshot.t_s
-        lb0, v0 = bed.live_baseline, bed.variability  # in force until the last sample
-        lb1, v1 = snapshot.live_baseline_bpm, snapshot.variability_bpm
+        snaps = [s for _, s in knots] + [snapshot]
+        ends.append(n - 1)
+        lbs = [bed.live_baseline] + [s.live_baseline_bpm for s in snaps]
+        vs = [bed.variability] + [s.variability_bpm for s in snaps]
+        lb, v = _in_force(lbs, ends, n), _in_force(vs, ends, n)
         lowest, highest = float(np.fmin.reduce(fhr)), float(np.fmax.reduce(fhr))  # NaN only if all are
-        if self._escalation_due(bed_id, bed, now_end) or any(
-                bed.timers[k].since is not None or (bed_id, k) in self._active for k in COVERED_BY) or any(
+        if any(bed.timers[k].since is not None or (bed_id, k) in self._active for k in COVERED_BY) or any(
                 bed.timers[k].since is None and (bed_id, k) in self._active for k in TIMED_KINDS) or \
                 highest > bed.th.fhr_high_limit_bpm or lowest < bed.th.fhr_low_limit_bpm:
-            out += self._block_by_sample(bed_id, bed, fhr, mhr, t0, shift, lb0, lb1, v0, v1)
-        else:
+            out += self._block_by_sample(bed_id, bed, fhr, mhr, t0, shift, lb, v, ends, snaps, now_end)
+            out += self._end_of_update(bed_id, bed, snapshot, now_end)
+            out.sort(key=lambda c: c.at)  # stable: the changes of one sample keep their order
+            return out
+        start = {k: a for k, a in self._active.items() if k[0] == bed_id}
+        self._defer = True  # the changes go to the history once escalations are in place
+        try:
+            changes: list[AlarmChange] = []
             level0, baselines0 = bed.levels.level, bed.levels.baselines
             closes = bed.levels.push_block(t0, fhr)
             if self._rate_quiet(bed_id, bed, closes):
                 for rule, _ in bed.rate_rules.values():
                     rule.holding = False
             else:
-                for i, start, level, _ in closes:
+                for i, st, level, _ in closes:
                     t = t0 + i / SAMPLE_HZ
-                    out += self._rate_epoch(bed_id, bed, start, level, t, t + shift)
-            for kind, valid, met in self._conditions(bed_id, bed, fhr, mhr, lowest, lb0, lb1, v0, v1, level0,
+                    changes += self._rate_epoch(bed_id, bed, st, level, t, t + shift)
+            for kind, valid, met in self._conditions(bed_id, bed, fhr, mhr, lowest, lb, v, lbs, vs, level0,
                                                      baselines0, closes):
-                out += self._run_timer(bed_id, bed, kind, valid, met, t0, shift)
-        out += self._end_of_update(bed_id, bed, snapshot, now_end)
-        out.sort(key=lambda c: c.at)  # stable: the changes of one sample keep their order
+                changes += self._run_timer(bed_id, bed, kind, valid, met, t0, shift)
+            for e, s in zip(ends, snaps, strict=True):
+                changes += self._classification(bed_id, bed, s, now_end if e == n - 1 else t0 + e / SAMPLE_HZ + shift)
+        finally:
+            self._defer = False
+        changes.sort(key=lambda c: c.at)  # stable: the changes of one sample keep their order
+        changes = self._with_escalations(bed, changes, start, t0, shift, n, now_end)
+        self.history.extend(changes)
+        return out + changes
+
+    def _with_escalations(self, bed: _Bed, changes: list[AlarmChange], start: dict[tuple[str, str], Alarm],
+                          t0: float, shift: float, n: int, now_end: float) -> list[AlarmChange]:
+        """`changes` (time order) with the escalations `update` would make at the block's samples
+        (after each sample's own changes): an unacknowledged alarm below high goes up one priority
+        at the first sample `escalate_after_s` after it was raised (or last escalated) while it is
+        active; a clear carries the priority its alarm had reached. `start`: the bed's alarms
+        active before the block (each alarm escalates on its own times only)."""
+        esc = bed.th.escalate_after_s
+        escalations: list[AlarmChange] = []
+
+        def now_at(i: int) -> float:
+            return now_end if i == n - 1 else t0 + i / SAMPLE_HZ + shift
+
+        def first_due(base: float) -> int:  # the first sample with now - base >= esc (n: none)
+            i = min(n - 1, max(0, math.ceil((base + esc - shift - t0) * SAMPLE_HZ)))
+            while i > 0 and now_at(i - 1) - base >= esc:
+                i -= 1
+            while i < n and now_at(i) - base < esc:
+                i += 1
+            return i
+
+        def escalated(a: Alarm, until: float | None) -> Alarm:  # until: its clear (None: active at the end)
+            while a.acked_by is None and a.priority < Priority.HIGH:
+                i = first_due(a.escalated_at if a.escalated_at is not None else a.raised_at)
+                if i >= n or (until is not None and now_at(i) >= until):
+                    break
+                a = replace(a, priority=Priority(a.priority + 1), escalated_at=now_at(i))
+                escalations.append(AlarmChange(CHANGE_ESCALATED, a, a.escalated_at))
+            return a
+
+        live = dict(start)
+        out: list[AlarmChange] = []
+        for c in changes:
+            key = (c.alarm.bed_id, c.alarm.kind)
+            if c.change == CHANGE_RAISED:
+                live[key] = c.alarm
+            elif c.change == CHANGE_CLEARED and key in live:
+                a = escalated(live.pop(key), c.at)
+                c = AlarmChange(c.change, replace(a, cleared_at=c.at), c.at)
+            out.append(c)
+        for key, a in live.items():
+            up = escalated(a, None)
+            if up is not a:
+                self._active[key] = up
+        if not escalations:
+            return out
+        out += escalations
+        out.sort(key=lambda c: c.at)  # stable: an escalation comes after the changes of its sample
         return out
 
     def _rate_quiet(self, bed_id: str, bed: _Bed, closes: list[tuple[int, float, float | None, tuple[float, ...]]]
@@ -171,35 +257,32 @@ class AlarmManager:
         levels = [lvl for _, _, lvl, _ in closes if lvl is not None]
         return not levels or (bed.th.bradycardia_bpm <= min(levels) and max(levels) <= bed.th.tachycardia_bpm)
 
-    def _escalation_due(self, bed_id: str, bed: _Bed, now_end: float) -> bool:
-        """An escalation may fall due before the block's last sample (an alarm already active, or
-        one raised in the block, with a short escalation delay)."""
-        if bed.th.escalate_after_s <= 60.0:
-            return True
-        return any((a.escalated_at if a.escalated_at is not None else a.raised_at) + bed.th.escalate_after_s < now_end
-                   for (b, _), a in self._active.items()
-                   if b == bed_id and a.acked_by is None and a.priority < Priority.HIGH)
-
     def _block_by_sample(self, bed_id: str, bed: _Bed, fhr: FloatArray, mhr: FloatArray, t0: float, shift: float,
-                         lb0: float | None, lb1: float | None, v0: float | None, v1: float | None
+                         lb: FloatArray, v: FloatArray, ends: list[int], snaps: list[Snapshot], now_end: float
                          ) -> list[AlarmChange]:
+        """`update` on each sample but the last (its end of update is the caller's)."""
         out: list[AlarmChange] = []
         n = fhr.size
         levels = bed.levels
-        for i, (f, m) in enumerate(zip(fhr.tolist(), mhr.tolist(), strict=True)):
+        knot_at = dict(zip(ends, snaps, strict=True))
+        for i, (f, m, b, w) in enumerate(zip(fhr.tolist(), mhr.tolist(), lb.tolist(), v.tolist(), strict=True)):
             t = t0 + i / SAMPLE_HZ
             now = t + shift
             f = None if f != f else f
             m = None if m != m else m
-            last = i == n - 1
-            out += self._sample(bed_id, bed, t, now, f, lb1 if last else lb0, m, v1 if last else v0,
+            out += self._sample(bed_id, bed, t, now, f, None if b != b else b, m, None if w != w else w,
                                 levels.push(t, f), TIMED_KINDS)
-            if not last and self._active:
+            if i == n - 1:
+                break
+            snap = knot_at.get(i)
+            if snap is not None:
+                out += self._end_of_update(bed_id, bed, snap, now)
+            elif self._active:
                 out += self._escalate(now, bed_id)
         return out
 
     def _conditions(self, bed_id: str, bed: _Bed, fhr: FloatArray, mhr: FloatArray, lowest: float,
-                    lb0: float | None, lb1: float | None, v0: float | None, v1: float | None,
+                    lb: FloatArray, v: FloatArray, lbs: list[float | None], vs: list[float | None],
                     level0: float | None, baselines0: tuple[float, ...],
                     closes: list[tuple[int, float, float | None, tuple[float, ...]]]
                     ) -> list[tuple[str, BoolArray, BoolArray]]:
@@ -216,10 +299,8 @@ class AlarmManager:
         gaps = bool(np.isnan(fhr).any())
         has_f = ~np.isnan(fhr) if gaps else np.ones(n, dtype=bool)
         drop = th.prolonged_decel_drop_bpm
-        below = [x - drop for x in (lb0, lb1) if x is not None]
+        below = [x - drop for x in lbs if x is not None]
         with np.errstate(invalid="ignore"):
-            lb = np.full(n, np.nan if lb0 is None else lb0)
-            lb[-1] = np.nan if lb1 is None else lb1
             if not below or not lowest < max(below):  # no sample can be below the live baseline - drop
                 decel = np.zeros(n, dtype=bool)
             else:
@@ -241,9 +322,7 @@ class AlarmManager:
             if not idle(MATERNAL_COINCIDENCE) or coin.any():
                 out.append((MATERNAL_COINCIDENCE, has_f & ~np.isnan(mhr), coin))
             lim = th.reduced_variability_bpm
-            if not idle(REDUCED_VARIABILITY) or (v0 is not None and v0 < lim) or (v1 is not None and v1 < lim):
-                v = np.full(n, np.nan if v0 is None else v0)
-                v[-1] = np.nan if v1 is None else v1
+            if not idle(REDUCED_VARIABILITY) or any(x is not None and x < lim for x in vs):
                 out.append((REDUCED_VARIABILITY, ~np.isnan(v), v < lim))
         return out
 
@@ -306,7 +385,7 @@ class AlarmManager:
             if rule.holding and rule.held_for() >= rule_s:
                 limit = th.tachycardia_bpm if kind == TACHYCARDIA else th.bradycardia_bpm
                 side = ">" if kind == TACHYCARDIA else "<"
-                out += self._raise(bed_id, kind, now, rule.since or t,
+                out += self._raise(bed_id, kind, now, t if rule.since is None else rule.since,
                                    f"baseline {side} {limit:.0f} bpm for {rule.held_for():.0f} s")
             elif rule.since is None and (bed_id, kind) in self._active:
                 if t - rule.last_held_s >= th.rate_clear_after_s:  # a brief lapse neither clears nor re-raises
@@ -325,7 +404,7 @@ class AlarmManager:
             if timer.holding and timer.held_for() >= bed.rule_s[kind]:
                 if any((bed_id, k) in self._active for k in COVERED_BY.get(kind, ())):
                     continue
-                out += self._raise(bed_id, kind, now, timer.since or t,
+                out += self._raise(bed_id, kind, now, t if timer.since is None else timer.since,
                                    f"{kind.replace('_', ' ')} for {timer.held_for():.0f} s")
             elif timer.since is None and (bed_id, kind) in self._active:
                 if kind in COVERED_BY and t - (timer.last_true or t) < th.rate_clear_after_s:
@@ -334,7 +413,14 @@ class AlarmManager:
         return out
 
     def _end_of_update(self, bed_id: str, bed: _Bed, snapshot: Snapshot, now: float) -> list[AlarmChange]:
-        """The classification (it changes only when the analysis settles a minute) and escalation."""
+        """The classification and escalation."""
+        out = self._classification(bed_id, bed, snapshot, now)
+        if self._active:
+            out += self._escalate(now, bed_id)
+        return out
+
+    def _classification(self, bed_id: str, bed: _Bed, snapshot: Snapshot, now: float) -> list[AlarmChange]:
+        """The pathological alarm (the classification changes only when the analysis settles a minute)."""
         th = bed.th
         bed.live_baseline, bed.variability = snapshot.live_baseline_bpm, snapshot.variability_bpm
         out: list[AlarmChange] = []
@@ -344,8 +430,6 @@ class AlarmManager:
             out += self._raise(bed_id, PATHOLOGICAL, now, cl.window_end_s, "; ".join(cl.reasons) or "pathological")
         elif cl is not None and (bed_id, PATHOLOGICAL) in self._active:
             out += self._clear(bed_id, PATHOLOGICAL, now)
-        if self._active:
-            out += self._escalate(now, bed_id)
         return out
 
     def set_connected(self, bed_id: str, connected: bool) -> list[AlarmChange]:
@@ -397,7 +481,8 @@ class AlarmManager:
     # ------------------------------------------------------------------ internals
     def _log(self, change: str, alarm: Alarm, now: float) -> AlarmChange:
         c = AlarmChange(change, alarm, now)
-        self.history.append(c)
+        if not self._defer:
+            self.history.append(c)
         return c
 
     def _raise(self, bed_id: str, kind: str, now: float, since: float, message: str) -> list[AlarmChange]:

@@ -1,9 +1,10 @@
 """Analysis and alarms over a whole recording, a knot at a time (offline; same alarms as live).
 
-The analyzer takes a knot's samples in one `push_block`; the alarm manager takes them in one
-`update_block` with the snapshot after them. The live baseline and the variability change only
-at knots, so every sample sees the values it would have seen pushed one by one, and the alarms
-are raised at the same sample times; the clock follows the recording's sample time.
+The analyzer takes a knot's samples in one `push_block`; the alarm manager takes
+`KNOTS_PER_UPDATE` knots' samples in one `update_block` with the snapshots after each knot. The
+live baseline and the variability change only at knots, so every sample sees the values it
+would have seen pushed one by one, and the alarms are raised at the same sample times; the clock
+follows the recording's sample time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from ..analysis.streaming import StreamingAnalyzer
 from ..trace import Trace
 from .manager import AlarmManager
 from .model import AlarmChange
+
+KNOTS_PER_UPDATE = 5  # the alarms' fixed cost per call paid once per 5 knots; more make the by-sample
+# fallback (a sample beyond the FHR limits) longer
 
 
 class SampleClock:
@@ -34,10 +38,17 @@ def replay(trace: Trace, analyzer: StreamingAnalyzer, alarms: AlarmManager, cloc
     f1, f2, mh, tc = trace.fhr1_bpm, trace.fhr2_bpm, trace.mhr_bpm, trace.toco
     events: list[AnalysisEvent] = []
     changes: list[AlarmChange] = []
-    for a in range(0, len(trace), knot):
-        b = min(len(trace), a + knot)
-        ev = analyzer.push_block(f1[a:b], f2[a:b], mh[a:b], tc[a:b])
-        events += ev
-        clock.now = (b - 1) / hz
-        changes += alarms.update_block(bed_id, ev, analyzer.snapshot(), analyzer.recent_fhr(b - a), mh[a:b])
+    group = knot * KNOTS_PER_UPDATE
+    for g in range(0, len(trace), group):
+        end = min(len(trace), g + group)
+        first = len(events)
+        knots = []
+        for a in range(g, end, knot):
+            b = min(end, a + knot)
+            events += analyzer.push_block(f1[a:b], f2[a:b], mh[a:b], tc[a:b])
+            if b < end:
+                knots.append((b - 1 - g, analyzer.snapshot()))
+        clock.now = (end - 1) / hz
+        changes += alarms.update_block(bed_id, events[first:], analyzer.snapshot(), analyzer.recent_fhr(end - g),
+                                       mh[g:end], knots)
     return events, changes

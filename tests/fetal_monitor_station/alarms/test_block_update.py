@@ -75,6 +75,43 @@ def test_block_update_gives_the_same_alarms_as_sample_by_sample(case: str) -> No
     assert [key(c) for c in by_block(trace, th)] == want
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "escalate_after_s"), [
+    ("decelerations and gaps", 30.0), ("maternal capture", 30.0), ("maternal capture", 120.0),
+    ("fhr limits and escalation", 200.0)])
+def test_escalations_inside_a_block_of_several_knots_as_sample_by_sample(case: str, escalate_after_s: float) -> None:
+    """Several knots per `update_block`: an alarm raised in the block escalates at the sample
+    `update` escalates it at (twice in one block at 30 s), and its clear carries the priority."""
+    trace = CASES[case]()
+    th = AlarmThresholds(escalate_after_s=escalate_after_s)
+    want = [key(c) for c in by_sample(trace, th)]
+    assert any(k[0] == CHANGE_ESCALATED for k in want), "the case must escalate to compare"
+    assert [key(c) for c in by_block(trace, th)] == want
+
+
+def test_a_condition_from_the_first_sample_is_reported_since_time_zero() -> None:
+    """A recording that starts without signal: the signal-loss alarm's condition held since 0 s
+    (per sample, a start at 0.0 was taken for 'no start' and reported as the raise time)."""
+    fhr = np.full(int(300 * SAMPLE_HZ), 140.0)
+    fhr[: int(90 * SAMPLE_HZ)] = np.nan
+    trace = Trace.from_arrays(fhr, toco=np.full(fhr.size, 10.0))
+    for changes in (by_sample(trace, AlarmThresholds()), by_block(trace, AlarmThresholds())):
+        raised = [c for c in changes if c.change == CHANGE_RAISED]
+        assert [(c.alarm.kind, c.at, c.alarm.condition_since_s) for c in raised] == [("signal_loss", 60.0, 0.0)]
+
+
+def test_knots_of_a_block_must_be_increasing_samples_before_its_last() -> None:
+    clock = SampleClock()
+    mgr = AlarmManager(AlarmThresholds(), clock)
+    an = StreamingAnalyzer()
+    an.push_block(np.full(480, 140.0))
+    snap = an.snapshot()
+    for knots in ([(479, snap)], [(239, snap), (100, snap)], [(-1, snap)]):
+        with pytest.raises(ValueError, match="knots"):
+            mgr.update_block("b", [], snap, np.full(480, 140.0), np.full(480, np.nan), knots)
+    assert list(mgr.history) == []
+
+
 def test_the_cases_cover_raising_and_escalation() -> None:
     changes = by_block(limits_trace(), AlarmThresholds())
     kinds = {c.alarm.kind for c in changes if c.change == CHANGE_RAISED}
