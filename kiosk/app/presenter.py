@@ -22,7 +22,7 @@ from kiosk.flows import booking as book
 from kiosk.flows import payment as payflow
 from kiosk.flows import pregnancy as preg
 from kiosk.flows import printing
-from kiosk.flows.devices import DEVICE_NAMES, FLOW_NEEDS, DeviceHealth, Devices, Fault
+from kiosk.flows.devices import FLOW_NEEDS, DeviceHealth, Devices, Fault
 from kiosk.flows.identify import identify_by_card, identify_by_number, read_id_card
 from kiosk.flows.leave import leave
 from kiosk.flows.messages import Lang, Notice
@@ -293,8 +293,7 @@ class KioskPresenter:
         if self.health.available(flow):
             return False
         broken = sorted(d for d in FLOW_NEEDS[flow] if not self.health.ok(d))
-        names = "、".join(DEVICE_NAMES[d][0 if self.view.lang == "zh" else 1] for d in broken)
-        self._say(Notice("device_fault", {"device": names}))
+        self._say(Notice("device_fault", {"devices": ",".join(broken)}))
         return True
 
     # --- registration -----------------------------------------------------------------------

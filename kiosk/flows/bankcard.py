@@ -14,6 +14,7 @@ from kiosk.bankcard.errors import (
     CardExpiredError,
     CardRemovedError,
     NoCardError,
+    PcscUnavailableError,
     StripeOnlyCardError,
 )
 from kiosk.errors import KioskDeviceError
@@ -54,6 +55,9 @@ def read_bank_card(reader: BankCardSource, session: Session, timeout_s: float = 
         return Notice("card_removed")
     except NoCardError:
         return Notice("card_timeout")
+    except PcscUnavailableError as exc:
+        log.warning("bank card reader unavailable: %s", exc.message)
+        return Notice("device_fault", {"devices": "bankcard"})
     except KioskDeviceError as exc:
         log.warning("bank card read failed: %s", exc.message)
         return Notice("card_read_failed")
@@ -100,7 +104,7 @@ def verify_holder(services: HospitalServices, pad: PinPadDevice, session: Sessio
                            terminal_id)
     except KioskDeviceError as exc:
         log.warning("holder check: PIN pad could not MAC: %s", exc.message)
-        return Verified(None, Notice("device_fault", {"device": "PIN pad"}))
+        return Verified(None, Notice("device_fault", {"devices": "pinpad"}))
     check = CardholderCheck(patient.patient_id, token, card.pan,
                             None if card.pan_sequence is None else f"{card.pan_sequence:02d}", card.expiry,
                             pin.pin_block, terminal_id, mac, binding_id)
@@ -144,7 +148,7 @@ def sign(services: HospitalServices, pad: PinPadDevice, session: Session, keys: 
         return CardOutcome(False, Notice("hub_refused", {"reason": exc.message}))
     except KioskDeviceError as exc:
         log.warning("sign: PIN pad could not make the card token: %s", exc.message)
-        return CardOutcome(False, Notice("device_fault", {"device": "PIN pad"}))
+        return CardOutcome(False, Notice("device_fault", {"devices": "pinpad"}))
     session.bindings = [b for b in session.bindings if b.binding_id != binding.binding_id] + [binding]
     return CardOutcome(True, Notice("signed", {"masked_pan": binding.masked_pan}), binding)
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from kiosk.bankcard.card_data import BankCardData
 from kiosk.epp.framing import KeyEvent
 from kiosk.epp.protocol import MacAlgorithm, PinFormat
+from kiosk.flows.messages import DEVICE_NAMES
 from kiosk.idcard.driver import CardRead
 from kiosk.receipt.commands import PrinterStatus
 from kiosk.receipt.layout import Receipt
@@ -104,11 +105,6 @@ FLOW_NEEDS: Mapping[str, frozenset[str]] = {
     "pay": frozenset({"bankcard", "pinpad", "receipt"}),
     "print_receipt": frozenset({"receipt"}),
     "print_report": frozenset({"a4"}),
-}
-DEVICE_NAMES: Mapping[str, tuple[str, str]] = {
-    "idcard": ("身份证阅读器", "ID card reader"), "pinpad": ("密码键盘", "PIN pad"),
-    "bankcard": ("银行卡读卡器", "bank card reader"), "motor": ("读卡器进卡机构", "card transport"),
-    "receipt": ("凭条打印机", "receipt printer"), "a4": ("A4 打印机", "A4 printer"),
 }
 
 

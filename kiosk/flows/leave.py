@@ -39,7 +39,7 @@ def leave(session: Session, motor: CardMotor | None, idcard: IdCardSource | None
             remind(Notice("take_id_card"))
     except KioskDeviceError as exc:
         log.error("leave: card transport fault: %s", exc.message)
-        notices.append(Notice("device_fault", {"device": "card transport"}))
+        notices.append(Notice("device_fault", {"devices": "motor"}))
     finally:
         session.wipe()
     notices.append(Notice("goodbye"))

@@ -7,6 +7,7 @@ never carry unmasked personal data (tests scan for it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Literal
 
 Lang = Literal["zh", "en"]
@@ -117,6 +118,11 @@ DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "05": ("发卡行拒绝交易", "refused by the card's bank"),
     "A0": ("安全校验失败", "security check failed"),
 }
+DEVICE_NAMES: Mapping[str, tuple[str, str]] = {
+    "idcard": ("身份证阅读器", "ID card reader"), "pinpad": ("密码键盘", "PIN pad"),
+    "bankcard": ("银行卡读卡器", "bank card reader"), "motor": ("读卡器进卡机构", "card transport"),
+    "receipt": ("凭条打印机", "receipt printer"), "a4": ("A4 打印机", "A4 printer"),
+}
 WRONG_PIN = "55"
 PIN_TRIES_EXCEEDED = "75"
 
@@ -131,6 +137,9 @@ class Notice:
         params = dict(self.params)
         if "response_code" in params:  # a decline's reason is worded per language
             params["reason"] = decline_reason(params["response_code"], lang, params.get("reason", ""))
+        if "devices" in params:  # device codes, named in the language she reads (also after a switch)
+            params["device"] = ("、" if lang == "zh" else ", ").join(
+                DEVICE_NAMES[code][0 if lang == "zh" else 1] for code in params["devices"].split(","))
         return (zh if lang == "zh" else en).format(**params)
 
 

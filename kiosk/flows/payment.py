@@ -82,7 +82,7 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
                            terminal_id)
     except KioskDeviceError as exc:
         log.warning("payment: PIN pad could not MAC the request: %s", exc.message)
-        return Paid("not-charged", Notice("device_fault", {"device": "PIN pad"}))
+        return Paid("not-charged", Notice("device_fault", {"devices": "pinpad"}))
     request = PaymentRequest(booking_id=booking.booking_id, amount_fen=booking.fee_fen, pan=card.pan,
                              pan_sequence=None if card.pan_sequence is None else f"{card.pan_sequence:02d}",
                              card_expiry=card.expiry, pin_block=pin.pin_block, terminal_id=terminal_id,

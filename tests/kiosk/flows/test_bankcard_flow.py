@@ -7,7 +7,14 @@ from dataclasses import replace
 import pytest
 
 from kiosk.app import demo_keys
-from kiosk.bankcard.errors import CardExpiredError, CardRemovedError, NoCardError, StripeOnlyCardError
+from kiosk.bankcard.errors import (
+    CardExpiredError,
+    CardReadError,
+    CardRemovedError,
+    NoCardError,
+    PcscUnavailableError,
+    StripeOnlyCardError,
+)
 from kiosk.epp import crypto as c
 from kiosk.flows.bankcard import id_cross_check, load_bindings, read_bank_card, sign, unbind, verify_holder
 from kiosk.flows.session import Session
@@ -51,6 +58,18 @@ def test_read_errors_become_notices_and_leave_no_card() -> None:
                         (CardRemovedError("x"), "card_removed"), (NoCardError("x"), "card_timeout")):
         notice = read_bank_card(StubBankCardReader(error=error), session)
         assert notice is not None and notice.code == code and session.bank_card is None
+
+
+def test_a_reader_that_is_gone_is_a_device_fault_not_a_reinsert() -> None:
+    """'Insert the card again' would send her round in circles when the reader itself is gone."""
+    session = Session()
+    gone = read_bank_card(StubBankCardReader(error=PcscUnavailableError("reader 'Virtual PCD 00 00' not found")),
+                          session)
+    assert gone is not None and session.bank_card is None
+    assert gone.text("zh") == "银行卡读卡器 故障，相关功能暂停使用。"
+    assert gone.text("en") == "bank card reader is out of order; the services that need it are paused."
+    unreadable = read_bank_card(StubBankCardReader(error=CardReadError("no AFL")), session)
+    assert unreadable is not None and unreadable.text("zh") == "银行卡读取失败，请重新插卡。"
 
 
 def test_sign_binds_token_and_masked_pan_only(hospital: FakeHospital, pad: Pad) -> None:
