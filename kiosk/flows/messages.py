@@ -6,8 +6,8 @@ never carry unmasked personal data (tests scan for it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 Lang = Literal["zh", "en"]
