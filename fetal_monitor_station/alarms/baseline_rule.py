@@ -146,10 +146,15 @@ class LevelTracker:
             return  # the set of baselines is unchanged
         found: list[float] = []
         prev = None
-        for mid in self._windows:
+        half = RETURN_BAND_BPM / 2
+        for mid in self._windows:  # plain loops: this runs every minute over up to 51 verdicts
             # a repeat of the window before it cannot be added (it was, or one near it was)
-            if mid is not None and mid != prev and all(abs(mid - b) > RETURN_BAND_BPM / 2 for b in found):
-                found.append(mid)
+            if mid is not None and mid != prev:
+                for b in found:
+                    if abs(mid - b) <= half:
+                        break
+                else:
+                    found.append(mid)
             prev = mid
         self.baselines = tuple(found)
 

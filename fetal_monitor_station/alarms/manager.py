@@ -162,13 +162,35 @@ class AlarmManager:
         shift = now_end - snapshot.t_s
         snaps = [s for _, s in knots] + [snapshot]
         ends.append(n - 1)
+        if len(ends) > 1 and self._by_sample_needed(bed_id, bed, fhr):
+            a = 0  # a knot at a time: only the knots that need it go sample by sample
+            for e, s in zip(ends, snaps, strict=True):
+                out += self._segment(bed_id, bed, fhr[a:e + 1], mhr[a:e + 1], t0 + a / SAMPLE_HZ, shift, [e - a],
+                                     [s], now_end if e == n - 1 else t0 + e / SAMPLE_HZ + shift)
+                a = e + 1
+            return out
+        return out + self._segment(bed_id, bed, fhr, mhr, t0, shift, ends, snaps, now_end)
+
+    def _by_sample_needed(self, bed_id: str, bed: _Bed, fhr: FloatArray) -> bool:
+        """Kinds that depend on each other's alarms (the FHR limits, and an alarm whose episode has
+        ended, cleared by the limits' delayed rule) may change in these samples."""
+        th = bed.th
+        return any(bed.timers[k].since is not None or (bed_id, k) in self._active for k in COVERED_BY) or any(
+            bed.timers[k].since is None and (bed_id, k) in self._active for k in TIMED_KINDS) or \
+            float(np.fmax.reduce(fhr)) > th.fhr_high_limit_bpm or float(np.fmin.reduce(fhr)) < th.fhr_low_limit_bpm
+
+    def _segment(self, bed_id: str, bed: _Bed, fhr: FloatArray, mhr: FloatArray, t0: float, shift: float,
+                 ends: list[int], snaps: list[Snapshot], now_end: float) -> list[AlarmChange]:
+        """`update_block` on samples from time `t0` whose knots (the last one at the last sample) are
+        `ends` with `snaps`."""
+        n = fhr.size
+        out: list[AlarmChange] = []
+        snapshot = snaps[-1]
         lbs = [bed.live_baseline] + [s.live_baseline_bpm for s in snaps]
         vs = [bed.variability] + [s.variability_bpm for s in snaps]
         lb, v = _in_force(lbs, ends, n), _in_force(vs, ends, n)
-        lowest, highest = float(np.fmin.reduce(fhr)), float(np.fmax.reduce(fhr))  # NaN only if all are
-        if any(bed.timers[k].since is not None or (bed_id, k) in self._active for k in COVERED_BY) or any(
-                bed.timers[k].since is None and (bed_id, k) in self._active for k in TIMED_KINDS) or \
-                highest > bed.th.fhr_high_limit_bpm or lowest < bed.th.fhr_low_limit_bpm:
+        lowest = float(np.fmin.reduce(fhr))  # NaN only if all are
+        if self._by_sample_needed(bed_id, bed, fhr):
             out += self._block_by_sample(bed_id, bed, fhr, mhr, t0, shift, lb, v, ends, snaps, now_end)
             out += self._end_of_update(bed_id, bed, snapshot, now_end)
             out.sort(key=lambda c: c.at)  # stable: the changes of one sample keep their order

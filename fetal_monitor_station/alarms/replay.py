@@ -1,7 +1,7 @@
-"""Analysis and alarms over a whole recording, a knot at a time (offline; same alarms as live).
+"""Analysis and alarms over a whole recording, a few knots at a time (offline; same alarms as live).
 
-The analyzer takes a knot's samples in one `push_block`; the alarm manager takes
-`KNOTS_PER_UPDATE` knots' samples in one `update_block` with the snapshots after each knot. The
+The analyzer takes `KNOTS_PER_UPDATE` knots' samples in one `push_block`, reporting its snapshot
+after each knot; the alarm manager takes them in one `update_block` with those snapshots. The
 live baseline and the variability change only at knots, so every sample sees the values it
 would have seen pushed one by one, and the alarms are raised at the same sample times; the clock
 follows the recording's sample time.
@@ -9,7 +9,7 @@ follows the recording's sample time.
 
 from __future__ import annotations
 
-from ..analysis.events import AnalysisEvent
+from ..analysis.events import AnalysisEvent, Snapshot
 from ..analysis.streaming import StreamingAnalyzer
 from ..trace import Trace
 from .manager import AlarmManager
@@ -41,14 +41,10 @@ def replay(trace: Trace, analyzer: StreamingAnalyzer, alarms: AlarmManager, cloc
     group = knot * KNOTS_PER_UPDATE
     for g in range(0, len(trace), group):
         end = min(len(trace), g + group)
-        first = len(events)
-        knots = []
-        for a in range(g, end, knot):
-            b = min(end, a + knot)
-            events += analyzer.push_block(f1[a:b], f2[a:b], mh[a:b], tc[a:b])
-            if b < end:
-                knots.append((b - 1 - g, analyzer.snapshot()))
+        knots: list[tuple[int, Snapshot]] = []
+        ev = analyzer.push_block(f1[g:end], f2[g:end], mh[g:end], tc[g:end], knot_snapshots=knots)
+        events += ev
         clock.now = (end - 1) / hz
-        changes += alarms.update_block(bed_id, events[first:], analyzer.snapshot(), analyzer.recent_fhr(end - g),
-                                       mh[g:end], knots)
+        changes += alarms.update_block(bed_id, ev, analyzer.snapshot(), analyzer.recent_fhr(end - g), mh[g:end],
+                                       knots)
     return events, changes

@@ -139,9 +139,12 @@ class StreamingAnalyzer:
 
     def push_block(self, fhr1_bpm: FloatArray, fhr2_bpm: FloatArray | None = None,
                    mhr_bpm: FloatArray | None = None, toco: FloatArray | None = None,
-                   t0_s: float = 0.0) -> list[AnalysisEvent]:
+                   t0_s: float = 0.0, knot_snapshots: list[tuple[int, Snapshot]] | None = None
+                   ) -> list[AnalysisEvent]:
         """Push consecutive 4 Hz samples at once (NaN = no signal): the same state and the same
-        events as pushing them one by one, with the per-sample work done by numpy."""
+        events as pushing them one by one, with the per-sample work done by numpy. With
+        `knot_snapshots`, the snapshot after each knot inside the block (not at its last sample) is
+        appended to it with the index of that sample in the block (what the alarms need, offline)."""
         if self._finished:
             raise RuntimeError("analyzer already finished; create a new one")
         f1 = np.asarray(fhr1_bpm, dtype=np.float64)
@@ -170,6 +173,8 @@ class StreamingAnalyzer:
             pos += step
             if self._n % self._knot == 0:
                 out += self._on_knot()
+                if knot_snapshots is not None and pos < n:
+                    knot_snapshots.append((pos - 1, self.snapshot()))
         return out
 
     def recent_fhr(self, n: int) -> FloatArray:
