@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,9 +222,7 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
             master_algorithm=settings.master_key_algorithm)
         if pad_sim is not None:
             _keyboard_is_pin_pad(pad_sim)
-        app = KioskApp(presenter, maintenance, worker)
-        stack.enter_context(_stop_on_sigterm(app))
-        app.run()
+        KioskApp(presenter, maintenance, worker).run()  # SIGTERM: SDL closes the window, run() returns
         log.info("kiosk app stopped")
     return 0
 
@@ -250,23 +247,6 @@ def self_test(health: DeviceHealth, devices: Devices) -> None:
         log.warning("self-test: flows off: %s", ", ".join(off))
     else:
         log.info("self-test: every flow available")
-
-
-@contextlib.contextmanager
-def _stop_on_sigterm(app: Any) -> Iterator[None]:
-    """SIGTERM (systemd, an operator) closes the app like its window closing: `run()` returns, the
-    link and the devices are closed in order and the exit status is 0."""
-    from kivy.clock import Clock
-
-    def stop(_signum: int, _frame: Any) -> None:
-        log.info("SIGTERM: stopping the kiosk app")
-        Clock.schedule_once(lambda _: app.stop())
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 SIM_KEYS = {13: "ENTER", 271: "ENTER", 8: "CLEAR", 27: "CANCEL"}  # Return, keypad Enter, Backspace, Esc
