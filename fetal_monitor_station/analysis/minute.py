@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,17 +19,21 @@ SINUSOIDAL_GATE_MIN_BPM = R.SINUSOIDAL_MIN_AMPLITUDE_BPM - 2.0
 SINUSOIDAL_GATE_MAX_BPM = R.SINUSOIDAL_MAX_AMPLITUDE_BPM + 2.0
 
 
-def minute_features(m0: int, fhr: FloatArray, base: FloatArray, episodes: Iterable[Episode],
+def minute_features(m0: int, fhr: FloatArray, base: FloatArray, episodes: Sequence[Episode],
                     sinusoidal_dev: FloatArray | None) -> tuple[MinuteFeatures, int]:
     """Features of samples [m0, m0 + 1 min) and their number of valid samples; accelerations and
-    decelerations are left out of the variability; `sinusoidal_dev` is the FHR - baseline of the
-    10 min ending with the minute (None when not available)."""
+    decelerations (`episodes`, one detector's runs: in time order, not overlapping) are left out of
+    the variability; `sinusoidal_dev` is the FHR - baseline of the 10 min ending with the minute
+    (None when not available)."""
     n_valid = int(np.isfinite(fhr).sum())
     masked = fhr.copy()
-    for ep in episodes:
+    for ep in reversed(episodes):  # from the newest: an hour of them is kept, a minute needs the last few
+        b = int(ep.end_s * SAMPLE_HZ) - m0
+        if b <= 0:
+            break  # the earlier ones end earlier still
         if ep.kind != KIND_CONTRACTION:
-            a, b = int(ep.start_s * SAMPLE_HZ) - m0, int(ep.end_s * SAMPLE_HZ) - m0
-            if a < SPM and b > 0:
+            a = int(ep.start_s * SAMPLE_HZ) - m0
+            if a < SPM:
                 masked[max(0, a): min(SPM, b)] = np.nan
     band = band_bpm(masked, SPM)
     stv = stv_ms(masked)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import numpy.typing as npt
 
 from ..trace import SAMPLE_HZ, FloatArray
 from .rules import (
@@ -68,26 +71,37 @@ def stv_ms(fhr: FloatArray) -> float | None:
     if n_ep < 2:
         return None
     ep = fhr[: n_ep * EPOCH_SAMPLES].reshape(n_ep, EPOCH_SAMPLES)
-    cnt = np.isfinite(ep).sum(axis=1)
-    sums = np.nansum(ep, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(cnt >= EPOCH_SAMPLES // 2, sums / np.maximum(cnt, 1), np.nan)
+    nan = np.isnan(ep)  # (the array methods below: numpy's nansum/diff/mean wrappers cost more than the work)
+    cnt = EPOCH_SAMPLES - nan.sum(axis=1)
+    means = np.where(nan, 0.0, ep).sum(axis=1) / np.maximum(cnt, 1)
+    means[cnt < EPOCH_SAMPLES // 2] = np.nan
+    with np.errstate(divide="ignore"):
         interval_ms = 60000.0 / means
-    d = np.abs(np.diff(interval_ms))
-    d = d[np.isfinite(d)]
-    return float(d.mean()) if d.size else None
+    d = np.abs(interval_ms[1:] - interval_ms[:-1])
+    d = d[~np.isnan(d)]
+    return float(d.sum() / d.size) if d.size else None
+
+
+@functools.lru_cache(maxsize=64)
+def _spectral_bands(n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The rfft bins of `n` samples in 1-15 cpm (all undulation) and around 3-5 cpm (sinusoidal)."""
+    f_cpm = np.fft.rfftfreq(n, d=1.0 / SAMPLE_HZ) * 60.0
+    total = (f_cpm >= SINUSOIDAL_TOTAL_LOW_CPM) & (f_cpm <= SINUSOIDAL_TOTAL_HIGH_CPM)
+    band = (f_cpm >= SINUSOIDAL_MIN_CPM - 0.3) & (f_cpm <= SINUSOIDAL_MAX_CPM + 0.3)
+    return total, band
 
 
 def is_sinusoidal(dev: FloatArray) -> bool:
     """Regular 3-5 cycles/min undulation of 5-15 bpm in a detrended stretch (>= a few minutes)."""
-    x = dev[np.isfinite(dev)] if np.isfinite(dev).mean() > 0.8 else None
+    finite = np.isfinite(dev)
+    x = dev[finite] if finite.mean() > 0.8 else None
     if x is None or x.size < 4 * 60 * SAMPLE_HZ:
         return False
     x = x - x.mean()
     power = np.abs(np.fft.rfft(x)) ** 2
-    f_cpm = np.fft.rfftfreq(x.size, d=1.0 / SAMPLE_HZ) * 60.0
-    total = power[(f_cpm >= SINUSOIDAL_TOTAL_LOW_CPM) & (f_cpm <= SINUSOIDAL_TOTAL_HIGH_CPM)].sum()
-    band = power[(f_cpm >= SINUSOIDAL_MIN_CPM - 0.3) & (f_cpm <= SINUSOIDAL_MAX_CPM + 0.3)].sum()
+    in_total, in_band = _spectral_bands(x.size)  # the same few lengths every minute
+    total = power[in_total].sum()
+    band = power[in_band].sum()
     if total <= 0 or band / total < SINUSOIDAL_POWER_SHARE:
         return False
     amplitude = float(np.percentile(x, BAND_HIGH_PERCENTILE) - np.percentile(x, BAND_LOW_PERCENTILE))
