@@ -45,6 +45,7 @@ STATE_RECORD_ID = 0  # state messages are not outbox records; the hub applies th
 MAX_RESEND_AFTER_S = 900.0  # resend backoff cap while the hub does not answer
 JITTER = 0.2
 MAX_COMMANDS_REMEMBERED = 256
+MIN_STATE_INTERVAL_S = 1.0  # report_state's rate limit
 MAX_HEARTBEAT_S, MAX_AGE_S = 3600, 31_536_000_000  # state/1's bounds: a report past them would be held
 # The application's answer to a hub command (command, args) -> (status "done"|"refused"|"failed", detail).
 # Called on the MQTT network thread: it must not block (start long work elsewhere, answer "done" when accepted).
@@ -123,6 +124,7 @@ class DeviceLink:
         self.stats = LinkStats()
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._state_due = threading.Event()  # report_state(): a state message before the next heartbeat
         self._stopping = threading.Event()
         self._inflight: dict[int, _InFlight] = {}  # by counter
         self._cursor = 0  # highest record id sent since the last (re)connect or timeout
@@ -215,6 +217,12 @@ class DeviceLink:
         client.connect_async(self.config.broker_host, self.config.broker_port, keepalive=30,
                              clean_start=False, properties=self._connect_properties())
         client.loop_start()
+
+    def report_state(self) -> None:
+        """Send a state message soon (a fault appeared or cleared) instead of at the next heartbeat.
+        From the sender thread, at most one a second: a device flapping its faults cannot flood the hub."""
+        self._state_due.set()
+        self._wake.set()
 
     def wait_connected(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -430,8 +438,11 @@ class DeviceLink:
                         self._restart_sending()
                         self._resend_after_s = next_resend_after(self._resend_after_s, self.ack_timeout_s)
                 self._fill_window()
-                if now - last_heartbeat >= self.heartbeat_s and self._client is not None:
+                due = now - last_heartbeat >= self.heartbeat_s or (
+                    self._state_due.is_set() and now - last_heartbeat >= MIN_STATE_INTERVAL_S)
+                if due and self._client is not None:
                     last_heartbeat = now
+                    self._state_due.clear()
                     self._publish_state(self._client, "heartbeat")
             except LinkError as exc:  # e.g. outbox unreadable: keep the thread, retry on the next wake
                 log.error("%s: sender: %s", self.config.device_id, exc)

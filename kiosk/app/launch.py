@@ -192,7 +192,12 @@ def run(config: KioskConfig, settings: AppSettings, bundle: Path, *, simulate: b
             stack.callback(pad_sim.stop)
             config = replace(config, epp=SerialDeviceConfig(port=pad_sim.port_url))
         opened = stack.enter_context(open_devices(config, load_demo_keys=simulate))
-        health = DeviceHealth(opened.devices)
+        link: DeviceLink | None = None
+
+        def fault_changed(_: dict[str, str]) -> None:  # the hub's fleet sees it now, not at the next heartbeat
+            if link is not None:
+                link.report_state()
+        health = DeviceHealth(opened.devices, on_change=fault_changed)
         for name, reason in opened.faults.items():
             health.fault(name, reason)
         self_test(health, opened.devices)  # before the link starts, so its birth state carries the faults

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,39 @@ def test_a_station_reports_its_alarm_summary(tmp_path: Path) -> None:
     bad._publish_state(other, "heartbeat")  # type: ignore[arg-type]
     [body] = state_bodies(bad, other)
     assert body["event"] == "heartbeat" and "alarms" not in body
+
+
+def test_report_state_sends_one_state_soon_and_at_most_one_a_second(tmp_path: Path) -> None:
+    """A fault that appears between heartbeats reaches the hub in about a second, not at the next heartbeat;
+    a device whose faults flap still sends at most one state message a second."""
+    link = make(tmp_path, faults=lambda: [{"code": "paper-out", "severity": "critical"}])
+    link.heartbeat_s = 3600
+    client = Client()
+    sent_at: list[float] = []
+    record = client.publish
+    client.publish = lambda where, payload, qos=0: (sent_at.append(time.monotonic()), record(where, payload, qos))[1]
+    link._client = client  # type: ignore[assignment]
+    link.stats.connected = True
+    sender = threading.Thread(target=link._send_loop, daemon=True)
+    sender.start()
+    try:
+        time.sleep(0.2)
+        assert client.published == []  # no heartbeat due for an hour
+        asked = time.monotonic()
+        for _ in range(5):  # five changes in a row: one state message
+            link.report_state()
+        deadline = asked + 3
+        while not client.published and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(client.published) == 1 and sent_at[0] - asked < 2.5
+        time.sleep(0.6)
+        assert len(client.published) == 1
+        link.report_state()
+        while len(client.published) < 2 and time.monotonic() < deadline + 3:
+            time.sleep(0.02)
+        assert len(client.published) == 2 and sent_at[1] - sent_at[0] >= 0.99
+        assert [b["faults"] for b in state_bodies(link, client)] == [[{"code": "paper-out", "severity": "critical"}]] * 2
+    finally:
+        link._stopping.set()
+        link._wake.set()
+        sender.join(5)
