@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 MIN_SAMPLES_TO_END = 8  # 2 s at 4 Hz before an episode can be judged
 _ZERO = np.zeros(1, dtype=np.int64)
+RUN_LOOKAHEAD = 64  # samples: `run` looks for an episode's end this far first (an end depends only on what came before)
 
 
 class ConditionTimer:
@@ -90,15 +91,20 @@ class ConditionTimer:
             since = self.since
             assert since is not None
             prior = np.fromiter(self._flags, dtype=bool, count=len(self._flags))
-            seg = met[pos:]
-            flags = np.concatenate((prior, seg))
-            csum = np.concatenate((_ZERO, flags.cumsum()))
-            k = np.arange(prior.size, flags.size)
-            length = np.minimum(k + 1, w)
-            true = csum[k + 1] - csum[k + 1 - length]
-            ends = ((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length)).nonzero()[0]
+            look = RUN_LOOKAHEAD
+            while True:  # most episodes end soon: look for the end in a prefix first, then in all the rest
+                seg = met[pos:pos + look]
+                flags = np.concatenate((prior, seg))
+                csum = np.concatenate((_ZERO, flags.cumsum()))
+                k = np.arange(prior.size, flags.size)
+                length = np.minimum(k + 1, w)
+                true = csum[k + 1] - csum[k + 1 - length]
+                ends = ((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length)).nonzero()[0]
+                if ends.size or pos + look >= n:
+                    break
+                look = n - pos
             stop = int(ends[0]) if ends.size else seg.size  # seg index of the ending sample
-            ts = t[pos:]
+            ts = t[pos:pos + seg.size]
             if self._max_gap is not None:
                 before = self._last_judged if continuing and self._last_judged is not None else float(ts[0])
                 gaps = np.empty(ts.size)
