@@ -4,6 +4,8 @@ key-management host would. Never used with a real pad; real pads get keys only b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kiosk.epp import crypto as c
 from kiosk.epp import protocol as pr
 from kiosk.epp.driver import KeyComponent, PinPad, tdes_responder
@@ -30,14 +32,27 @@ def components() -> list[KeyComponent]:
 
 def load_demo_keys(pad: PinPad, auth_key: bytes = DEMO_AUTH_KEY) -> PinKeys:
     """Master key from two components, then the PIN, card-token MAC and terminal MAC work keys under it."""
-    master = master_key()
     pad.authenticate(tdes_responder(auth_key))
     try:
-        pad.load_master_key(MASTER_SLOT, ALGORITHM, components(), c.kcv(ALGORITHM, master, 3))
-        for slot, usage, key in ((KEYS.pin_slot, pr.Usage.PIN, PIN_KEY), (KEYS.mac_slot, pr.Usage.MAC, MAC_KEY),
-                                 (TERMINAL_MAC_SLOT, pr.Usage.MAC, TERMINAL_MAC_KEY)):
-            pad.load_work_key(MASTER_SLOT, slot, usage, c.encrypt_ecb(ALGORITHM, master, key),
-                              c.kcv(ALGORITHM, key, 3))
+        pad.load_master_key(MASTER_SLOT, ALGORITHM, components(), c.kcv(ALGORITHM, master_key(), 3))
+        _send_work_keys(pad, ((KEYS.pin_slot, pr.Usage.PIN, PIN_KEY), (KEYS.mac_slot, pr.Usage.MAC, MAC_KEY),
+                              (TERMINAL_MAC_SLOT, pr.Usage.MAC, TERMINAL_MAC_KEY)))
     finally:
         pad.logout()
     return KEYS
+
+
+def load_work_keys(pad: PinPad, keys: Sequence[tuple[int, pr.Usage, bytes]], auth_key: bytes = DEMO_AUTH_KEY) -> None:
+    """More work keys (slot, usage, clear key) sent under the demo master already in the pad: e.g. an
+    acquirer's own terminal PIN and MAC keys."""
+    pad.authenticate(tdes_responder(auth_key))
+    try:
+        _send_work_keys(pad, keys)
+    finally:
+        pad.logout()
+
+
+def _send_work_keys(pad: PinPad, keys: Sequence[tuple[int, pr.Usage, bytes]]) -> None:
+    master = master_key()
+    for slot, usage, key in keys:
+        pad.load_work_key(MASTER_SLOT, slot, usage, c.encrypt_ecb(ALGORITHM, master, key), c.kcv(ALGORITHM, key, 3))

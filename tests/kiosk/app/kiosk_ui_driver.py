@@ -46,7 +46,7 @@ from kiosk.app.presenter import KioskPresenter  # noqa: E402
 from kiosk.app.settings import AppSettings  # noqa: E402
 from kiosk.epp import crypto as c  # noqa: E402
 from kiosk.epp import simulator as epp_sim  # noqa: E402
-from kiosk.epp.driver import PinPad, tdes_responder  # noqa: E402
+from kiosk.epp.driver import PinPad  # noqa: E402
 from kiosk.epp.protocol import Usage  # noqa: E402
 from kiosk.flows.devices import DeviceHealth, Devices  # noqa: E402
 from kiosk.flows.maintenance import PaperStatus, TechnicianGate, hash_credential  # noqa: E402
@@ -114,16 +114,10 @@ class Driver:
         pad = PinPad(self.ports[1])
         demo_keys.load_demo_keys(pad)
         if spec.get("pin_key"):  # the acquirer's terminal PIN key (its own ceremony), sent under our master
-            master = demo_keys.master_key()
-            key = bytes.fromhex(spec["pin_key"])
-            pad.authenticate(tdes_responder(epp_sim.DEMO_AUTH_KEY))
-            pad.load_work_key(demo_keys.MASTER_SLOT, 3, Usage.PIN, c.encrypt_ecb(c.Algorithm.TDES, master, key),
-                              c.kcv(c.Algorithm.TDES, key, 3))
+            extra = [(3, Usage.PIN, bytes.fromhex(spec["pin_key"]))]
             if spec.get("tak"):  # and its terminal MAC key, over the demo one
-                tak = bytes.fromhex(spec["tak"])
-                pad.load_work_key(demo_keys.MASTER_SLOT, demo_keys.TERMINAL_MAC_SLOT, Usage.MAC,
-                                  c.encrypt_ecb(c.Algorithm.TDES, master, tak), c.kcv(c.Algorithm.TDES, tak, 3))
-            pad.logout()
+                extra.append((demo_keys.TERMINAL_MAC_SLOT, Usage.MAC, bytes.fromhex(spec["tak"])))
+            demo_keys.load_work_keys(pad, extra)
         self.motor = IoBoard(self.ports[2])
         # "pcsc": the product's reader over pcscd + vpcd, the card a virtual PBOC card (else a stub)
         self.hand = real_bank_card.CardHand() if spec.get("pcsc") else None

@@ -21,10 +21,7 @@ from central_hub.services.lane import SETTLE_EVERY_S
 from central_hub.store import open_store
 from kiosk.app import demo_keys
 from kiosk.app.launch import LinkQueue
-from kiosk.epp import crypto as c
-from kiosk.epp.driver import tdes_responder
 from kiosk.epp.protocol import Usage
-from kiosk.epp.simulator import DEMO_AUTH_KEY
 from kiosk.flows.identify import new_patient
 from kiosk.flows.payment import pay
 from kiosk.flows.pin import PinKeys
@@ -55,14 +52,7 @@ OPENING_FEN = 1_000_000  # the approve account's balance in the simulator
 
 def _acquirer_keys(pad: Pad) -> PinKeys:
     """The acquirer's terminal PIN key and MAC key (its own ceremony), sent under the pad's master key."""
-    master = demo_keys.master_key()
-    pad.driver.authenticate(tdes_responder(DEMO_AUTH_KEY))
-    try:
-        for slot, usage, key in ((PIN_SLOT, Usage.PIN, PIN_KEY), (demo_keys.TERMINAL_MAC_SLOT, Usage.MAC, TAK)):
-            pad.driver.load_work_key(demo_keys.MASTER_SLOT, slot, usage, c.encrypt_ecb(c.Algorithm.TDES, master, key),
-                                     c.kcv(c.Algorithm.TDES, key, 3))
-    finally:
-        pad.driver.logout()
+    demo_keys.load_work_keys(pad.driver, ((PIN_SLOT, Usage.PIN, PIN_KEY), (demo_keys.TERMINAL_MAC_SLOT, Usage.MAC, TAK)))
     return PinKeys(PIN_SLOT, demo_keys.KEYS.mac_slot, demo_keys.TERMINAL_MAC_SLOT)
 
 
