@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-import numpy.typing as npt
 
 from ..trace import SAMPLE_HZ, FloatArray
 from .rules import (
@@ -82,13 +79,22 @@ def stv_ms(fhr: FloatArray) -> float | None:
     return float(d.sum() / d.size) if d.size else None
 
 
-@functools.lru_cache(maxsize=64)
-def _spectral_bands(n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """The rfft bins of `n` samples in 1-15 cpm (all undulation) and around 3-5 cpm (sinusoidal)."""
-    f_cpm = np.fft.rfftfreq(n, d=1.0 / SAMPLE_HZ) * 60.0
-    total = (f_cpm >= SINUSOIDAL_TOTAL_LOW_CPM) & (f_cpm <= SINUSOIDAL_TOTAL_HIGH_CPM)
-    band = (f_cpm >= SINUSOIDAL_MIN_CPM - 0.3) & (f_cpm <= SINUSOIDAL_MAX_CPM + 0.3)
-    return total, band
+def _bins(n: int, lo_cpm: float, hi_cpm: float) -> slice:
+    """The rfft bins of `n` samples whose frequency (as `np.fft.rfftfreq` gives it, in cycles/min)
+    lies in [lo, hi]: a run of bins, found without building the frequency array every minute."""
+    val = 1.0 / (n * (1.0 / SAMPLE_HZ))
+    top = n // 2
+
+    def cpm(k: int) -> float:
+        return k * val * 60.0
+
+    a = max(0, int(lo_cpm / (val * 60.0)) - 1)
+    while a <= top and cpm(a) < lo_cpm:
+        a += 1
+    b = min(top, int(hi_cpm / (val * 60.0)) + 1)
+    while b >= 0 and cpm(b) > hi_cpm:
+        b -= 1
+    return slice(a, max(a, b + 1))
 
 
 def is_sinusoidal(dev: FloatArray) -> bool:
@@ -99,9 +105,8 @@ def is_sinusoidal(dev: FloatArray) -> bool:
         return False
     x = x - x.mean()
     power = np.abs(np.fft.rfft(x)) ** 2
-    in_total, in_band = _spectral_bands(x.size)  # the same few lengths every minute
-    total = power[in_total].sum()
-    band = power[in_band].sum()
+    total = power[_bins(x.size, SINUSOIDAL_TOTAL_LOW_CPM, SINUSOIDAL_TOTAL_HIGH_CPM)].sum()
+    band = power[_bins(x.size, SINUSOIDAL_MIN_CPM - 0.3, SINUSOIDAL_MAX_CPM + 0.3)].sum()
     if total <= 0 or band / total < SINUSOIDAL_POWER_SHARE:
         return False
     amplitude = float(np.percentile(x, BAND_HIGH_PERCENTILE) - np.percentile(x, BAND_LOW_PERCENTILE))
