@@ -92,10 +92,12 @@ class LevelTracker:
             whole = n // EPOCH
             rows = np.sort(fhr[:whole * EPOCH].reshape(whole, EPOCH), axis=1)
             k = EPOCH // 2
-            if np.isnan(rows[:, -1]).any():
-                count = (EPOCH - np.isnan(rows).sum(axis=1)).tolist()
-                levels = [None if c < MIN_EPOCH_VALID else float(row[c // 2]) if c % 2 else
-                          0.5 * (float(row[c // 2 - 1]) + float(row[c // 2])) for c, row in zip(count, rows, strict=True)]
+            if np.isnan(rows[:, -1]).any():  # the median of each row's c valid samples (sorted first)
+                count = EPOCH - np.isnan(rows).sum(axis=1)
+                at = np.arange(whole)
+                # rows[(c - 1) // 2] and rows[c // 2]: the same sample when c is odd (0.5 * (x + x) == x)
+                mid = 0.5 * (rows[at, np.maximum(count - 1, 0) // 2] + rows[at, np.minimum(count // 2, EPOCH - 1)])
+                levels = [None if c < MIN_EPOCH_VALID else m for c, m in zip(count.tolist(), mid.tolist(), strict=True)]
             else:  # no gap: every epoch has all EPOCH (even) samples
                 levels = (0.5 * (rows[:, k - 1] + rows[:, k])).tolist()
             for e, level in enumerate(levels):
