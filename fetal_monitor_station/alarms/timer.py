@@ -90,29 +90,34 @@ class ConditionTimer:
                 self._unseen = 0.0
             since = self.since
             assert since is not None
-            prior = np.fromiter(self._flags, dtype=bool, count=len(self._flags))
+            prior = np.fromiter(self._flags, dtype=bool, count=len(self._flags)) if continuing else None
             look = RUN_LOOKAHEAD
             while True:  # most episodes end soon: look for the end in a prefix first, then in all the rest
                 seg = met[pos:pos + look]
-                flags = np.concatenate((prior, seg))
-                csum = np.concatenate((_ZERO, flags.cumsum()))
-                k = np.arange(prior.size, flags.size)
-                length = np.minimum(k + 1, w)
-                true = csum[k + 1] - csum[k + 1 - length]
+                if prior is None and seg.size <= w:  # a fresh episode inside its first window: fewer arrays
+                    flags = seg
+                    length = np.arange(1, seg.size + 1)
+                    true = seg.cumsum()
+                else:
+                    flags = seg if prior is None else np.concatenate((prior, seg))
+                    csum = np.concatenate((_ZERO, flags.cumsum()))
+                    k = np.arange(flags.size - seg.size, flags.size)
+                    length = np.minimum(k + 1, w)
+                    true = csum[k + 1] - csum[k + 1 - length]
                 ends = ((length >= MIN_SAMPLES_TO_END) & (true < self._hold * length)).nonzero()[0]
                 if ends.size or pos + look >= n:
                     break
                 look = n - pos
             stop = int(ends[0]) if ends.size else seg.size  # seg index of the ending sample
             ts = t[pos:pos + seg.size]
+            unseen: npt.NDArray[np.float64] | float = self._unseen  # while no gap is longer than max_gap
             if self._max_gap is not None:
                 before = self._last_judged if continuing and self._last_judged is not None else float(ts[0])
                 gaps = np.empty(ts.size)
                 gaps[0] = ts[0] - before
                 np.subtract(ts[1:], ts[:-1], out=gaps[1:])
-                unseen = self._unseen + (gaps * (gaps > self._max_gap)).cumsum()
-            else:
-                unseen = np.zeros(ts.size)
+                if gaps.max() > self._max_gap:
+                    unseen = self._unseen + (gaps * (gaps > self._max_gap)).cumsum()
             held = ts - since - unseen
             fires = (seg[:stop] & (held[:stop] >= rule_s)).nonzero()[0]
             fire = (float(ts[fires[0]]), float(held[fires[0]])) if fires.size else None
@@ -121,7 +126,7 @@ class ConditionTimer:
                 self.last_true = float(ts[int(trues[-1])])
             last = stop if ends.size else seg.size - 1
             self._last_judged = float(ts[last])
-            self._unseen = float(unseen[last])
+            self._unseen = float(unseen[last]) if isinstance(unseen, np.ndarray) else unseen
             report = (since, None if fire is None else fire[0], float(ts[stop]) if ends.size else None,
                       0.0 if fire is None else fire[1])
             out.append(report)
