@@ -26,12 +26,12 @@ from central_hub.feed.patients import PatientIndexLookup
 from central_hub.feed.sender import FeedSender
 from central_hub.services.db import services_db_url
 from central_hub.store import open_store
+from kiosk.app.launch import LinkQueue
 from kiosk.flows.register import Answers, register
 from kiosk.flows.session import Session
 from kiosk.hospital.client import HubHospitalClient
 from kiosk.idcard.synthetic import synthetic_identity
 from mch_link.registry import load_site_info
-from mch_link.topics import Kind
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.central_hub.test_commands_e2e import wait_for
@@ -43,16 +43,6 @@ pytestmark = pytest.mark.integration
 DEVICE = "kiosk-001"
 COUNTY_KEY = bytes(range(7, 39))
 WAIT_S = 30.0
-
-
-class LinkQueue:
-    """The kiosk app's queue: records into the link's durable outbox."""
-
-    def __init__(self, link: Any) -> None:
-        self.link = link
-
-    def add(self, kind: str, schema: str, body: dict[str, Any], made_at_ms: int | None = None) -> int:
-        return int(self.link.submit(Kind.RECORDS, schema, body, made_at_ms))
 
 
 def test_queued_registration_reaches_services_and_county_once(site: Site, enroll_device: Any,
