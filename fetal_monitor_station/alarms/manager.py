@@ -151,7 +151,7 @@ class AlarmManager:
             raise ValueError(f"update_block needs fhr and mhr of one length, got {fhr.shape} and {mhr.shape}")
         ends = [i for i, _ in knots]
         bounds = ends + [n - 1]
-        if any(not 0 <= a < b for a, b in zip(bounds, bounds[1:])):
+        if any(not 0 <= a < b for a, b in zip(bounds, bounds[1:], strict=False)):
             raise ValueError(f"update_block knots must be increasing sample indices before the last, got {ends}")
         if n == 0:
             return []
@@ -246,8 +246,9 @@ class AlarmManager:
                 i = first_due(a.escalated_at if a.escalated_at is not None else a.raised_at)
                 if i >= n or (until is not None and now_at(i) >= until):
                     break
-                a = replace(a, priority=Priority(a.priority + 1), escalated_at=now_at(i))
-                escalations.append(AlarmChange(CHANGE_ESCALATED, a, a.escalated_at))
+                at = now_at(i)
+                a = replace(a, priority=Priority(a.priority + 1), escalated_at=at)
+                escalations.append(AlarmChange(CHANGE_ESCALATED, a, at))
             return a
 
         live = dict(start)
