@@ -20,6 +20,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kiosk.idcard.identity import mask_id_number
+
 
 class HospitalError(Exception):
     """The hub answered with an error the patient must be told about (`code` is stable)."""
@@ -37,7 +39,7 @@ class HospitalUnavailable(HospitalError):
         super().__init__("unavailable", message)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Patient:
     patient_id: str
     name: str
@@ -48,8 +50,14 @@ class Patient:
     medical_card_no: str | None = None
     has_pregnancy_record: bool = False
 
+    def __repr__(self) -> str:  # keep her name out of logs and tracebacks
+        return (f"Patient(patient_id={self.patient_id!r}, id_number={self.masked_id_number!r}, "
+                f"has_pregnancy_record={self.has_pregnancy_record})")
 
-@dataclass(frozen=True)
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, repr=False)
 class NewPatient:
     id_number: str
     name: str
@@ -58,6 +66,11 @@ class NewPatient:
     nation: str | None = None
     address: str | None = None
     phone: str | None = None
+
+    def __repr__(self) -> str:  # name, ID number, address and phone never reach a log line
+        return f"NewPatient(id_number={mask_id_number(self.id_number)!r})"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
