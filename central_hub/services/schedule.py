@@ -122,6 +122,10 @@ class Schedule:
                                    (patient_id, slot_id, PAID, HELD, now)).fetchone()
             if mine:
                 raise ServiceError("already-booked", "you already have this slot")
+            # one held slot per patient and visit: a hold whose answer the kiosk lost, then another slot
+            # chosen, must not keep a second slot from other patients until its timeout
+            self.db.execute("UPDATE svc_bookings SET status = ? WHERE patient_id = ? AND status = ? AND slot_id IN"
+                            " (SELECT slot_id FROM svc_slots WHERE visit_code = ?)", (RELEASED, patient_id, HELD, row[1]))
             booking_id = "B" + secrets.token_hex(8)
             self.db.execute("INSERT INTO svc_bookings (booking_id, patient_id, slot_id, status, hold_until_ms, fee_fen,"
                             " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",

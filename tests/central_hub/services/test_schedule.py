@@ -51,3 +51,19 @@ def test_holds_fill_a_slot_expire_and_release(dispatcher: Dispatcher, clock: Clo
                    "idem-hold-0007") == "unknown-patient"
     assert refusal(dispatcher, "booking.hold", {"patient_id": pids[0], "slot_id": "nope"}, "idem-hold-0008") == \
         "unknown-slot"
+
+
+def test_a_patient_holds_one_slot_per_visit(dispatcher: Dispatcher) -> None:
+    """Her first hold's answer was lost (the kiosk never learnt its id) and she chose another slot: the
+    first is free again at once, not after its 10-minute timeout; a hold for another visit stays."""
+    pid = call(dispatcher, "patient.register", PEOPLE[0], "idem-reg-one")["patient_id"]
+    first, second = call(dispatcher, "schedule.free_slots", {"visit_code": "ANC2"})[:2]
+    lost = call(dispatcher, "booking.hold", {"patient_id": pid, "slot_id": first["slot_id"]}, "idem-hold-lost")
+    other_visit = call(dispatcher, "schedule.free_slots", {"visit_code": "ANC3"})[0]
+    kept = call(dispatcher, "booking.hold", {"patient_id": pid, "slot_id": other_visit["slot_id"]}, "idem-hold-anc3")
+    now = call(dispatcher, "booking.hold", {"patient_id": pid, "slot_id": second["slot_id"]}, "idem-hold-now")
+    assert dispatcher.schedule.booking(lost["booking_id"])["status"] == "released"
+    assert dispatcher.schedule.booking(now["booking_id"])["status"] == "held"
+    assert dispatcher.schedule.booking(kept["booking_id"])["status"] == "held"
+    free = {s["slot_id"]: s["free"] for s in call(dispatcher, "schedule.free_slots", {"visit_code": "ANC2"})}
+    assert free[first["slot_id"]] == 4 and free[second["slot_id"]] == 3
