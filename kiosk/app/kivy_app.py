@@ -191,6 +191,6 @@ class KioskApp(App):
     def action(self, name: str) -> None:
         intents: dict[str, Callable[[], None]] = {
             "to_menu": self.p.to_menu, "pay_now": self.p.open_payment, "retry_pin": self.p.retry_pin,
-            "leave": self.p.finish, "print_report": self.p.print_report}
+            "leave": self.p.finish, "print_report": self.p.print_report, "register": self.p.open_register}
         if name in intents:
             intents[name]()

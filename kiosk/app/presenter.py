@@ -237,8 +237,8 @@ class KioskPresenter:
         elif result.status == "new":
             self._voice(result.notice.text(self.view.lang), self.view.lang)
             self._show("register", message=result.notice.text(self.view.lang))
-        elif result.status == "queued":
-            self._say(result.notice, actions=("leave",))
+        elif result.status == "queued":  # hub down: her identity is kept; her record can be kept too
+            self._say(result.notice, actions=("register", "leave"))
         else:
             self._reset(result.notice)
 

@@ -41,6 +41,7 @@ from kiosk.a4printer import A4Printer, PycupsClient  # noqa: E402
 from kiosk.a4printer.simulator import SimulatedA4Printer  # noqa: E402
 from kiosk.app import demo_keys  # noqa: E402
 from kiosk.app.kivy_app import DeviceWorker, KioskApp  # noqa: E402
+from kiosk.app.launch import LinkQueue  # noqa: E402
 from kiosk.app.maintenance_presenter import MaintenancePresenter  # noqa: E402
 from kiosk.app.presenter import KioskPresenter  # noqa: E402
 from kiosk.app.settings import AppSettings  # noqa: E402
@@ -125,15 +126,18 @@ class Driver:
         self.bank: Any = (real_bank_card.product_reader(self.pcsc, self.motor, spec.get("reader", VIRTUAL_READER))
                           if self.pcsc else StubBankCardReader())
         self.id_number: str | None = None  # of the ID card placed last: her 9F61 where a step asks
+        self.placed: list[str] = []  # name and ID number of every ID card placed, read off the card itself
         self.bank_holder = {"card": None}
         self.hospital = FakeHospital(today=TODAY)
         self.link: DeviceLink | None = None
+        self.committed: list[tuple[str, str]] = []  # (kind, schema) of every record the link's outbox took
         services: Any = self.hospital
         if spec.get("hub"):  # the real thing: HubHospitalClient over the link, through broker and hub
             bundle = Path(spec["hub"]["bundle"])
             self.link = DeviceLink.from_bundle(bundle, out / "link-outbox.sqlite3", broker=tuple(spec["hub"]["broker"]))
             keys = LinkKeys.read(bundle / KEYS_FILE)
             services = HubHospitalClient(RpcClient(self.link, keys.device_id, keys), self.link)
+            self._watch_link_outbox(self.link)
             self.link.start()
             deadline = time.monotonic() + 10
             while not self.link.stats.connected and time.monotonic() < deadline:
@@ -150,9 +154,11 @@ class Driver:
                                terminal_id=spec.get("terminal", AppSettings.terminal_id),
                                pin_keys=PinKeys(3 if spec.get("pin_key") else 1, demo_keys.KEYS.mac_slot))
         self.health = DeviceHealth(devices)
+        # with a hub the queue is the link's durable outbox, as `mch-kiosk run` has it; else a local one
         self.outbox = Outbox(out / "outbox.sqlite")
+        queue: Any = LinkQueue(self.link) if self.link is not None else self.outbox
         self.presenter = KioskPresenter(services, devices, settings, health=self.health, run_async=self.worker,
-                                        queue=self.outbox,
+                                        queue=queue,
                                         voice=lambda text, lang: self.report["voice"].append(lang),
                                         today=(lambda: TODAY) if not spec.get("hub") else dt.date.today,
                                         timer=IdleTimer(90, 20, clock=self.clock))
@@ -166,6 +172,16 @@ class Driver:
         self.uid = 0
         self.settled = 0
         self.probed = False
+
+    def _watch_link_outbox(self, link: DeviceLink) -> None:
+        """Note each record the link's outbox commits: drained ones are deleted, the report keeps them."""
+        add_many = link.outbox.add_many
+
+        def noted(kind: str, schema: str, items: Any) -> list[int]:
+            ids = add_many(kind, schema, items)
+            self.committed += [(kind, schema)] * len(ids)
+            return ids
+        link.outbox.add_many = noted  # type: ignore[method-assign]
 
     # --- running ------------------------------------------------------------------------------
     def start(self, _: float) -> None:
@@ -209,7 +225,10 @@ class Driver:
                                    "bookings": sorted(b.status for b in self.hospital.bookings.values()),
                                    "calls": self.hospital.calls}
         self.report["remembered"] = self.remembered
-        self.report["outbox"] = [(p.kind, p.schema) for p in self.outbox.pending()]
+        # with a hub: every record committed to the link's outbox over the run (sent or not)
+        self.report["outbox"] = (self.committed if self.link is not None
+                                 else [(p.kind, p.schema) for p in self.outbox.pending()])
+        self.report["outbox_bodies"] = [p.body for p in self.outbox.pending()] if self.link is None else []
         self.report["receipt"] = self.printer.decoded().text if self.printer.received else ""
         if self.a4sim is not None:
             self.report["a4"] = [subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True,
@@ -298,6 +317,7 @@ class Driver:
         self.id.sim.place(card)
         identity = parse_text_block(card.text)
         self.id_number = identity.id_number
+        self.placed += [s for s in (identity.name, identity.id_number) if s not in self.placed]
         if step.get("known"):
             self.hospital.add_patient(identity.id_number, identity.name, identity.birth_date)
         return True
@@ -397,8 +417,9 @@ class Driver:
         return taken
 
     def do_remember(self, step: dict[str, Any]) -> bool:
-        """What is hers now (added to what was remembered before), and the PAN of every card handed out."""
-        found = [*self.remembered, *self.presenter.session.personal_strings(), *self.handed_pans]
+        """What is hers: the name and ID number of every ID card placed and the PAN of every bank card
+        handed out (the driver's own knowledge), and what her session holds now (added to before)."""
+        found = [*self.remembered, *self.placed, *self.presenter.session.personal_strings(), *self.handed_pans]
         self.remembered = list(dict.fromkeys(found))
         return True
 
@@ -420,16 +441,24 @@ class Driver:
         for screen in self.app.sm.screens:
             for text in ui_checks.texts(screen):
                 hits += [f"widget on {screen.name}" for s in self.remembered if s in text]
+        for shot in self.report["shots"]:  # what each screenshot showed (taken before or after she left)
+            hits += [f"shot {shot['name']}" for s in self.remembered if any(s in t for t in shot["texts"])]
         log_text = (self.out / "kiosk.log").read_text("utf-8", errors="replace")
         hits += ["log" for s in self.remembered if s in log_text]
+        kept = []  # `queued`: the outbox keeps her queued registration for the hub, as it must
         for path in self.out.rglob("*"):
             if path.is_file() and path.suffix != ".png" and path.name != "kiosk.log":
                 data = path.read_bytes()
                 if path.suffix == ".pdf":  # PDF text is glyph ids: read it the way a person would
                     data = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True).stdout
-                hits += [f"file {path.name}" for s in self.remembered if s.encode() in data]
+                found = [f"file {path.name}" for s in self.remembered if s.encode() in data]
+                if step.get("queued") and path.name.startswith("outbox.sqlite"):
+                    kept += found
+                else:
+                    hits += found
         hits += ["presenter view" for s in self.remembered if s in repr(self.presenter.view)]
         self.report["privacy_hits"] = hits
+        self.report["kept_for_hub"] = kept
         self.report["session_after"] = self.presenter.session.personal_strings()
         return True
 

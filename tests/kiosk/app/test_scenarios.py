@@ -187,6 +187,28 @@ def test_hub_down_queues_identification_and_refuses_booking(run_kiosk: Runner) -
     assert report["outbox"] == [["kiosk-registration", "kiosk-registration/1"]]  # kept for the hub, durably
 
 
+def test_hub_down_at_the_id_card_then_her_registration_form_is_queued_too(run_kiosk: Runner) -> None:
+    """Hub down when she places her card: the kiosk keeps her identity and offers the form; the record
+    she fills in is kept for the hub as well (identity + form) and she is told so."""
+    form = register_new_patient(screening_yes=True)[2:]  # the form after her card, filled in by touch
+    report = run_kiosk("scenario-hub-down-register", [
+        {"do": "hospital", "set": {"unreachable": True}}, {"do": "place_id", "card": "valid"}, wait("message"),
+        note("queued"), tap("register"), wait("register"), *form, note("registered"), tap("leave"),
+        wait("home"), {"do": "scan", "queued": True}])
+    assert "您的信息已保存" in message(report, "queued")
+    registered = message(report, "registered")
+    assert "建档信息已保存，恢复后自动提交" in registered and "医生" in registered  # queued, and her screen result
+    assert report["outbox"] == [["kiosk-registration", "kiosk-registration/1"]] * 2
+    identity_only, with_form = report["outbox_bodies"]
+    assert "pregnancy" not in identity_only and with_form["patient"] == identity_only["patient"]
+    assert with_form["pregnancy"]["lmp"] == "2026-09-01" and with_form["pregnancy"]["height_cm"] == 162.0
+    assert with_form["pregnancy"]["pre_pregnancy_weight_kg"] == 55.5
+    assert (with_form["pregnancy"]["gravidity"], with_form["pregnancy"]["parity"]) == (2, 1)
+    assert "register_patient" in report["hospital"]["calls"] and report["hospital"]["records"] == 0
+    # on no screen, in no log line once she is gone; only the outbox keeps her, until the hub has it
+    assert report["privacy_hits"] == [] and len(report["remembered"]) >= 2 and report["kept_for_hub"]
+
+
 def test_hub_down_after_identification_refuses_booking_and_payment(run_kiosk: Runner) -> None:
     report = run_kiosk("scenario-hub-down-booking", [
         *known_patient(), {"do": "hospital", "set": {"unreachable": True}},
