@@ -19,7 +19,7 @@ from kiosk.bankcard.errors import (
 )
 from kiosk.errors import KioskDeviceError
 from kiosk.flows.devices import BankCardSource, PinPadDevice
-from kiosk.flows.messages import PIN_TRIES_EXCEEDED, WRONG_PIN, Notice
+from kiosk.flows.messages import PIN_TRIES_EXCEEDED, WRONG_PIN, Notice, hub_refused
 from kiosk.flows.pin import ACCOUNT_VERIFICATION, PIN_TIMEOUT_S, PinKeys, enter_pin, terminal_mac
 from kiosk.flows.session import Session
 from kiosk.hospital.api import (
@@ -115,7 +115,7 @@ def verify_holder(services: HospitalServices, pad: PinPadDevice, session: Sessio
     except HospitalError as exc:
         if exc.code == "card-mismatch":
             return Verified(None, Notice("card_not_this_binding"))
-        return Verified(None, Notice("hub_refused", {"reason": exc.message}))
+        return Verified(None, hub_refused(exc.code))
     if result.outcome == "verified" and result.ticket:
         return Verified(result.ticket)
     if result.outcome == "unavailable":
@@ -145,7 +145,7 @@ def sign(services: HospitalServices, pad: PinPadDevice, session: Session, keys: 
     except HospitalUnavailable:
         return CardOutcome(False, Notice("hub_down"))
     except HospitalError as exc:
-        return CardOutcome(False, Notice("hub_refused", {"reason": exc.message}))
+        return CardOutcome(False, hub_refused(exc.code))
     except KioskDeviceError as exc:
         log.warning("sign: PIN pad could not make the card token: %s", exc.message)
         return CardOutcome(False, Notice("device_fault", {"devices": "pinpad"}))
@@ -161,7 +161,7 @@ def load_bindings(services: HospitalServices, session: Session) -> Notice | None
     except HospitalUnavailable:
         return Notice("hub_down")
     except HospitalError as exc:
-        return Notice("hub_refused", {"reason": exc.message})
+        return hub_refused(exc.code)
     return None if session.bindings else Notice("no_binding")
 
 
@@ -178,6 +178,6 @@ def unbind(services: HospitalServices, session: Session, binding_id: str, verifi
     except HospitalUnavailable:
         return CardOutcome(False, Notice("hub_down"))
     except HospitalError as exc:
-        return CardOutcome(False, Notice("hub_refused", {"reason": exc.message}))
+        return CardOutcome(False, hub_refused(exc.code))
     session.bindings = [b for b in session.bindings if b.binding_id != binding_id]
     return CardOutcome(True, Notice("unbound", {"masked_pan": binding.masked_pan}), binding)

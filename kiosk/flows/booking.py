@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kiosk.flows.messages import Notice
+from kiosk.flows.messages import Notice, hub_refused
 from kiosk.flows.session import Session
 from kiosk.hospital.api import Booking, HospitalError, HospitalServices, HospitalUnavailable, Slot
 
@@ -39,7 +39,7 @@ def offer_slots(services: HospitalServices, session: Session) -> SlotChoice:
     except HospitalUnavailable:
         return SlotChoice(None, (), Notice("booking_offline"))
     except HospitalError as exc:
-        return SlotChoice(None, (), Notice("hub_refused", {"reason": exc.message}))
+        return SlotChoice(None, (), hub_refused(exc.code))
     return SlotChoice(visit, slots, None if slots else Notice("no_slots"))
 
 
@@ -54,7 +54,7 @@ def hold(services: HospitalServices, session: Session, slot: Slot) -> Held:
     except HospitalUnavailable:
         return Held(None, Notice("booking_offline"))
     except HospitalError as exc:
-        return Held(None, Notice("hub_refused", {"reason": exc.message}))
+        return Held(None, hub_refused(exc.code))
     session.booking = booking
     return Held(booking, Notice("booked", {"clinic": slot.clinic, "when": slot.starts_at.strftime(WHEN_FORMAT),
                                            "hold_until": booking.hold_until.strftime("%H:%M")}))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from kiosk.errors import CardDataError, KioskDeviceError
 from kiosk.flows.devices import IdCardSource
-from kiosk.flows.messages import Notice
+from kiosk.flows.messages import Notice, hub_refused
 from kiosk.flows.queue import KIND_REGISTRATION, RecordQueue, queue_registration, registration_body
 from kiosk.flows.session import Session
 from kiosk.hospital.api import HospitalError, HospitalServices, HospitalUnavailable, NewPatient, Patient
@@ -59,7 +59,7 @@ def identify_by_card(services: HospitalServices, session: Session, read: CardRea
     except HospitalUnavailable:
         return _queue_identification(session, identity, queue)
     except HospitalError as exc:
-        return Identified("refused", Notice("hub_refused", {"reason": exc.message}))
+        return Identified("refused", hub_refused(exc.code))
     if patient is None:
         return Identified("new", Notice("not_found_register"))
     session.patient = patient
@@ -96,7 +96,7 @@ def identify_by_number(services: HospitalServices, session: Session, kind: str, 
     except HospitalUnavailable:
         return Identified("refused", Notice("hub_down"))
     except HospitalError as exc:
-        return Identified("refused", Notice("hub_refused", {"reason": exc.message}))
+        return Identified("refused", hub_refused(exc.code))
     if patient is None:
         return Identified("refused", Notice("number_not_found"))
     session.patient = patient

@@ -31,7 +31,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "is back; booking and payment are not possible now."),
     "hub_down": ("医院系统暂时无法连接，请稍后再试或到人工窗口办理。",
                  "The hospital system cannot be reached. Please try again later or go to the staffed window."),
-    "hub_refused": ("医院系统拒绝了该操作：{reason}", "The hospital system refused: {reason}"),
+    "hub_refused": ("{reason}", "{reason}"),  # worded from the hub's code (HUB_REFUSALS), never its own text
     # register
     "form_invalid": ("请检查：{field}", "Please check: {field}"),
     "registered": ("建档成功。孕周 {ga}，预产期 {edd}。", "Record created. Gestational age {ga}, due date {edd}."),
@@ -118,6 +118,64 @@ DECLINE_REASONS: dict[str, tuple[str, str]] = {
     "05": ("发卡行拒绝交易", "refused by the card's bank"),
     "A0": ("安全校验失败", "security check failed"),
 }
+# The hub's stable refusal codes (central_hub/services/*, mch_link.rpc, kiosk/hospital/client.py) worded for
+# her: the hub's own message is English for its log and is never shown (tests walk the code for every code).
+HUB_REFUSALS: dict[str, tuple[str, str]] = {
+    # patient index, pregnancy records
+    "unknown-patient": ("未找到您的档案，请重新识别身份或到人工窗口办理。",
+                        "Your record was not found. Please identify again or go to the staffed window."),
+    "bad-id-number": ("身份证号码校验未通过（校验位或出生日期不符），请到人工窗口办理。",
+                      "The ID number failed its check (check digit or birth date). Please go to the staffed window."),
+    "record-exists": ("本次妊娠已建档，且与本次填写的内容不同，请到人工窗口核对。",
+                      "This pregnancy already has a record with other details. Please check it at the staffed window."),
+    "bad-lmp": ("末次月经日期须在最近 44 周内，请核对后重新填写。",
+                "The last menstrual period must be within the last 44 weeks. Please check it."),
+    "unknown-record": ("未找到您的孕产档案，请到人工窗口办理。", "Your pregnancy record was not found. Please go to the staffed window."),
+    # card checks and bindings
+    "verification-unavailable": ("现在无法验证银行卡，未做任何更改，请稍后再试或到人工窗口办理。",
+                                 "The card cannot be checked now. Nothing was changed; please try again later or go "
+                                 "to the staffed window."),
+    "not-verified": ("未验证该银行卡的持卡人密码，未做任何更改，请重新操作。",
+                     "The cardholder's PIN was not verified for this card. Nothing was changed; please start again."),
+    "unknown-binding": ("未找到该银行卡的绑定记录，未做任何更改。", "That card binding was not found. Nothing was changed."),
+    "card-mismatch": ("插入的银行卡不是该绑定的银行卡，未做任何更改。", "This is not the card of that binding. Nothing was changed."),
+    # slots and bookings
+    "unknown-slot": ("该号源不存在，请重新选择。", "That slot does not exist. Please choose again."),
+    "slot-past": ("该号源的时间已过，请选择其他时间。", "That slot has already begun. Please choose another."),
+    "slot-full": ("该号源刚刚被约满，请选择其他时间。", "This slot has just been taken. Please choose another."),
+    "already-booked": ("您已预约了该号源。", "You already have this slot."),
+    "unknown-booking": ("未找到该预约，请重新预约。", "That booking was not found. Please book again."),
+    "already-paid": ("该预约已缴费，不会重复扣款；如需取消请到人工窗口办理退费。",
+                     "This booking is already paid and is not charged again; to cancel it, go to the staffed "
+                     "window for a refund."),
+    "hold-expired": ("号源保留时间已过，未扣款，请重新预约。", "The hold on this slot has ended. Nothing was charged; please book again."),
+    # payment
+    "amount-mismatch": ("缴费金额与应付金额不符，未扣款，请重新操作。", "The amount differs from the fee due. Nothing was charged; please start again."),
+    "payment-unavailable": ("现在无法刷卡缴费，未扣款，请到人工窗口缴费。",
+                            "Card payment is not available now. Nothing was charged; please pay at the staffed window."),
+    "payment-in-progress": ("该预约的一笔缴费正在处理中，请勿重复缴费，可到人工窗口查询结果。",
+                            "A payment for this booking is still being settled. Please do not pay again; the "
+                            "staffed window can tell you the result."),
+    "unknown-payment": ("医院系统没有这笔缴费的记录，请凭流水号到人工窗口核实。",
+                        "The hospital system has no record of this payment. Please show the reference at the window."),
+    # the request itself
+    "bad-request": ("医院系统无法处理本次提交的信息，未做任何更改，请到人工窗口办理。",
+                    "The hospital system could not process what was sent. Nothing was changed; please go to the "
+                    "staffed window."),
+    "not-found": ("医院系统中未找到所需信息，请到人工窗口办理。", "The hospital system did not find what was asked for. Please go to the staffed window."),
+    "unknown-method": ("本机暂不支持该功能，请到人工窗口办理。", "This kiosk cannot do that now. Please go to the staffed window."),
+    "idempotency-conflict": ("本次操作与之前的一次请求冲突，未做任何更改，请重新开始。",
+                             "This request clashes with an earlier one. Nothing was changed; please start again."),
+    "in-progress": ("同一操作仍在处理中，请稍后再试。", "The same request is still being processed. Please try again shortly."),
+    "internal-error": ("医院系统出现内部错误，请稍后再试或到人工窗口办理。",
+                       "The hospital system had an internal error. Please try again later or go to the staffed window."),
+    "error": ("医院系统拒绝了该操作，请到人工窗口办理。", "The hospital system refused this. Please go to the staffed window."),
+    "unavailable": ("医院系统暂时无法连接，请稍后再试或到人工窗口办理。",
+                    "The hospital system cannot be reached. Please try again later or go to the staffed window."),
+    "link-error": ("本机未能发出该请求，请到人工窗口办理。", "This kiosk could not send the request. Please go to the staffed window."),
+}
+UNKNOWN_REFUSAL = ("医院系统未能完成该操作（代码 {code}），请到人工窗口办理。",
+                   "The hospital system could not do this (code {code}). Please go to the staffed window.")
 DEVICE_NAMES: Mapping[str, tuple[str, str]] = {
     "idcard": ("身份证阅读器", "ID card reader"), "pinpad": ("密码键盘", "PIN pad"),
     "bankcard": ("银行卡读卡器", "bank card reader"), "motor": ("读卡器进卡机构", "card transport"),
@@ -137,10 +195,22 @@ class Notice:
         params = dict(self.params)
         if "response_code" in params:  # a decline's reason is worded per language
             params["reason"] = decline_reason(params["response_code"], lang, params.get("reason", ""))
+        if self.code == "hub_refused":  # from the code only: the hub's own text is English
+            params["reason"] = refusal_reason(params.get("hub_code", ""), lang)
         if "devices" in params:  # device codes, named in the language she reads (also after a switch)
             params["device"] = ("、" if lang == "zh" else ", ").join(
                 DEVICE_NAMES[code][0 if lang == "zh" else 1] for code in params["devices"].split(","))
         return (zh if lang == "zh" else en).format(**params)
+
+
+def hub_refused(code: str) -> Notice:
+    """What she is told when the hub refuses with `code` (HospitalError.code)."""
+    return Notice("hub_refused", {"hub_code": code})
+
+
+def refusal_reason(code: str, lang: Lang) -> str:
+    zh, en = HUB_REFUSALS.get(code) or UNKNOWN_REFUSAL
+    return (zh if lang == "zh" else en).format(code=code or "?")
 
 
 def decline_reason(code: str | None, lang: Lang, fallback: str = "") -> str:

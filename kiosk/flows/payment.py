@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from kiosk.errors import KioskDeviceError
 from kiosk.flows.devices import PinPadDevice, ReceiptSink
-from kiosk.flows.messages import WRONG_PIN, Notice
+from kiosk.flows.messages import WRONG_PIN, Notice, hub_refused
 from kiosk.flows.pin import PURCHASE, PinKeys, enter_pin, terminal_mac
 from kiosk.flows.queue import RecordQueue, queue_void, void_body
 from kiosk.flows.session import Session
@@ -100,7 +100,7 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
             waiting()
             sleep(retry_pause_s)
         except HospitalError as exc:
-            return Paid("not-charged", Notice("hub_refused", {"reason": exc.message}))
+            return Paid("not-charged", hub_refused(exc.code))
     if result is None:
         ref = key[:12].upper()
         if queue_void(queue, void_body(key, booking.booking_id, booking.fee_fen, terminal_id)):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from kiosk.flows import pregnancy as preg
 from kiosk.flows.identify import new_patient
-from kiosk.flows.messages import Notice
+from kiosk.flows.messages import Notice, hub_refused
 from kiosk.flows.queue import KIND_REGISTRATION, RecordQueue, queue_registration, registration_body
 from kiosk.flows.screening import ScreeningRules, ScreenResult, default_rules, evaluate
 from kiosk.flows.session import Session
@@ -111,7 +111,7 @@ def register(services: HospitalServices, session: Session, answers: Answers, tod
     except HospitalUnavailable:
         return _queue(session, answers, shown, queue)
     except HospitalError as exc:
-        return Registered("refused", Notice("hub_refused", {"reason": exc.message}), preview=shown)
+        return Registered("refused", hub_refused(exc.code), preview=shown)
     session.record = record
     ga = preg.format_ga(record.gestational_age_days)
     return Registered("created", Notice("registered", {"ga": ga, "edd": record.edd.isoformat()}), record, shown)
