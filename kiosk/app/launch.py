@@ -130,6 +130,9 @@ def _logging(settings: AppSettings) -> None:
 
 def _configure_kivy(config: KioskConfig, windowed: bool) -> None:
     os.environ.setdefault("KIVY_NO_ARGS", "1")
+    # Kivy's own file log (KIVY_HOME/logs) hangs on the root logger without our redacting filter and
+    # outside the log export: off. Kivy reads this once, at its import (any value turns it off).
+    os.environ["KIVY_NO_FILELOG"] = "1"
     from kivy.config import Config
 
     Config.set("kivy", "exit_on_escape", "0")

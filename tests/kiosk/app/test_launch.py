@@ -92,8 +92,10 @@ call_timeout_s = 2.0
 
 
 def _env(display: str, tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "DISPLAY": display, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1",
-            "KIVY_NO_FILELOG": "1", "KIVY_NO_CONSOLELOG": "1",
+    """As an operator's shell has it: without KIVY_NO_FILELOG (the kiosk itself must keep Kivy's file log off)."""
+    env = {key: value for key, value in os.environ.items() if key != "KIVY_NO_FILELOG"}
+    return {**env, "DISPLAY": display, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_ARGS": "1",
+            "KIVY_NO_CONSOLELOG": "1",
             # pcscd is absent for this kiosk: libpcsclite's socket points nowhere (the suite's pcscd untouched)
             "PCSCLITE_CSOCK_NAME": str(tmp_path / "no-pcscd.comm")}
 
@@ -183,6 +185,9 @@ def test_run_starts_reports_its_self_test_renders_home_and_stops_on_sigterm(
         assert proc.returncode == 0, stderr[-3000:]
         assert _alive(pids) == [], f"left running after SIGTERM: {_alive(pids)}"
         assert "kiosk app stopped" in (logs / "kiosk.log").read_text("utf-8")
+        # only our redacted log: Kivy's file log (KIVY_HOME/logs, out of the scans and the export) stayed off
+        kivy_logs = tmp_path / "kivy" / "logs"
+        assert not kivy_logs.exists() or [p for p in kivy_logs.rglob("*") if p.is_file()] == []
         assert wait_for(lambda: fleet_row() is None, 10), "the hub still shows the kiosk online (no death state)"
     finally:
         if proc.poll() is None:
