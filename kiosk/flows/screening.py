@@ -1,5 +1,7 @@
 """The patient-answerable part of the five-colour screening form (筛查表), as data.
 
+Every question stands for one item of the hub's form (its `item_id` is the form's item code, the key
+of her answer); an item she cannot answer herself is listed as left to the doctor, with why.
 A positive screen means "see a doctor for grading" and nothing else: the kiosk never assigns a
 colour (green included): grading (评估分级) is a clinician's job at a level-2+ hospital.
 """
@@ -42,9 +44,16 @@ class DerivedItem:
 
 
 @dataclass(frozen=True)
+class LeftToDoctor:
+    item_id: str
+    why: str
+
+
+@dataclass(frozen=True)
 class ScreeningRules:
     derived: tuple[DerivedItem, ...]
     questions: tuple[Question, ...]
+    left_to_doctor: tuple[LeftToDoctor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,16 @@ def parse_rules(data: dict[str, Any]) -> ScreeningRules:
     derived = tuple(DerivedItem(d["id"], d["zh"], d["en"], d["value"], d.get("positive_if_ge"),
                                 d.get("positive_if_le"), d.get("positive_if_gt"), d.get("positive_if_lt"))
                     for d in data["derived"])
-    questions = tuple(Question(q["id"], q["zh"], q["en"]) for q in data["questions"])
-    ids = [d.item_id for d in derived] + [q.item_id for q in questions]
+    questions = tuple(Question(q["item"], q["zh"], q["en"]) for q in data["questions"])
+    left = tuple(LeftToDoctor(x["item"], x["why"]) for x in data.get("left_to_doctor", ()))
+    ids = [d.item_id for d in derived] + [q.item_id for q in questions] + [x.item_id for x in left]
     if len(set(ids)) != len(ids):
-        raise ValueError("screening item ids must be unique")
+        raise ValueError("screening item ids must be unique (an item is derived, asked or left to the doctor)")
     if any(d.ge is d.le is d.gt is d.lt is None for d in derived):
         raise ValueError("a derived screening item needs a threshold")
-    return ScreeningRules(derived, questions)
+    if any(not x.why.strip() for x in left):
+        raise ValueError("an item left to the doctor needs the reason why")
+    return ScreeningRules(derived, questions, left)
 
 
 @cache

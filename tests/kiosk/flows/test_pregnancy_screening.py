@@ -66,9 +66,14 @@ def test_questions_have_both_languages_and_unknown_answers_are_refused() -> None
 
 def test_rules_file_is_validated() -> None:
     with pytest.raises(ValueError, match="unique"):
-        parse_rules({"derived": [], "questions": [{"id": "1", "zh": "a", "en": "a"}, {"id": "1", "zh": "b", "en": "b"}]})
+        parse_rules({"derived": [], "questions": [{"item": "1", "zh": "a", "en": "a"}, {"item": "1", "zh": "b", "en": "b"}]})
     with pytest.raises(ValueError, match="threshold"):
         parse_rules({"derived": [{"id": "1", "zh": "a", "en": "a", "value": "bmi"}], "questions": []})
+    asked = [{"item": "4.1", "zh": "a", "en": "b"}]
+    with pytest.raises(ValueError, match="unique"):  # an item is asked or left to the doctor, not both
+        parse_rules({"derived": [], "questions": asked, "left_to_doctor": [{"item": "4.1", "why": "measured"}]})
+    with pytest.raises(ValueError, match="why"):
+        parse_rules({"derived": [], "questions": [], "left_to_doctor": [{"item": "4.1", "why": " "}]})
 
 
 def test_screen_messages_send_to_a_doctor_and_assign_no_colour() -> None:
