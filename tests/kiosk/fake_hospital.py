@@ -1,5 +1,7 @@
 """An in-memory `HospitalServices` for flow and UI tests: holds slots (free counts go down and up),
-answers retries with the same idempotency key from its journal, and can be told to decline,
+answers retries with the same idempotency key from its journal exactly as the hub's dispatcher does
+(the first answer under a key, a refusal too, is kept; the same key with another request is refused
+`idempotency-conflict`), and can be told to decline,
 time out (as the gateway would: reversed -> not charged) or be unreachable. Cardholder checks
 count wrong PINs per card and lock it at the third, as an issuer would; binding and unbinding
 need a ticket of a verification for that card."""
@@ -9,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from kiosk.flows import pregnancy as preg
 from kiosk.hospital.api import (
@@ -29,6 +33,7 @@ from kiosk.hospital.api import (
 )
 from kiosk.idcard.identity import mask_id_number
 
+T = TypeVar("T")
 CST = dt.timezone(dt.timedelta(hours=8))
 HOLD_MINUTES = 15
 FEE_FEN = 2500
@@ -48,6 +53,7 @@ class FakeHospital:
     bindings: dict[str, CardBinding] = field(default_factory=dict)
     slots: dict[str, Slot] = field(default_factory=dict)
     bookings: dict[str, Booking] = field(default_factory=dict)
+    settling: set[str] = field(default_factory=set)  # booking ids with an earlier payment not yet settled
     payments: list[PaymentRequest] = field(default_factory=list)   # what reached the "acquirer"
     charged_fen: int = 0
     calls: list[str] = field(default_factory=list)
@@ -56,7 +62,7 @@ class FakeHospital:
     pin_failures: dict[str, int] = field(default_factory=dict)          # PAN -> wrong PINs in a row
     tickets: dict[str, str] = field(default_factory=dict)               # ticket -> card token
     binding_tokens: dict[str, str] = field(default_factory=dict)        # binding id -> card token
-    _journal: dict[tuple[str, str], object] = field(default_factory=dict)
+    _journal: dict[str, tuple[str, Any, tuple[bool, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -79,11 +85,26 @@ class FakeHospital:
         if self.unreachable:
             raise HospitalUnavailable()
 
-    def _once(self, key: str, op: str, make: object) -> object:
+    def _once(self, key: str, op: str, args: Any, make: Callable[[], T]) -> T:
+        """central_hub/services/dispatcher.py `_idempotent`: the first request under `key` runs and its
+        answer is kept, a refusal (`HospitalError`) too; the same key, operation and arguments get it again;
+        the same key for anything else is refused. Unexpected errors keep nothing (a retry runs again)."""
         with self._lock:
-            if (op, key) not in self._journal:
-                self._journal[(op, key)] = make() if callable(make) else make
-            return self._journal[(op, key)]
+            kept = self._journal.get(key)
+            if kept is None:
+                try:
+                    answer: tuple[bool, Any] = (True, make())
+                except HospitalUnavailable:
+                    raise
+                except HospitalError as exc:
+                    answer = (False, (exc.code, exc.message))
+                kept = self._journal[key] = (op, args, answer)
+            elif (kept[0], kept[1]) != (op, args):
+                raise HospitalError("idempotency-conflict", "this key was used for another request")
+        ok, value = kept[2]
+        if not ok:
+            raise HospitalError(*value)
+        return value  # type: ignore[no-any-return]
 
     # -- HospitalServices --------------------------------------------------------------------
     def find_patient(self, *, id_number: str | None = None, medical_card_no: str | None = None,
@@ -99,17 +120,19 @@ class FakeHospital:
 
     def register_patient(self, patient: NewPatient, *, idempotency_key: str) -> Patient:
         self._call("register_patient")
-        if patient.id_number in self.id_index:
-            return self.patients[self.id_index[patient.id_number]]
-        return self._once(idempotency_key, "register", lambda: self.add_patient(  # type: ignore[return-value]
-            patient.id_number, patient.name, patient.birth_date))
+
+        def make() -> Patient:
+            if patient.id_number in self.id_index:
+                return self.patients[self.id_index[patient.id_number]]
+            return self.add_patient(patient.id_number, patient.name, patient.birth_date)
+        return self._once(idempotency_key, "register", patient, make)
 
     def create_pregnancy_record(self, form: PregnancyForm, *, idempotency_key: str) -> PregnancyRecord:
         self._call("create_pregnancy_record")
-        if form.patient_id not in self.patients:
-            raise HospitalError("unknown-patient", "no such patient")
 
         def make() -> PregnancyRecord:
+            if form.patient_id not in self.patients:
+                raise HospitalError("unknown-patient", "no such patient")
             positive = tuple(k for k, v in form.screening.items() if v)
             record = PregnancyRecord(f"R{len(self.records) + 1:04d}", form.patient_id, form.lmp, preg.edd(form.lmp),
                                      preg.gestational_age_days(form.lmp, self.today),
@@ -117,14 +140,14 @@ class FakeHospital:
             self.records[record.record_id] = record
             self.patients[form.patient_id] = replace(self.patients[form.patient_id], has_pregnancy_record=True)
             return record
-        return self._once(idempotency_key, "record", make)  # type: ignore[return-value]
+        return self._once(idempotency_key, "record", form, make)
 
     def verify_cardholder(self, check: CardholderCheck, *, idempotency_key: str) -> PinVerification:
         self._call("verify_cardholder")
-        if check.binding_id is not None and self.binding_tokens.get(check.binding_id) != check.card_token:
-            raise HospitalError("card-mismatch", "this is not the card of that binding")
 
         def make() -> PinVerification:
+            if check.binding_id is not None and self.binding_tokens.get(check.binding_id) != check.card_token:
+                raise HospitalError("card-mismatch", "this is not the card of that binding")
             self.verifications.append(check)
             if self.verify_mode == "unavailable":
                 return PinVerification("unavailable", None, "the bank did not answer")
@@ -139,7 +162,7 @@ class FakeHospital:
             ticket = uuid.uuid4().hex
             self.tickets[ticket] = check.card_token
             return PinVerification("verified", "00", "verified", ticket)
-        return self._once(idempotency_key, "verify", make)  # type: ignore[return-value]
+        return self._once(idempotency_key, "verify", check, make)
 
     def _require(self, ticket: str, card_token: str) -> None:
         if self.tickets.get(ticket) != card_token:
@@ -148,24 +171,29 @@ class FakeHospital:
     def bind_card(self, patient_id: str, *, card_token: str, masked_pan: str, verification: str,
                   idempotency_key: str) -> CardBinding:
         self._call("bind_card")
-        if "*" not in masked_pan:
-            raise HospitalError("pan-in-clear", "only a masked PAN is accepted")
-        self._require(verification, card_token)
-        for b in self.bindings.values():
-            if b.patient_id == patient_id and b.masked_pan == masked_pan:
-                return b
 
         def make() -> CardBinding:
+            if "*" not in masked_pan:
+                raise HospitalError("pan-in-clear", "only a masked PAN is accepted")
+            self._require(verification, card_token)
+            for b in self.bindings.values():
+                if b.patient_id == patient_id and b.masked_pan == masked_pan:
+                    return b
             binding = CardBinding(uuid.uuid4().hex, patient_id, masked_pan, dt.datetime.now(CST))
             self.bindings[binding.binding_id] = binding
             self.binding_tokens[binding.binding_id] = card_token
             return binding
-        return self._once(idempotency_key, "bind", make)  # type: ignore[return-value]
+        return self._once(idempotency_key, "bind", (patient_id, card_token, masked_pan, verification), make)
 
     def unbind_card(self, patient_id: str, binding_id: str, *, verification: str, idempotency_key: str) -> None:
         self._call("unbind_card")
-        self._require(verification, self.binding_tokens.get(binding_id, ""))
-        self.bindings.pop(binding_id, None)
+
+        def make() -> None:
+            if binding_id not in self.bindings:
+                raise HospitalError("unknown-binding", "no such card binding for this patient")
+            self._require(verification, self.binding_tokens.get(binding_id, ""))
+            self.bindings.pop(binding_id)
+        self._once(idempotency_key, "unbind", (patient_id, binding_id, verification), make)
 
     def card_bindings(self, patient_id: str) -> list[CardBinding]:
         self._call("card_bindings")
@@ -183,23 +211,35 @@ class FakeHospital:
         self._call("hold_slot")
 
         def make() -> Booking:
+            if slot_id not in self.slots:
+                raise HospitalError("unknown-slot", "no such slot")
             slot = self.slots[slot_id]
             if slot.free <= 0:
                 raise HospitalError("slot-full", "slot taken")
+            if any(b.patient_id == patient_id and b.slot.slot_id == slot_id and b.status in ("held", "paid")
+                   for b in self.bookings.values()):
+                raise HospitalError("already-booked", "you already have this slot")
             self.slots[slot_id] = replace(slot, free=slot.free - 1)
             booking = Booking(uuid.uuid4().hex, patient_id, slot, "held",
                               dt.datetime.now(CST) + dt.timedelta(minutes=HOLD_MINUTES), slot.fee_fen)
             self.bookings[booking.booking_id] = booking
             return booking
-        return self._once(idempotency_key, "hold", make)  # type: ignore[return-value]
+        return self._once(idempotency_key, "hold", (patient_id, slot_id), make)
 
     def release_booking(self, booking_id: str, *, idempotency_key: str) -> None:
         self._call("release_booking")
-        booking = self.bookings.get(booking_id)
-        if booking is not None and booking.status == "held":
-            self.bookings[booking_id] = replace(booking, status="released")
-            slot = self.slots[booking.slot.slot_id]
-            self.slots[slot.slot_id] = replace(slot, free=slot.free + 1)
+
+        def make() -> None:
+            booking = self.bookings.get(booking_id)
+            if booking is None:
+                raise HospitalError("unknown-booking", "no such booking")
+            if booking.status == "paid":
+                raise HospitalError("already-paid", "a paid booking is cancelled at the desk (refund)")
+            if booking.status == "held":
+                self.bookings[booking_id] = replace(booking, status="released")
+                slot = self.slots[booking.slot.slot_id]
+                self.slots[slot.slot_id] = replace(slot, free=slot.free + 1)
+        self._once(idempotency_key, "release", booking_id, make)
 
     def pay(self, request: PaymentRequest, *, idempotency_key: str) -> PaymentResult:
         self.pay_keys.append(idempotency_key)
@@ -209,6 +249,8 @@ class FakeHospital:
             booking = self.bookings[request.booking_id]
             if request.amount_fen != booking.fee_fen:
                 raise HospitalError("amount", "amount does not match the fee")
+            if booking.booking_id in self.settling:  # the hub's Payments.pay: another attempt still pending
+                raise HospitalError("payment-in-progress", "this booking is paid or a payment for it is being settled")
             self.payments.append(request)
             pid = uuid.uuid4().hex[:16]
             if self.pay_mode == "timeout":
@@ -221,4 +263,4 @@ class FakeHospital:
             self.charged_fen += request.amount_fen
             self.bookings[booking.booking_id] = replace(booking, status="paid")
             return PaymentResult(pid, "approved", "00", "approved", "A1B2C3", request.amount_fen)
-        return self._once(idempotency_key, "pay", make)  # type: ignore[return-value]
+        return self._once(idempotency_key, "pay", request, make)
