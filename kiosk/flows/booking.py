@@ -48,13 +48,19 @@ def hold(services: HospitalServices, session: Session, slot: Slot) -> Held:
         raise ValueError("no patient")
     if session.booking is not None and session.booking.status == "held" and session.booking.slot.slot_id != slot.slot_id:
         release(services, session)
+    # A tap the hub answered is done: the next tap on that slot is a new request (the hub would answer
+    # the old key with the old booking, released since). A tap it never answered is asked again under
+    # its key, so a hold that did reach the hub is found, not refused as 'already booked'.
+    action = f"hold:{slot.slot_id}"
     try:
         booking = services.hold_slot(session.patient.patient_id, slot.slot_id,
-                                     idempotency_key=session.idempotency_key(f"hold:{slot.slot_id}"))
+                                     idempotency_key=session.idempotency_key(action))
     except HospitalUnavailable:
         return Held(None, Notice("booking_offline"))
     except HospitalError as exc:
+        session.forget(action)
         return Held(None, hub_refused(exc.code))
+    session.forget(action)
     session.booking = booking
     return Held(booking, Notice("booked", {"clinic": slot.clinic, "when": slot.starts_at.strftime(WHEN_FORMAT),
                                            "hold_until": booking.hold_until.strftime("%H:%M")}))

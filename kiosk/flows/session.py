@@ -42,6 +42,10 @@ class Session:
         self._keys.pop(action, None)
         return self.idempotency_key(action)
 
+    def forget(self, action: str) -> None:
+        """The hub has answered `action`: its next request gets a fresh key."""
+        self._keys.pop(action, None)
+
     @property
     def identified(self) -> bool:
         return self.patient is not None or self.identity is not None
