@@ -138,10 +138,10 @@ def sign(services: HospitalServices, pad: PinPadDevice, session: Session, keys: 
     mismatch = id_cross_check(card, session)
     if mismatch is not None:
         return CardOutcome(False, mismatch)
-    try:
+    try:  # a key per ticket: a retry of this request keeps it; signing again (a new PIN, a new ticket) is new
         binding = services.bind_card(patient.patient_id, card_token=card_token(pad, card, keys),
                                      masked_pan=card.masked_pan, verification=verification,
-                                     idempotency_key=session.idempotency_key("bind"))
+                                     idempotency_key=session.idempotency_key(f"bind:{verification}"))
     except HospitalUnavailable:
         return CardOutcome(False, Notice("hub_down"))
     except HospitalError as exc:
@@ -172,9 +172,9 @@ def unbind(services: HospitalServices, session: Session, binding_id: str, verifi
     binding = next((b for b in session.bindings if b.binding_id == binding_id), None)
     if binding is None:
         return CardOutcome(False, Notice("no_binding"))
-    try:
+    try:  # a key per binding and ticket, as for signing
         services.unbind_card(session.patient.patient_id, binding_id, verification=verification,
-                             idempotency_key=session.idempotency_key(f"unbind:{binding_id}"))
+                             idempotency_key=session.idempotency_key(f"unbind:{binding_id}:{verification}"))
     except HospitalUnavailable:
         return CardOutcome(False, Notice("hub_down"))
     except HospitalError as exc:

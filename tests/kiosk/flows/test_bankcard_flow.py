@@ -175,3 +175,29 @@ def test_unbinding_needs_the_pin_of_the_bound_card(hospital: FakeHospital, pad: 
     assert other.notice is not None and other.notice.code == "card_not_this_binding"
     refused = unbind(hospital, session, binding.binding_id, "a-ticket-of-nothing")
     assert not refused.ok and binding.binding_id in hospital.bindings
+
+
+def test_sign_unbind_and_sign_again_binds_the_card_again(hospital: FakeHospital, pad: Pad) -> None:
+    """The hub keeps the first answer under a key and refuses that key with other arguments: a second
+    signing (a new ticket) under the visit's first bind key was refused `idempotency-conflict`."""
+    session = with_patient(hospital)
+    session.bank_card = card_data("no-id")
+    first = sign(hospital, pad.driver, session, pad.keys, verified(hospital, pad, session))
+    assert first.ok and first.binding is not None
+    gone = unbind(hospital, session, first.binding.binding_id,
+                  verified(hospital, pad, session, first.binding.binding_id))
+    assert gone.ok and hospital.bindings == {}
+    again = sign(hospital, pad.driver, session, pad.keys, verified(hospital, pad, session))
+    assert again.ok and again.notice.code == "signed", again.notice
+    assert again.binding is not None and again.binding.binding_id != first.binding.binding_id
+    assert list(hospital.bindings) == [again.binding.binding_id] and session.bindings == [again.binding]
+
+
+def test_a_signing_refused_for_its_ticket_is_signed_with_the_next_ticket(hospital: FakeHospital, pad: Pad) -> None:
+    session = with_patient(hospital)
+    session.bank_card = card_data("no-id")
+    stale = sign(hospital, pad.driver, session, pad.keys, "ticket-of-another-card")
+    assert not stale.ok and stale.notice.params == {"hub_code": "not-verified"}
+    outcome = sign(hospital, pad.driver, session, pad.keys, verified(hospital, pad, session))
+    assert outcome.ok and outcome.binding is not None and list(hospital.bindings) == [outcome.binding.binding_id]
+
