@@ -4,9 +4,9 @@ authorised through the hub's gateway. The outcome the patient sees is never ambi
 - approved (amount, authorisation code),
 - declined with the reason (wrong PIN -> try again while tries remain),
 - not charged (the gateway reversed it, or nothing was sent),
-- unconfirmed only when the hub itself stays silent: the kiosk keeps asking with the same
-  idempotency key (the hub answers a retry with the first outcome) for `CONFIRM_WITHIN_S`; if still
-  silent, a `payment-void/1` record under that key goes into the durable outbox, and the hub turns
+- unconfirmed only when the hub stays silent, or says the charge is still being settled
+  (`STILL_SETTLING`): the kiosk keeps asking with the same idempotency key (the hub answers a
+  retry with the first outcome) for `CONFIRM_WITHIN_S`; if still not known, a `payment-void/1` record under that key goes into the durable outbox, and the hub turns
   it into a reversal of any approval she never saw. Only then is she told that any amount taken is
   returned (with the reference to show); without an outbox she is sent to the desk, promised nothing.
 
@@ -39,6 +39,10 @@ HUB_RETRIES = 2          # same idempotency key: the hub answers a retry from it
 CONFIRM_WITHIN_S = 60.0  # and keep asking (at least HUB_RETRIES times) this long before she is told
 RETRY_PAUSE_S = 2.0
 MAX_PIN_ATTEMPTS = 3
+# Refusals that say nothing about the charge, like no answer at all: the hub still runs this request
+# (dispatcher: `in-progress`), or an earlier attempt for the booking is still being settled (payments:
+# `payment-in-progress`). The acquirer may yet approve: never "refused", only asked again, then voided.
+STILL_SETTLING = frozenset({"in-progress", "payment-in-progress"})
 log = logging.getLogger(__name__)
 
 
@@ -93,14 +97,14 @@ def pay(services: HospitalServices, pad: PinPadDevice, printer: ReceiptSink | No
         tries += 1
         try:
             result = services.pay(request, idempotency_key=key)
-        except HospitalUnavailable:
+        except HospitalError as exc:
+            if not isinstance(exc, HospitalUnavailable) and exc.code not in STILL_SETTLING:
+                return Paid("not-charged", hub_refused(exc.code))
             if tries > HUB_RETRIES and clock() >= deadline:
                 break
-            log.warning("payment: hub did not answer; retrying with the same idempotency key")
+            log.warning("payment: outcome not known yet (%s); asking again with the same idempotency key", exc.code)
             waiting()
             sleep(retry_pause_s)
-        except HospitalError as exc:
-            return Paid("not-charged", hub_refused(exc.code))
     if result is None:
         ref = key[:12].upper()
         if queue_void(queue, void_body(key, booking.booking_id, booking.fee_fen, terminal_id)):
