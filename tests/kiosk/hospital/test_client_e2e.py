@@ -15,6 +15,7 @@ import pytest
 
 from kiosk.bankcard.card_data import mask_pan
 from kiosk.flows.identify import identify_by_number
+from kiosk.flows.messages import HUB_REFUSALS, hub_refused
 from kiosk.flows.session import Session
 from kiosk.hospital.api import (
     CardholderCheck,
@@ -125,16 +126,22 @@ def test_every_method_through_broker_hub_and_acquirer(kiosk) -> None:  # noqa: A
     assert visit == "ANC2"  # 17 weeks + 1 day
     slots = client.free_slots(visit, days=14)
     assert slots and slots[0].fee_fen == 2500
+    spare = client.hold_slot(patient.patient_id, slots[1].slot_id, idempotency_key=_key(6))
+    client.release_booking(spare.booking_id, idempotency_key=_key(7))  # (a new hold would release it too)
     booking = client.hold_slot(patient.patient_id, slots[0].slot_id, idempotency_key=_key(5))
     assert booking.status == "held" and booking.slot.free == slots[0].free - 1
-    spare = client.hold_slot(patient.patient_id, slots[1].slot_id, idempotency_key=_key(6))
-    client.release_booking(spare.booking_id, idempotency_key=_key(7))
     result = _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(8))
     assert result.outcome == "approved" and result.auth_code
     assert _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(8)) == result  # retry: same answer
     with pytest.raises(HospitalError) as again:
         _pay(client, booking.booking_id, booking.fee_fen, "approve", _key(9))
     assert again.value.code == "already-paid"
+    with pytest.raises(HospitalError) as conflict:  # the same key for another request
+        _pay(client, booking.booking_id, booking.fee_fen + 1, "approve", _key(8))
+    assert conflict.value.code == "idempotency-conflict"
+    for refused in (again.value, conflict.value):  # worded from the code she is told in, not the hub's words
+        told = hub_refused(refused.code)
+        assert (told.text("zh"), told.text("en")) == HUB_REFUSALS[refused.code] and refused.message not in told.text("en")
     assert len(acquirer.events("charge")) == 1
     assert [e["code"] for e in acquirer.events("verify")] == ["55", "00", "00"]  # verifications charge nothing
     # the records that must not be lost are in the hub's record store too (pregnancy, bound, unbound, payment)
