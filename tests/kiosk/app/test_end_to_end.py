@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from kiosk.bankcard.channel import READ_ONLY_COMMANDS
+from kiosk.idcard import simulator as id_sim
+from kiosk.idcard.identity import parse_text_block
 from mqtt_broker_config.launcher import BrokerProcess
 from provisioning.site import Site
 from tests.acquirer_simulator.support import (
@@ -86,7 +88,8 @@ def hub_schemas(hub: HubProcess, at_least: int) -> set[str]:
     return {s for _, s, *_ in hub.store().sealed_records(DEVICE)}
 
 
-def test_visit_through_broker_hub_and_acquirer(run_kiosk: Runner, hub_side: Any, real_reader: None) -> None:
+def test_visit_through_broker_hub_and_acquirer(run_kiosk: Runner, hub_side: Any, real_reader: None,
+                                               cupsd: None) -> None:
     bundle, broker, hub, acquirer = hub_side
     report = run_kiosk("e2e-visit", [
         *register_new_patient(screening_yes=True), note("registered"), tap("to_menu"), wait("menu"),
@@ -94,9 +97,10 @@ def test_visit_through_broker_hub_and_acquirer(run_kiosk: Runner, hub_side: Any,
         {"do": "pin", "keys": [*"135790", "ENTER"]},
         wait("message"), note("sign_wrong_pin"), tap("retry_pin"), wait("pin", busy_ok=True),
         {"do": "pin", "keys": [*PIN, "ENTER"]}, wait("message"), note("signed"), shot("signed", "message"), tap("to_menu"), wait("menu"),
-        *book_first_slot(), note("booked"), *pay_with_pin(PIN), note("paid"), shot("paid", "message"), {"do": "remember"}, tap("leave"),
+        *book_first_slot(), note("booked"), *pay_with_pin(PIN), note("paid"), shot("paid", "message"), {"do": "remember"},
+        tap("print_report"), wait("message"), note("report"), tap("leave"),
         wait("leave", busy_ok=True), {"do": "take_card"}, wait("home"), note("home"), {"do": "scan"},
-    ], **kiosk_options(bundle, broker))
+    ], **kiosk_options(bundle, broker), a4=True)
     notes = report["notes"]
     assert "建档成功" in notes["registered"]["message"] and "医生" in notes["registered"]["message"]
     assert "密码错误，还可以再试 2 次" in notes["sign_wrong_pin"]["message"]
@@ -104,11 +108,19 @@ def test_visit_through_broker_hub_and_acquirer(run_kiosk: Runner, hub_side: Any,
     assert [e["code"] for e in acquirer.events("verify")] == ["55", "00"]  # her PIN, checked by the bank
     assert "请在" in notes["booked"]["message"]
     assert "缴费成功" in notes["paid"]["message"] and "凭条已打印" in notes["paid"]["message"]
+    assert "A4 报告已打印" in notes["report"]["message"]
     assert "谢谢" in notes["home"]["message"]
     assert len(acquirer.events("charge")) == 1  # charged exactly once, PIN block verified by the acquirer
     assert "缴费凭条" in report["receipt"] and CARDS["approve"] not in report["receipt"]
     assert report["link_drained"]
     assert {"pregnancy-record/1", "card-binding/1", "payment-result/1"} <= hub_schemas(hub, 3)
+    assert ["rec", "payment-result/1"] in report["outbox"]  # the link's outbox took it (and sent it)
+    # the A4 report through CUPS, from what the hub holds: her record and schedule, her identity masked
+    (a4,) = report["a4"]
+    her = parse_text_block(id_sim.valid_card(11).text)  # the card the driver placed
+    assert "预产期" in a4 and "产前检查" in a4
+    assert f"{her.name[0]}*{her.name[-1]}" in a4 and f"{her.id_number[:6]}{'*' * 8}{her.id_number[-4:]}" in a4
+    assert her.name not in a4 and her.id_number not in a4 and CARDS["approve"] not in a4
     read_over_pcsc(report)
     clean_shots(report, {"signed", "paid"})
     # her name, ID number and the PAN the chip gave: on no screen, in no log line or file once she is gone
@@ -137,6 +149,7 @@ def test_card_pulled_during_the_payment_pin_charges_nothing(run_kiosk: Runner, h
     assert report["link_drained"]
     schemas = hub_schemas(hub, 1)
     assert "pregnancy-record/1" in schemas and "payment-result/1" not in schemas
+    assert ["rec", "pregnancy-record/1"] in report["outbox"]  # what the link's outbox took over the run
     assert all(schema != "payment-result/1" for _, schema in report["outbox"])
     read_over_pcsc(report)
     clean_shots(report, {"pin", "pulled"})
@@ -159,3 +172,44 @@ def test_card_in_another_persons_name_is_refused_at_signing(run_kiosk: Runner, h
     assert "pregnancy-record/1" in schemas and "card-binding/1" not in schemas
     read_over_pcsc(report)
     clean_shots(report, {"refused"})
+
+
+def test_acquirer_timeout_is_reversed_and_she_is_told_not_charged(run_kiosk: Runner, hub_side: Any,
+                                                                 real_reader: None) -> None:
+    """Her bank's host never answers the charge (the acquirer's "timeout" card): the hub's gateway sends
+    the reversal, the acquirer journals it, and the screen says the transaction was reversed, not charged."""
+    bundle, broker, hub, acquirer = hub_side
+    options = {**kiosk_options(bundle, broker), "card_pan": CARDS["timeout"]}
+    report = run_kiosk("e2e-acquirer-timeout", [
+        *register_new_patient(), tap("to_menu"), wait("menu"), *book_first_slot(), note("booked"),
+        *pay_with_pin(PIN), note("outcome"), shot("outcome", "message"), tap("to_menu"), wait("menu"),
+        tap("leave"), wait("leave", busy_ok=True), {"do": "take_card"}, wait("home"),
+    ], **options)
+    outcome = report["notes"]["outcome"]["message"]
+    assert "请在" in report["notes"]["booked"]["message"]
+    assert "未扣款" in outcome and "撤销" in outcome and "缴费成功" not in outcome
+    [charge] = acquirer.events("charge")
+    reversals = acquirer.events("reversal")
+    assert reversals and {(r["stan"], r["amount_fen"]) for r in reversals} == {(charge["stan"], charge["amount_fen"])}
+    assert acquirer.balance(CARDS["timeout"]) == 1_000_000  # her account as before
+    assert report["link_drained"]
+    clean_shots(report, {"outcome"})
+
+
+def test_acquirer_decline_tells_her_why_and_charges_nothing(run_kiosk: Runner, hub_side: Any,
+                                                           real_reader: None) -> None:
+    """Her bank declines (the acquirer's "poor" card: 51, balance below the fee): the reason on screen,
+    nothing charged, nothing to reverse."""
+    bundle, broker, hub, acquirer = hub_side
+    options = {**kiosk_options(bundle, broker), "card_pan": CARDS["poor"]}
+    report = run_kiosk("e2e-acquirer-decline", [
+        *register_new_patient(), tap("to_menu"), wait("menu"), *book_first_slot(), *pay_with_pin(PIN),
+        note("outcome"), tap("to_menu"), wait("menu"), tap("leave"), wait("leave", busy_ok=True),
+        {"do": "take_card"}, wait("home"),
+    ], **options)
+    outcome = report["notes"]["outcome"]["message"]
+    assert "余额不足" in outcome and "未扣款" in outcome
+    assert [e["code"] for e in acquirer.events("decline")] == ["51"]  # asked once, declined by her bank
+    assert acquirer.events("charge") == [] and acquirer.events("reversal") == []
+    assert acquirer.balance(CARDS["poor"]) == 100
+    assert report["link_drained"]
