@@ -215,6 +215,8 @@ def refusal_reason(code: str, lang: Lang) -> str:
 
 def decline_reason(code: str | None, lang: Lang, fallback: str = "") -> str:
     pair = DECLINE_REASONS.get(code or "")
-    if pair is None:
-        return fallback or ("交易被拒绝" if lang == "zh" else "declined")
+    if pair is None:  # the hub's reason is English: on the Chinese screen only the response code is shown
+        if lang == "zh":
+            return f"发卡行拒绝交易（应答码 {code}）" if code else "交易被拒绝"
+        return fallback or (f"declined (response code {code})" if code else "declined")
     return pair[0] if lang == "zh" else pair[1]
