@@ -16,6 +16,7 @@ from tests.kiosk.app.script import (
     note,
     pay_with_pin,
     register_new_patient,
+    shot,
     tap,
     wait,
 )
@@ -235,11 +236,17 @@ def test_idle_timeout_wipes_everything(run_kiosk: Runner) -> None:
     report = run_kiosk("scenario-timeout", [
         *known_patient(), *book_first_slot(), tap("pay_now"), {"do": "bank_card"}, wait("pin", busy_ok=True),
         tap("cancel", busy_ok=True), wait("message"), {"do": "remember"}, tap("to_menu"), wait("menu"),
-        {"do": "advance_idle", "s": 75}, {"do": "wait_warning"}, note("warning"), tap("more_time"),
-        {"do": "advance_idle", "s": 200}, wait("home"), note("home"), {"do": "scan"}])
+        {"do": "advance_idle", "s": 75}, {"do": "wait_warning"}, note("warning"), shot("warning", "menu"),
+        tap("more_time"), wait("menu"), note("more_time"),
+        {"do": "advance_idle", "s": 200}, wait("home"), note("home"), shot("home_after_timeout", "home"),
+        {"do": "scan"}])
     warning = report["notes"]["warning"]
     assert warning["screen"] == "menu" and any("秒后自动退出" in t for t in warning["texts"])
     assert "需要更多时间" in warning["texts"]
+    assert "需要更多时间" not in report["notes"]["more_time"]["texts"]  # the warning gone with more time
+    shots = {s["name"]: s for s in report["shots"]}
+    assert "需要更多时间" in shots["warning"]["texts"] and shots["warning"]["missing"] == []
+    assert shots["warning"]["layout"] == [] and shots["warning"]["small_targets"] == []
     assert "已退出并清除您的信息" in message(report, "home")
     assert report["privacy_hits"] == [] and report["session_after"] == []
     assert card_data("no-id").pan in report["remembered"] and len(report["remembered"]) >= 3  # name, ID, PAN (read)
