@@ -157,6 +157,7 @@ class KioskPresenter:
             self.view.rows = self._slot_rows(list(self._slots.values()))
         if self.view.screen == "screening":
             self.view.rows = self._question_rows()
+        self.view.preview = self._preview_text()  # GA/EDD/BMI under the form, in the language she reads now
 
     def touched(self) -> None:
         self.timer.touch()

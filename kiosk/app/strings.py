@@ -75,7 +75,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "combined_kcv": ("合成密钥校验值", "Combined key KCV"),
     "add_component": ("确认本分量", "Accept component"),
     "load_key": ("灌装", "Load into the pad"),
-    "unavailable": ("（暂停使用）", "(unavailable)"),
+    "unavailable": ("（暂停使用）", " (unavailable)"),  # after the button's own label
 }
 
 

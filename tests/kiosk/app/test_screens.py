@@ -57,17 +57,44 @@ def test_every_screen_renders_cleanly(run_kiosk: Runner, lang: str) -> None:
     assert report["hospital"]["charged_fen"] == 2500 and report["hospital"]["records"] == 1
 
 
+def pages(suffix: str, *, fill: bool) -> list[dict[str, Any]]:
+    """From the menu: menu, slots, the form (`fill`: typed in now; else as she left it) and screening,
+    shot as <screen><suffix>, then back to the menu."""
+    t = lambda label, **kw: {"do": "tap", "label": label, **kw}  # noqa: E731
+    shot = lambda screen: {"do": "shot", "name": f"{screen}{suffix}", "screen": screen}  # noqa: E731
+    wait = lambda screen: {"do": "wait_screen", "screen": screen}  # noqa: E731
+    typing = [t("lmp", suffix="：—"), {"do": "keys", "keys": "20260901"}, t("height", suffix="：—"),
+              {"do": "keys", "keys": "162"}, t("weight", suffix="：—"), {"do": "keys", "keys": "55.5"},
+              t("gravidity", suffix="：—"), {"do": "keys", "keys": "2"}, t("parity", suffix="：—"),
+              {"do": "keys", "keys": "1"}]
+    return [
+        shot("menu"), t("book"), wait("slots"), shot("slots"), t("back"), wait("menu"), t("register"),
+        wait("register"), *(typing if fill else []), shot("register"), t("next"), wait("screening"),
+        *([t("yes")] if fill else []), shot("screening"), t("back"), wait("register"), t("back"), wait("menu")]
+
+
+ELDER_PAGES = ("menu", "slots", "register", "screening")
+
+
 def test_elder_mode_enlarges_text_without_breaking_layouts(run_kiosk: Runner) -> None:
+    """Each page in standard text, then in elder mode in Chinese and in English."""
     steps: list[dict[str, Any]] = [
         {"do": "place_id", "card": "valid", "known": True}, {"do": "wait_screen", "screen": "menu"},
-        {"do": "shot", "name": "menu_standard", "screen": "menu"}, {"do": "tap", "label": "elder_on"},
-        {"do": "shot", "name": "menu_elder", "screen": "menu"}, {"do": "tap", "label": "book"},
-        {"do": "wait_screen", "screen": "slots"}, {"do": "shot", "name": "slots_elder", "screen": "slots"},
-        {"do": "tap", "label": "back"}, {"do": "wait_screen", "screen": "menu"}, {"do": "tap", "label": "register"},
-        {"do": "wait_screen", "screen": "register"}, {"do": "shot", "name": "register_elder", "screen": "register"}]
+        *pages("_standard", fill=True), {"do": "tap", "label": "elder_on"}, *pages("_elder", fill=False),
+        {"do": "lang", "lang": "en"}, *pages("_elder_en", fill=False)]
     report = run_kiosk("screens-elder", steps)
     shots = {s["name"]: s for s in report["shots"]}
+    assert set(shots) == {f"{page}{suffix}" for page in ELDER_PAGES for suffix in ("_standard", "_elder", "_elder_en")}
     for name, shot in shots.items():
-        assert shot["missing"] == [] and shot["small_targets"] == [] and shot["layout"] == [], name
+        assert shot["missing"] == [] and shot["small_targets"] == [] and shot["layout"] == [], (name, shot)
+        assert shot["small_text"] == [], (name, shot["small_text"])
     assert "标准字号" in shots["menu_elder"]["texts"] and "长辈大字模式" in shots["menu_standard"]["texts"]
-    assert shots["menu_elder"]["min_font"] >= 1.25 * shots["menu_standard"]["min_font"]
+    assert "Standard text" in shots["menu_elder_en"]["texts"] and "中文" in shots["menu_elder_en"]["texts"]
+    assert "Health screening (please answer truthfully)" in shots["screening_elder_en"]["texts"]
+    assert "健康情况筛查（请如实回答）" in shots["screening_elder"]["texts"]
+    # the GA/EDD/BMI line under the form follows the language switch
+    assert "GA 13w+2d · due 2027-06-08 · BMI 21.1" in shots["register_elder_en"]["texts"]
+    assert "孕周 13周+2天 · 预产期 2027-06-08 · BMI 21.1" in shots["register_elder"]["texts"]
+    for page in ELDER_PAGES:  # the smallest text of each page grows, in either language
+        for suffix in ("_elder", "_elder_en"):
+            assert shots[page + suffix]["min_font"] >= 1.25 * shots[page + "_standard"]["min_font"], page + suffix
