@@ -94,6 +94,19 @@ def layout_problems(root: Widget, window_size: tuple[float, float], slack_px: fl
             bx0, by0, bx1, by1 = _rect(b)
             if min(ax1, bx1) - max(ax0, bx0) > slack_px and min(ay1, by1) - max(ay0, by0) > slack_px:
                 problems.append(f"overlap: {a.text[:20]!r} / {b.text[:20]!r}")
+    return problems + _under_scroll_bars(root, slack_px)
+
+
+def _under_scroll_bars(root: Widget, slack_px: float) -> list[str]:
+    """Buttons of a list that scrolls and that reach under its (touchable, wide) scroll bar on the right."""
+    problems = []
+    for view in visible(root):
+        if type(view).__name__ != "RecycleView" or not view.children or view.children[0].height <= view.height:
+            continue
+        bar_left = _rect(view)[2] - view.bar_width - view.bar_margin
+        for w in visible(view):
+            if isinstance(w, Button) and w.text and _rect(w)[2] > bar_left + slack_px:
+                problems.append(f"under the scroll bar: {w.text[:20]!r}")
     return problems
 
 
