@@ -163,6 +163,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "fault.bankcard-reader": ("银行卡读卡器故障", "bank-card reader fault"),
     "fault.pinpad-gone": ("密码键盘已断开", "PIN pad gone"),
     "fault.ioboard": ("控制板故障", "I/O board fault"),
+    "fault.card-stuck": ("银行卡滞留机内，请取出", "a card is stuck inside: retrieve it"),
     "fault.monitor-signal-lost": ("监护仪无信号", "monitor signal lost"),
     "fault.archive-disk-low": ("归档磁盘空间不足", "archive disk low"),
     "fault.clock-unsynced": ("时钟未同步", "clock not synchronised"),

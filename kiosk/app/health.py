@@ -37,13 +37,22 @@ def _pinpad_fault(pad: Any) -> Fault | None:
     return None
 
 
-def probe_one(name: str, device: Any) -> Fault | None:
-    """One device's fault, or None when it is fine."""
+def _motor_fault(board: Any, idle: bool) -> Fault | None:
+    board.self_test()
+    if idle and board.heartbeat().card_inside:  # nobody's visit holds it: a card the transport could not return
+        return Fault("card-stuck", "a card is inside the card transport between patients: staff must retrieve it")
+    return None
+
+
+def probe_one(name: str, device: Any, *, idle: bool = False) -> Fault | None:
+    """One device's fault, or None when it is fine (`idle`: no visit is under way)."""
     try:
         if name == "pinpad":
             return _pinpad_fault(device)
         if name == "receipt":
             return _receipt_fault(device.status())
+        if name == "motor":
+            return _motor_fault(device, idle)
         device.self_test()
         return None
     except KioskDeviceError as exc:
@@ -53,9 +62,10 @@ def probe_one(name: str, device: Any) -> Fault | None:
         return Fault(f"device-{name}", f"unexpected {type(exc).__name__}")
 
 
-def probe(devices: Devices) -> dict[str, Fault | None]:
-    """Device -> fault (None when fine), for the devices that are installed and can test themselves."""
-    return {name: probe_one(name, getattr(devices, name)) for name in DEVICE_NAMES
+def probe(devices: Devices, *, idle: bool = False) -> dict[str, Fault | None]:
+    """Device -> fault (None when fine), for the devices that are installed and can test themselves;
+    `idle`: between patients, when a card inside the transport is nobody's."""
+    return {name: probe_one(name, getattr(devices, name), idle=idle) for name in DEVICE_NAMES
             if getattr(getattr(devices, name), "self_test", None) is not None}
 
 

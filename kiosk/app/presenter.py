@@ -133,7 +133,8 @@ class KioskPresenter:
             device_health.apply(self.health, results)
             self._refresh_available()
             self._changed()
-        self._run_async(lambda: device_health.probe(self.devices), done)
+        idle = not self.session.identified and self.session.bank_card is None
+        self._run_async(lambda: device_health.probe(self.devices, idle=idle), done)
 
     # --- chrome: language, text size, idle timer --------------------------------------------
     def set_lang(self, lang: Lang) -> None:
@@ -185,7 +186,7 @@ class KioskPresenter:
 
         def work() -> None:
             book.release(self.services, session)
-            leave(session, self.devices.motor, None, take_card_s=5.0)
+            leave(session, self.devices.motor, None, take_card_s=5.0, health=self.health)
 
         def done(_: None) -> None:
             self._reset(Notice("timeout_wiped"))
@@ -612,10 +613,10 @@ class KioskPresenter:
 
         def work() -> Any:
             book.release(self.services, session)
-            return leave(session, self.devices.motor, self.devices.idcard, remind=remind)
+            return leave(session, self.devices.motor, self.devices.idcard, remind=remind, health=self.health)
 
-        def done(left: Any) -> None:
-            self._reset(left.notices[-2] if left.card_captured else left.notices[-1])
+        def done(left: Any) -> None:  # where her card is, if it is not in her hand; else goodbye
+            self._reset(next((n for n in left.notices if n.code in ("card_stuck", "card_captured")), left.notices[-1]))
         self._work(work, done)
 
     def call_staff(self) -> None:

@@ -48,7 +48,7 @@ def leave(session: Session, motor: CardMotor | None, idcard: IdCardSource | None
         except (KioskDeviceError, _MotorFault) as exc:
             fault = exc.message if isinstance(exc, KioskDeviceError) else str(exc)
             log.error("leave: card transport fault: %s", fault)
-            notices.append(Notice("device_fault", {"devices": "motor"}))
+            notices += [Notice("device_fault", {"devices": "motor"}), Notice("card_stuck")]
             if health is not None:
                 health.fault("motor", fault)
         if idcard is not None and idcard.find_card():

@@ -101,6 +101,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # leaving
     "take_card": ("请取走您的银行卡。", "Please take your bank card."),
     "take_id_card": ("请取走您的身份证。", "Please take your ID card."),
+    "card_stuck": ("银行卡未能退出，可能仍在机器内，请到人工窗口由工作人员取回。",
+                   "Your bank card could not be returned and may still be inside. Please ask at the staffed window."),
     "card_captured": ("银行卡未被取走，已被吞卡保管，请到人工窗口领取。",
                       "Your bank card was not taken and has been kept safe. Collect it at the staffed window."),
     "goodbye": ("谢谢，祝您和宝宝健康！", "Thank you, and all the best to you and your baby!"),

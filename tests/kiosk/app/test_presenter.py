@@ -10,11 +10,13 @@ import pytest
 from kiosk.app.presenter import KioskPresenter
 from kiosk.app.settings import AppSettings
 from kiosk.flows.devices import Devices
+from kiosk.flows.messages import Notice
 from kiosk.flows.screening import default_rules
 from kiosk.flows.session import IdleTimer
 from kiosk.idcard.synthetic import synthetic_identity
 from tests.kiosk.fake_hospital import FakeHospital
-from tests.kiosk.flows.conftest import TODAY
+from tests.kiosk.flows.conftest import TODAY, Board
+from tests.kiosk.flows.conftest import board as board  # the I/O board on its simulator
 
 
 @pytest.fixture
@@ -107,3 +109,23 @@ def test_devices_missing_disable_their_flows_only(hospital: FakeHospital) -> Non
     assert p.view.available["pay"] is False and p.view.available["book"] is True
     p.open_sign()
     assert p.view.screen == "message" and "银行卡读卡器" in p.view.message
+
+
+@pytest.mark.integration  # the I/O board driver on its simulator
+def test_a_card_the_transport_cannot_return_is_told_and_reported(hospital: FakeHospital, board: Board) -> None:
+    """Her card jams inside and the capture jams too: she is told where her card is (not 'goodbye'),
+    and the card transport is a device fault for the technician and the hub."""
+    board.sim.board.insert_card()
+    assert board.driver.accept_card(5).ok
+    board.sim.board.jam, board.sim.board.motion_timeout_s = True, 0.3
+    p = KioskPresenter(hospital, Devices(motor=board.driver), AppSettings(), today=lambda: TODAY,
+                       timer=IdleTimer(90, 20, clock=Clock()))
+    p.finish()
+    assert p.view.screen == "home" and p.view.message == Notice("card_stuck").text("zh")
+    # the probe between patients keeps it a fault while the card is inside (the hub sees `card-stuck`)
+    reported = {f["code"]: f for f in p.health.link_faults()}
+    assert not p.health.ok("motor") and reported["card-stuck"]["severity"] == "warning"
+    board.sim.board.jam = False
+    assert board.driver.capture_card().ok  # staff clear the jam and retrieve the card
+    p.check_devices()
+    assert p.health.ok("motor")

@@ -65,6 +65,7 @@ def test_a_capture_that_jams_is_a_card_transport_fault_not_a_captured_card(board
     left = leave(session, board.driver, None, take_card_s=1.0, sleep=walks_away, health=health)
     assert not left.card_captured and Notice("card_captured") not in left.notices
     assert Notice("device_fault", {"devices": "motor"}) in left.notices and left.notices[-1].code == "goodbye"
+    assert Notice("card_stuck") in left.notices  # she is told where her card is
     assert left.motor_fault is not None and "capture failed (jam)" in left.motor_fault
     assert not health.ok("motor") and health.snapshot()["motor"] == left.motor_fault
     assert board.driver.heartbeat().card_inside and board.sim.board.captured == 0
