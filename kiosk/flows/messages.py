@@ -94,10 +94,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                "The receipt printer is out of paper, so no payment is taken now. Please pay at the window."),
     # printing
     "printed": ("凭条已打印，请取走。", "Your receipt is printed. Please take it."),
-    "receipt_failed": ("凭条打印失败（{reason}）。缴费已完成，可到人工窗口补打。",
-                       "The receipt could not be printed ({reason}). Your payment is done; the window can reprint it."),
+    # the printer's own reason is English driver text: the Chinese screen does not show it (the log does)
+    # and the slip may be a booking's or a payment's, so whether she has paid is said by the notice before
+    "receipt_failed": ("凭条打印失败，可到人工窗口补打。",
+                       "The receipt could not be printed ({reason}). The window can reprint it."),
     "report_printed": ("A4 报告已打印，请到出纸口取走。", "Your A4 report is printed. Please take it from the tray."),
-    "report_failed": ("A4 报告打印失败（{reason}），请到人工窗口打印。", "The A4 report could not be printed ({reason}). The window can print it."),
+    "report_failed": ("A4 报告打印失败，请到人工窗口打印。", "The A4 report could not be printed ({reason}). The window can print it."),
     # leaving
     "take_card": ("请取走您的银行卡。", "Please take your bank card."),
     "take_id_card": ("请取走您的身份证。", "Please take your ID card."),

@@ -16,12 +16,14 @@ from kiosk.flows import pregnancy as preg
 from kiosk.flows.devices import A4Sink, ReceiptSink
 from kiosk.flows.messages import Notice
 from kiosk.flows.schedule import schedule_rows
+from kiosk.flows.screening import default_rules
 from kiosk.flows.session import Session
 from kiosk.receipt.layout import Receipt, mask_name
 from kiosk.receipt.visit_receipts import booking_receipt, payment_receipt
 
 REPORT_TITLE = "孕产妇自助建档报告"
 REPORT_FOOTER = "本报告由自助终端打印，风险分级以医生评估为准。"
+BOOKING_STATUS = {"held": "待缴费", "paid": "已缴费", "released": "已取消"}
 log = logging.getLogger(__name__)
 
 
@@ -74,15 +76,23 @@ def report_rows(session: Session, today: dt.date) -> list[tuple[str, str]]:
                  ("孕周（今日）", preg.format_ga(ga_today)), ("孕前 BMI", f"{record.bmi:.1f}"),
                  ("自助筛查", "有需关注项目，请尽快由医生评估分级" if record.screen_positive
                   else "未见阳性项目（风险分级由医生评定）")]
-        if record.positive_items:
-            rows.append(("需关注项目", "、".join(record.positive_items)))
+        rows += [(f"需关注项目 {item}", text) for item, text in _positive_item_texts(record.positive_items)]
     if session.booking is not None:
         slot = session.booking.slot
-        rows.append(("已预约", f"{slot.clinic} {slot.starts_at:%Y-%m-%d %H:%M}（{session.booking.status}）"))
+        paid = session.payment is not None and session.payment.outcome == "approved"
+        status = "已缴费" if paid else BOOKING_STATUS.get(session.booking.status, session.booking.status)
+        rows.append(("已预约", f"{slot.clinic} {slot.starts_at:%Y-%m-%d %H:%M}（{status}）"))
     if record is not None:
         rows.append(("产前检查安排", "（国家基本公共卫生服务规范，至少 5 次）"))
         rows += schedule_rows(record.lmp, today)
     return rows
+
+
+def _positive_item_texts(items: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each positive item with what it means for the doctor (the measured rule, or her question answered yes)."""
+    rules = default_rules()
+    texts = {d.item_id: d.zh for d in rules.derived} | {q.item_id: f"{q.zh} 是" for q in rules.questions}
+    return [(item, texts.get(item, "")) for item in items]
 
 
 def print_report(printer: A4Sink, session: Session, today: dt.date) -> Printed:

@@ -59,6 +59,14 @@ def test_a4_report_has_record_and_schedule_masked_and_leaves_no_file(hospital: F
     register(hospital, session, Answers(TODAY - dt.timedelta(days=120), 158, 66, 2, 1, {"2.2": True}), TODAY)
     rows = dict(report_rows(session, TODAY))
     assert rows["预产期"] == (TODAY - dt.timedelta(days=120) + dt.timedelta(days=280)).isoformat()
+    # what the doctor grades from: each positive item with its meaning, not a bare code
+    assert rows["需关注项目 2.2"] == "以前做过剖宫产吗？ 是"
+    assert rows["需关注项目 1.3"] == "BMI >25 或 <18.5"  # 66 kg at 158 cm: BMI 26.4
+    assert rows["已预约"].endswith("（待缴费）")  # in her language, not the hub's status code
+    assert session.booking is not None
+    session.payment = PaymentResult("PAY1", "approved", "00", "approved", "123456", session.booking.fee_fen)
+    assert dict(report_rows(session, TODAY))["已预约"].endswith("（已缴费）")  # the booking copy still says held
+    session.payment = None
     a4 = CollectingA4()
     assert print_report(a4, session, TODAY).ok
     (text,) = a4.texts
@@ -76,3 +84,4 @@ def test_receipt_printer_out_of_paper_is_reported(hospital: FakeHospital, printe
                                        unrecoverable_error=False)
     printed = print_booking(printer.driver, session, HOSPITAL, NOW)
     assert not printed.ok and printed.notice.code == "receipt_failed" and "paper out" in printed.notice.text("en")
+    assert not any("a" <= ch.lower() <= "z" for ch in printed.notice.text("zh"))  # no driver English on her screen
